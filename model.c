@@ -1,0 +1,1917 @@
+// model.c: a Llama in plain C. See model.h for the architecture and the shapes.
+//
+// Reading order: config, parameters, the layers (each forward next to its backward), the
+// training forward and backward, AdamW, checkpoints, and generation with a KV cache.
+//
+// Determinism: every output element is summed by one thread in a fixed order, so results are
+// bit-identical for any number of threads; and a row's arithmetic never depends on the other
+// rows of its batch, so a sequence gives the same numbers alone, batched, prefilled or decoded
+// token by token.
+#define _GNU_SOURCE
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "util.h"
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// ----------------------------------------------------------------------------
+// number formats: bf16 is the top half of an fp32; f16 is IEEE half precision
+
+static float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+// Round to nearest, ties to even (as torch does); NaN stays NaN.
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    int exponent = (h >> 10) & 0x1F;
+    uint32_t mantissa = h & 0x3FFu;
+    uint32_t u;
+    if (exponent == 0) {
+        if (mantissa == 0) u = sign;
+        else {  // subnormal: normalize it
+            exponent = 127 - 15 + 1;
+            while (!(mantissa & 0x400u)) { mantissa <<= 1; exponent--; }
+            mantissa &= 0x3FFu;
+            u = sign | ((uint32_t)exponent << 23) | (mantissa << 13);
+        }
+    } else if (exponent == 31) u = sign | 0x7F800000u | (mantissa << 13);
+    else u = sign | ((uint32_t)(exponent - 15 + 127) << 23) | (mantissa << 13);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+// ----------------------------------------------------------------------------
+// config
+
+static int json_field_int(const JsonValue *obj, const char *path, const char *key, int *out, int required, int lo, long long hi) {
+    const JsonValue *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL) {
+        if (required) return errorf("%s: missing field \"%s\"", path, key);
+        return 0;
+    }
+    if (v->type != JSON_NUMBER || v->number != floor(v->number))
+        return errorf("%s: field \"%s\" must be an integer", path, key);
+    if (v->number < lo || v->number > (double)hi)
+        return errorf("%s: field \"%s\" is %.0f, outside %d..%lld", path, key, v->number, lo, hi);
+    *out = (int)v->number;
+    return 1;
+}
+
+static int json_field_float(const JsonValue *obj, const char *path, const char *key, float *out, int required) {
+    const JsonValue *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL) {
+        if (required) return errorf("%s: missing field \"%s\"", path, key);
+        return 0;
+    }
+    if (v->type != JSON_NUMBER || !isfinite(v->number)) return errorf("%s: field \"%s\" must be a number", path, key);
+    *out = (float)v->number;
+    return 1;
+}
+
+// rope_scaling (or the newer rope_parameters): only Llama 3's scaling is supported.
+static int config_read_rope(Config *c, const JsonValue *rs, const char *path, const char *field) {
+    if (!rs || rs->type == JSON_NULL) return 0;
+    if (rs->type != JSON_OBJECT) return errorf("%s: field \"%s\" must be an object", path, field);
+    const char *type = json_get_string(rs, "rope_type");
+    if (!type) type = json_get_string(rs, "type");
+    if (json_field_float(rs, path, "rope_theta", &c->rope_theta, 0) < 0) return -1;
+    if (!type || strcmp(type, "default") == 0) return 0;
+    if (strcmp(type, "llama3") != 0)
+        return errorf("%s: %s.rope_type \"%s\" is not supported (srl supports \"default\" and \"llama3\")", path, field, type);
+    c->rope_llama3 = 1;
+    if (json_field_float(rs, path, "factor", &c->rope_factor, 1) < 0) return -1;
+    if (json_field_float(rs, path, "low_freq_factor", &c->rope_low_freq_factor, 1) < 0) return -1;
+    if (json_field_float(rs, path, "high_freq_factor", &c->rope_high_freq_factor, 1) < 0) return -1;
+    if (json_field_int(rs, path, "original_max_position_embeddings", &c->rope_original_max_pos, 1, 1, 1 << 24) < 0) return -1;
+    if (!(c->rope_factor > 0) || !(c->rope_low_freq_factor > 0) || !(c->rope_high_freq_factor > c->rope_low_freq_factor))
+        return errorf("%s: %s: need factor > 0 and high_freq_factor > low_freq_factor > 0", path, field);
+    return 0;
+}
+
+static int config_from_json(Config *c, const JsonValue *root, const char *path) {
+    memset(c, 0, sizeof *c);
+    if (!root || root->type != JSON_OBJECT) return errorf("%s: not a JSON object", path);
+    const char *model_type = json_get_string(root, "model_type");
+    if (model_type && strcmp(model_type, "llama") != 0)
+        return errorf("%s: model_type \"%s\" is not supported (srl runs \"llama\")", path, model_type);
+    const JsonValue *arch = json_get(root, "architectures");
+    if (arch && arch->type == JSON_ARRAY) {
+        int ok = 0;
+        for (const JsonValue *a = arch->child; a; a = a->next)
+            if (a->type == JSON_STRING && strcmp(a->string, "LlamaForCausalLM") == 0) ok = 1;
+        if (!ok) return errorf("%s: architectures does not name LlamaForCausalLM", path);
+    }
+    const char *act = json_get_string(root, "hidden_act");
+    if (act && strcmp(act, "silu") != 0) return errorf("%s: hidden_act \"%s\" is not supported (only silu)", path, act);
+    const JsonValue *b = json_get(root, "attention_bias");
+    if (b && b->type == JSON_TRUE) return errorf("%s: attention_bias true is not supported", path);
+    b = json_get(root, "mlp_bias");
+    if (b && b->type == JSON_TRUE) return errorf("%s: mlp_bias true is not supported", path);
+
+    if (json_field_int(root, path, "vocab_size", &c->vocab_size, 1, 1, 1 << 22) < 0) return -1;
+    if (json_field_int(root, path, "hidden_size", &c->dim, 1, 1, 1 << 16) < 0) return -1;
+    if (json_field_int(root, path, "intermediate_size", &c->hidden_dim, 1, 1, 1 << 20) < 0) return -1;
+    if (json_field_int(root, path, "num_hidden_layers", &c->n_layers, 1, 1, 1024) < 0) return -1;
+    if (json_field_int(root, path, "num_attention_heads", &c->n_heads, 1, 1, 1024) < 0) return -1;
+    c->n_kv_heads = c->n_heads;
+    if (json_field_int(root, path, "num_key_value_heads", &c->n_kv_heads, 0, 1, 1024) < 0) return -1;
+    if (c->dim % c->n_heads != 0 && !json_get(root, "head_dim"))
+        return errorf("%s: num_attention_heads (%d) does not divide hidden_size (%d)", path, c->n_heads, c->dim);
+    c->head_dim = c->dim / c->n_heads;
+    if (json_field_int(root, path, "head_dim", &c->head_dim, 0, 1, 1024) < 0) return -1;
+    c->max_seq_len = 2048;
+    if (json_field_int(root, path, "max_position_embeddings", &c->max_seq_len, 0, 1, 1 << 24) < 0) return -1;
+    c->norm_eps = 1e-6f;
+    if (json_field_float(root, path, "rms_norm_eps", &c->norm_eps, 0) < 0) return -1;
+    c->rope_theta = 10000.0f;
+    if (json_field_float(root, path, "rope_theta", &c->rope_theta, 0) < 0) return -1;
+    if (config_read_rope(c, json_get(root, "rope_scaling"), path, "rope_scaling") < 0) return -1;
+    if (config_read_rope(c, json_get(root, "rope_parameters"), path, "rope_parameters") < 0) return -1;
+    const JsonValue *tie = json_get(root, "tie_word_embeddings");
+    c->tied_embeddings = tie && tie->type == JSON_TRUE;
+    c->bos_token_id = -1;
+    if (json_field_int(root, path, "bos_token_id", &c->bos_token_id, 0, 0, 1 << 22) < 0) return -1;
+    const JsonValue *eos = json_get(root, "eos_token_id");
+    if (eos && eos->type == JSON_NUMBER) {
+        if (json_field_int(root, path, "eos_token_id", &c->eos_token_ids[0], 0, 0, 1 << 22) < 0) return -1;
+        c->n_eos = 1;
+    } else if (eos && eos->type == JSON_ARRAY) {
+        for (const JsonValue *e = eos->child; e; e = e->next) {
+            if (e->type != JSON_NUMBER || e->number < 0 || e->number > (1 << 22) || e->number != floor(e->number))
+                return errorf("%s: eos_token_id must hold non-negative integers", path);
+            if (c->n_eos < MAX_EOS_IDS) c->eos_token_ids[c->n_eos++] = (int)e->number;
+        }
+    } else if (eos && eos->type != JSON_NULL) return errorf("%s: eos_token_id must be a number or a list", path);
+    c->rope_interleaved = 0;  // Hugging Face files store q and k for the rotate-half layout
+    if (config_validate(c) < 0) {
+        char msg[sizeof srl_error];
+        snprintf(msg, sizeof msg, "%s", srl_error);
+        return errorf("%s: %s", path, msg);
+    }
+    return 0;
+}
+
+int config_load_json(Config *c, const char *path) {
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, 1 << 20) < 0) return -1;
+    JsonDoc doc;
+    if (json_parse(&doc, text, len) < 0) {
+        char msg[sizeof srl_error];
+        snprintf(msg, sizeof msg, "%s", srl_error);
+        free(text);
+        return errorf("%s: %s", path, msg);
+    }
+    int rc = config_from_json(c, doc.root, path);
+    json_free(&doc);
+    free(text);
+    return rc;
+}
+
+int config_validate(const Config *c) {
+    if (c->vocab_size < 1 || c->vocab_size > (1 << 22)) return errorf("vocab_size %d is out of range", c->vocab_size);
+    if (c->dim < 1 || c->dim > (1 << 16)) return errorf("hidden_size %d is out of range", c->dim);
+    if (c->hidden_dim < 1 || c->hidden_dim > (1 << 20)) return errorf("intermediate_size %d is out of range", c->hidden_dim);
+    if (c->n_layers < 1 || c->n_layers > 1024) return errorf("num_hidden_layers %d is out of range", c->n_layers);
+    if (c->n_heads < 1 || c->n_heads > 1024) return errorf("num_attention_heads %d is out of range", c->n_heads);
+    if (c->n_kv_heads < 1 || c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads != 0)
+        return errorf("num_key_value_heads %d must divide num_attention_heads %d", c->n_kv_heads, c->n_heads);
+    if (c->head_dim < 2 || c->head_dim > 1024 || c->head_dim % 2 != 0) return errorf("head_dim %d must be even, 2..1024", c->head_dim);
+    if (c->max_seq_len < 1) return errorf("max_position_embeddings %d is out of range", c->max_seq_len);
+    if (!(c->norm_eps > 0) || !isfinite(c->norm_eps)) return errorf("rms_norm_eps must be positive");
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta)) return errorf("rope_theta must be positive");
+    if ((size_t)c->n_heads * (size_t)c->head_dim > (1u << 20)) return errorf("num_attention_heads x head_dim is too large");
+    size_t sizes[N_PARAM_TENSORS], total = 0;
+    param_sizes(c, sizes);
+    for (int i = 0; i < N_PARAM_TENSORS; i++) total += sizes[i];
+    if (total > (size_t)1 << 40) return errorf("the model would have %zu parameters, too many", total);
+    return 0;
+}
+
+int config_save_json(const Config *c, const char *path, const char *torch_dtype) {
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) return -1;
+    FILE *f = af.f;
+    fprintf(f, "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n");
+    fprintf(f, "  \"attention_bias\": false,\n  \"attention_dropout\": 0.0,\n  \"mlp_bias\": false,\n");
+    fprintf(f, "  \"hidden_act\": \"silu\",\n  \"initializer_range\": 0.02,\n  \"pretraining_tp\": 1,\n");
+    fprintf(f, "  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n", c->vocab_size, c->dim, c->hidden_dim);
+    fprintf(f, "  \"num_hidden_layers\": %d,\n  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n", c->n_layers,
+            c->n_heads, c->n_kv_heads);
+    fprintf(f, "  \"head_dim\": %d,\n  \"max_position_embeddings\": %d,\n", c->head_dim, c->max_seq_len);
+    fprintf(f, "  \"rms_norm_eps\": ");
+    json_write_number(f, c->norm_eps);
+    fprintf(f, ",\n  \"rope_theta\": ");
+    json_write_number(f, c->rope_theta);
+    if (c->rope_llama3) {
+        fprintf(f, ",\n  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": ");
+        json_write_number(f, c->rope_factor);
+        fprintf(f, ", \"low_freq_factor\": ");
+        json_write_number(f, c->rope_low_freq_factor);
+        fprintf(f, ", \"high_freq_factor\": ");
+        json_write_number(f, c->rope_high_freq_factor);
+        fprintf(f, ", \"original_max_position_embeddings\": %d}", c->rope_original_max_pos);
+    } else {
+        fprintf(f, ",\n  \"rope_scaling\": null");
+    }
+    fprintf(f, ",\n  \"tie_word_embeddings\": %s,\n", c->tied_embeddings ? "true" : "false");
+    if (c->bos_token_id >= 0) fprintf(f, "  \"bos_token_id\": %d,\n", c->bos_token_id);
+    if (c->n_eos == 1) fprintf(f, "  \"eos_token_id\": %d,\n", c->eos_token_ids[0]);
+    else if (c->n_eos > 1) {
+        fprintf(f, "  \"eos_token_id\": [");
+        for (int i = 0; i < c->n_eos; i++) fprintf(f, "%s%d", i ? ", " : "", c->eos_token_ids[i]);
+        fprintf(f, "],\n");
+    }
+    fprintf(f, "  \"torch_dtype\": \"%s\",\n  \"transformers_version\": \"4.44.0\",\n  \"use_cache\": true\n}\n", torch_dtype);
+    return atomic_commit(&af);
+}
+
+// ----------------------------------------------------------------------------
+// parameters
+
+const char *const param_tensor_names[N_PARAM_TENSORS] = {
+    "token_embedding", "attn_norm", "wq", "wk", "wv", "wo", "mlp_norm", "w_gate", "w_up", "w_down", "final_norm", "lm_head"};
+const int param_tensor_decays[N_PARAM_TENSORS] = {1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1};
+
+void param_sizes(const Config *c, size_t sizes[N_PARAM_TENSORS]) {
+    size_t V = (size_t)c->vocab_size, C = (size_t)c->dim, F = (size_t)c->hidden_dim, L = (size_t)c->n_layers;
+    size_t QD = (size_t)c->n_heads * (size_t)c->head_dim, KVD = (size_t)c->n_kv_heads * (size_t)c->head_dim;
+    sizes[0] = V * C;        // token_embedding
+    sizes[1] = L * C;        // attn_norm
+    sizes[2] = L * QD * C;   // wq
+    sizes[3] = L * KVD * C;  // wk
+    sizes[4] = L * KVD * C;  // wv
+    sizes[5] = L * C * QD;   // wo
+    sizes[6] = L * C;        // mlp_norm
+    sizes[7] = L * F * C;    // w_gate
+    sizes[8] = L * F * C;    // w_up
+    sizes[9] = L * C * F;    // w_down
+    sizes[10] = C;           // final_norm
+    sizes[11] = c->tied_embeddings ? 0 : V * C;  // lm_head
+}
+
+void params_point(Params *p, float *memory, const Config *c) {
+    size_t sizes[N_PARAM_TENSORS];
+    param_sizes(c, sizes);
+    float **ptrs[N_PARAM_TENSORS] = {&p->token_embedding, &p->attn_norm, &p->wq, &p->wk, &p->wv, &p->wo,
+                                     &p->mlp_norm, &p->w_gate, &p->w_up, &p->w_down, &p->final_norm, &p->lm_head};
+    for (int i = 0; i < N_PARAM_TENSORS; i++) {
+        *ptrs[i] = memory;
+        memory += sizes[i];
+    }
+    if (c->tied_embeddings) p->lm_head = p->token_embedding;
+}
+
+static size_t count_params(const Config *c) {
+    size_t sizes[N_PARAM_TENSORS], n = 0;
+    param_sizes(c, sizes);
+    for (int i = 0; i < N_PARAM_TENSORS; i++) n += sizes[i];
+    return n;
+}
+
+// The RoPE rotation angles: position p turns pair i by p * inv_freq[i], with
+// inv_freq[i] = theta^(-2i/D), and Llama 3 scaling applied to the frequencies: the high ones
+// (short wavelengths) are kept, the low ones divided by factor, and those between blended.
+// The tables grow on demand up to the positions a forward needs (never past the model's
+// max_position_embeddings), so a config that claims a huge context costs nothing up front.
+static int rope_ensure(Model *m, int n_pos) {
+    const Config *c = &m->config;
+    if (n_pos <= m->rope_positions) return 0;
+    if (n_pos > c->max_seq_len)
+        return errorf("%d positions exceed the model's max_position_embeddings (%d)", n_pos, c->max_seq_len);
+    int half = c->head_dim / 2;
+    int grown = m->rope_positions * 2 > n_pos ? m->rope_positions * 2 : n_pos;
+    if (grown > c->max_seq_len) grown = c->max_seq_len;
+    free(m->rope_cos);
+    free(m->rope_sin);
+    m->rope_cos = xcalloc((size_t)grown * half, sizeof(float));
+    m->rope_sin = xcalloc((size_t)grown * half, sizeof(float));
+    for (int i = 0; i < half; i++) {
+        double inv_freq = 1.0 / pow((double)c->rope_theta, (2.0 * i) / c->head_dim);
+        if (c->rope_llama3) {
+            double low_wavelen = c->rope_original_max_pos / (double)c->rope_low_freq_factor;
+            double high_wavelen = c->rope_original_max_pos / (double)c->rope_high_freq_factor;
+            double wavelen = 2.0 * M_PI / inv_freq;
+            if (wavelen > low_wavelen) inv_freq /= c->rope_factor;
+            else if (wavelen >= high_wavelen) {
+                double smooth = (c->rope_original_max_pos / wavelen - c->rope_low_freq_factor) /
+                                (c->rope_high_freq_factor - c->rope_low_freq_factor);
+                inv_freq = (1.0 - smooth) * inv_freq / c->rope_factor + smooth * inv_freq;
+            }
+        }
+        for (int p = 0; p < grown; p++) {
+            double angle = p * inv_freq;
+            m->rope_cos[(size_t)p * half + i] = (float)cos(angle);
+            m->rope_sin[(size_t)p * half + i] = (float)sin(angle);
+        }
+    }
+    m->rope_positions = grown;
+    return 0;
+}
+
+// Allocates the weights (uninitialized) and the RoPE tables for config c.
+static void model_alloc(Model *m, const Config *c) {
+    memset(m, 0, sizeof *m);
+    m->config = *c;
+    m->n_params = count_params(c);
+    m->params_memory = xmalloc(m->n_params * sizeof(float));
+    params_point(&m->params, m->params_memory, c);
+}
+
+// ----------------------------------------------------------------------------
+// matmul: C (M, N) = A (M, P) . B (P, N), the one kernel under every linear layer.
+//
+// Each C[i][j] is summed in the plain order p = 0, 1, ..., P-1 with a fused multiply-add,
+// exactly as the scalar loop `for p: c = fmaf(A[i][p], B[p][j], c)` would, whatever the tile,
+// thread or batch it falls in. Speed comes from doing many such sums side by side:
+//  - a tile of TILE_ROWS rows x PANEL columns of C stays in vector registers while p runs;
+//  - for each p, one row of a PANEL-wide strip of B is loaded (two vectors) and each row's
+//    A[i][p] is broadcast and multiplied into it: 12 FMAs per 2 loads plus 6 broadcasts;
+//  - B is copied ("packed") block by block into a small contiguous buffer of BLOCK_P x PANEL
+//    floats that stays in the L1 cache while every row of A passes over it.
+// B comes either as itself (row-major P x N) or as its transpose (row-major N x P: a weight
+// matrix W (out, in) used as y = x W^T). The packing hides the difference.
+
+#define PANEL 32       // columns of C per tile: two vectors of 16 floats
+#define TILE_ROWS 6    // rows of C per tile: 6 x 2 accumulators + 2 B vectors fit the registers
+#define BLOCK_P 256    // inner-dimension block: a packed strip of B, 256 x 32 floats = 32 KiB
+#define BLOCK_M 192    // rows of A that share one packed block of B (a multiple of TILE_ROWS)
+
+// Sixteen floats that the compiler keeps in one AVX-512 register (two AVX2 registers, or plain
+// floats on machines without vectors). Arithmetic on it is element-wise.
+typedef float vec16 __attribute__((vector_size(64)));
+
+static inline vec16 vec16_load(const float *p) {
+    vec16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vec16_store(float *p, vec16 v) { memcpy(p, &v, sizeof v); }
+
+enum { B_ROWS = 0, B_TRANSPOSED = 1 };
+
+// Copies the block B[p0 : p0+np][j0 : j0+PANEL] into packed[p][j], zero beyond column N.
+static void pack_b_block(float *packed, const float *B, int ldb, int layout, int p0, int np, int j0, int N) {
+    int cols = N - j0 < PANEL ? N - j0 : PANEL;
+    if (layout == B_ROWS) {
+        for (int p = 0; p < np; p++) {
+            const float *src = B + (size_t)(p0 + p) * ldb + j0;
+            float *dst = packed + (size_t)p * PANEL;
+            for (int j = 0; j < cols; j++) dst[j] = src[j];
+            for (int j = cols; j < PANEL; j++) dst[j] = 0.0f;
+        }
+    } else {
+        for (int j = 0; j < cols; j++) {
+            const float *src = B + (size_t)(j0 + j) * ldb + p0;
+            for (int p = 0; p < np; p++) packed[(size_t)p * PANEL + j] = src[p];
+        }
+        for (int j = cols; j < PANEL; j++)
+            for (int p = 0; p < np; p++) packed[(size_t)p * PANEL + j] = 0.0f;
+    }
+}
+
+// One tile: rows x PANEL of C (rows <= TILE_ROWS; cols <= PANEL of them real), over np values
+// of p. Starts from C when load_c, else from zero. Inlined with rows = TILE_ROWS for the
+// common case, so the accumulators live in registers.
+static inline __attribute__((always_inline)) void matmul_tile(float *C, int ldc, const float *A, int lda,
+                                                              const float *packed, int np, int rows, int cols,
+                                                              int load_c) {
+    vec16 acc[TILE_ROWS][2];
+    for (int r = 0; r < rows; r++) {
+        if (load_c && cols == PANEL) {
+            acc[r][0] = vec16_load(C + (size_t)r * ldc);
+            acc[r][1] = vec16_load(C + (size_t)r * ldc + 16);
+        } else {
+            float tmp[PANEL] = {0};
+            if (load_c)
+                for (int j = 0; j < cols; j++) tmp[j] = C[(size_t)r * ldc + j];
+            acc[r][0] = vec16_load(tmp);
+            acc[r][1] = vec16_load(tmp + 16);
+        }
+    }
+    for (int p = 0; p < np; p++) {
+        vec16 b0 = vec16_load(packed + (size_t)p * PANEL);
+        vec16 b1 = vec16_load(packed + (size_t)p * PANEL + 16);
+        for (int r = 0; r < rows; r++) {
+            vec16 a = (vec16){0} + A[(size_t)r * lda + p];  // broadcast A[r][p]
+            acc[r][0] += a * b0;
+            acc[r][1] += a * b1;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        if (cols == PANEL) {
+            vec16_store(C + (size_t)r * ldc, acc[r][0]);
+            vec16_store(C + (size_t)r * ldc + 16, acc[r][1]);
+        } else {
+            float tmp[PANEL];
+            vec16_store(tmp, acc[r][0]);
+            vec16_store(tmp + 16, acc[r][1]);
+            for (int j = 0; j < cols; j++) C[(size_t)r * ldc + j] = tmp[j];
+        }
+    }
+}
+
+// C (M, N) = A (M, P) . B (P, N)  [+ C when accumulate]. A is row-major with row stride lda;
+// B is row-major (P, N) with stride ldb (B_ROWS), or given as its transpose Bt (N, P) with
+// stride ldb (B_TRANSPOSED); C is row-major with stride ldc.
+static void matmul(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int layout, int M, int N, int P,
+                   int accumulate) {
+    if (M <= 0 || N <= 0) return;
+    if (P <= 0) {
+        if (!accumulate)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    int n_panels = (N + PANEL - 1) / PANEL;
+    int n_mblocks = (M + BLOCK_M - 1) / BLOCK_M;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int jp = 0; jp < n_panels; jp++) {
+        for (int mb = 0; mb < n_mblocks; mb++) {
+            float packed[BLOCK_P * PANEL] __attribute__((aligned(64)));
+            int j0 = jp * PANEL;
+            int cols = N - j0 < PANEL ? N - j0 : PANEL;
+            int m_end = (mb + 1) * BLOCK_M < M ? (mb + 1) * BLOCK_M : M;
+            for (int p0 = 0; p0 < P; p0 += BLOCK_P) {
+                int np = P - p0 < BLOCK_P ? P - p0 : BLOCK_P;
+                pack_b_block(packed, B, ldb, layout, p0, np, j0, N);
+                int load_c = accumulate || p0 > 0;
+                for (int i = mb * BLOCK_M; i < m_end; i += TILE_ROWS) {
+                    float *c = C + (size_t)i * ldc + j0;
+                    const float *a = A + (size_t)i * lda + p0;
+                    int rows = m_end - i < TILE_ROWS ? m_end - i : TILE_ROWS;
+                    if (rows == TILE_ROWS) matmul_tile(c, ldc, a, lda, packed, np, TILE_ROWS, cols, load_c);
+                    else matmul_tile(c, ldc, a, lda, packed, np, rows, cols, load_c);
+                }
+            }
+        }
+    }
+}
+
+// out (cols, rows) = in (rows, cols)^T
+static void transpose(float *out, const float *in, int rows, int cols) {
+#pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < cols; c0 += 32) {
+        for (int r0 = 0; r0 < rows; r0 += 32) {
+            int c1 = c0 + 32 < cols ? c0 + 32 : cols, r1 = r0 + 32 < rows ? r0 + 32 : rows;
+            for (int c = c0; c < c1; c++)
+                for (int r = r0; r < r1; r++) out[(size_t)c * rows + r] = in[(size_t)r * cols + c];
+        }
+    }
+}
+
+// A linear layer y (N, OUT) = x (N, IN) W^T, W (OUT, IN) as Hugging Face stores it.
+static void linear_forward(float *y, const float *x, const float *W, int N, int IN, int OUT) {
+    matmul(y, OUT, x, IN, W, IN, B_TRANSPOSED, N, OUT, IN, 0);
+}
+
+// Its backward: dx (N, IN) (+)= dy W, and dW (OUT, IN) += dy^T x. dy_t is scratch for dy^T
+// (OUT, N), so that both products read their inner dimension contiguously.
+static void linear_backward(float *dx, float *dW, const float *dy, const float *x, const float *W, float *dy_t, int N,
+                            int IN, int OUT, int accumulate_dx) {
+    matmul(dx, IN, dy, OUT, W, IN, B_ROWS, N, IN, OUT, accumulate_dx);
+    transpose(dy_t, dy, N, OUT);
+    matmul(dW, IN, dy_t, N, x, IN, B_ROWS, OUT, IN, N, 1);
+}
+
+// ----------------------------------------------------------------------------
+// RMSNorm: y = x * r * w with r = 1 / sqrt(mean(x^2) + eps), per row of C values.
+
+static void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float ss = 0.0f;
+        for (int i = 0; i < C; i++) ss += xr[i] * xr[i];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        for (int i = 0; i < C; i++) o[i] = xr[i] * r * w[i];
+        if (rstd) rstd[n] = r;
+    }
+}
+
+// With g = dy * w:  dx = r * g - x * r^3 * mean(g * x)   (ADDED to dx: the residual stream's
+// gradient), and dw += sum over rows of dy * x * r. dw is summed column by column, each column
+// by one thread in row order.
+static void rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
+                             int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C, *dyr = dy + (size_t)n * C;
+        float *dxr = dx + (size_t)n * C;
+        float r = rstd[n];
+        float dot = 0.0f;
+        for (int i = 0; i < C; i++) dot += dyr[i] * w[i] * xr[i];
+        float k = dot * r * r * r / C;
+        for (int i = 0; i < C; i++) dxr[i] += r * dyr[i] * w[i] - k * xr[i];
+    }
+#pragma omp parallel for schedule(static)
+    for (int i0 = 0; i0 < C; i0 += 16) {
+        int i1 = i0 + 16 < C ? i0 + 16 : C;
+        for (int n = 0; n < N; n++)
+            for (int i = i0; i < i1; i++) dw[i] += dy[(size_t)n * C + i] * x[(size_t)n * C + i] * rstd[n];
+    }
+}
+
+// ----------------------------------------------------------------------------
+// RoPE: each head's vector is cut into D/2 pairs and pair i at position p is turned by the
+// angle p * inv_freq[i]:  (a, b) -> (a cos - b sin, a sin + b cos). Hugging Face pairs
+// element i with element i + D/2 ("rotate half"); Meta and llama2.c pair 2i with 2i+1.
+// x is (N, n_heads * D); row n is at position pos[n].
+
+static void rope_forward(float *x, const int *pos, int N, int n_heads, int D, const float *cos_table,
+                         const float *sin_table, int interleaved) {
+    int half = D / 2;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *c = cos_table + (size_t)pos[n] * half, *s = sin_table + (size_t)pos[n] * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)n * n_heads + h) * D;
+            for (int i = 0; i < half; i++) {
+                int ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
+                float a = v[ia], b = v[ib];
+                v[ia] = a * c[i] - b * s[i];
+                v[ib] = a * s[i] + b * c[i];
+            }
+        }
+    }
+}
+
+// The rotation is orthogonal, so its backward is the rotation by the opposite angle.
+static void rope_backward(float *dx, const int *pos, int N, int n_heads, int D, const float *cos_table,
+                          const float *sin_table, int interleaved) {
+    int half = D / 2;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *c = cos_table + (size_t)pos[n] * half, *s = sin_table + (size_t)pos[n] * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = dx + ((size_t)n * n_heads + h) * D;
+            for (int i = 0; i < half; i++) {
+                int ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
+                float da = v[ia], db = v[ib];
+                v[ia] = da * c[i] + db * s[i];
+                v[ib] = -da * s[i] + db * c[i];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// attention of one query row against n_keys keys and values (causal: the caller passes the
+// keys at positions 0..t for the query at t):
+//   score[s] = (q . k_s) / sqrt(D);  att = softmax(score);  out = sum_s att[s] v_s
+// Keys come transposed, kt[d * kt_stride + s], so the scores of all s are computed together
+// (one FMA per d, vectors over s); values come as rows v[s * v_stride + d]. Training and
+// decoding both call this, so a token gets the same numbers either way. att (may be NULL)
+// receives the probabilities; scores is scratch of n_keys floats.
+static void attention_row(float *out, float *att, const float *q, const float *kt, int kt_stride, const float *v,
+                          int v_stride, int n_keys, int D, float *scores) {
+    float scale = 1.0f / sqrtf((float)D);
+    for (int s = 0; s < n_keys; s++) scores[s] = 0.0f;
+    for (int d = 0; d < D; d++) {
+        const float *krow = kt + (size_t)d * kt_stride;
+        float qd = q[d];
+        for (int s = 0; s < n_keys; s++) scores[s] += qd * krow[s];
+    }
+    float max = -INFINITY;
+    for (int s = 0; s < n_keys; s++) {
+        scores[s] *= scale;
+        if (scores[s] > max) max = scores[s];
+    }
+    float sum = 0.0f;
+    for (int s = 0; s < n_keys; s++) {
+        scores[s] = expf(scores[s] - max);
+        sum += scores[s];
+    }
+    float inv = 1.0f / sum;
+    for (int s = 0; s < n_keys; s++) scores[s] *= inv;
+    for (int d = 0; d < D; d++) out[d] = 0.0f;
+    for (int s = 0; s < n_keys; s++) {
+        const float *vrow = v + (size_t)s * v_stride;
+        float a = scores[s];
+        for (int d = 0; d < D; d++) out[d] += a * vrow[d];
+    }
+    if (att) memcpy(att, scores, (size_t)n_keys * sizeof(float));
+}
+
+// Training attention over a batch (B, T): q (B, T, H*D), k and v (B, T, KV*D) after RoPE;
+// out (B, T, H*D); att (B, T, H, T) keeps the probabilities for the backward. One task per
+// (sequence, kv head): it transposes that head's keys once into its scratch, then runs every
+// query head of the group at every position. scratch: per thread, D*T + T floats.
+static void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
+                              int H, int KV, int D, float *scratch) {
+    int QD = H * D, KVD = KV * D, group = H / KV;
+#pragma omp parallel for schedule(static)
+    for (int task = 0; task < B * KV; task++) {
+        int b = task / KV, kvh = task % KV;
+        float *kt = scratch + (size_t)thread_id() * ((size_t)D * T + T);
+        float *scores = kt + (size_t)D * T;
+        for (int s = 0; s < T; s++)
+            for (int d = 0; d < D; d++) kt[(size_t)d * T + s] = k[((size_t)b * T + s) * KVD + kvh * D + d];
+        const float *vbase = v + (size_t)b * T * KVD + kvh * D;
+        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+            for (int t = 0; t < T; t++) {
+                size_t row = (size_t)b * T + t;
+                attention_row(out + row * QD + h * D, att + (row * H + h) * T, q + row * QD + h * D, kt, T, vbase, KVD,
+                              t + 1, D, scores);
+            }
+        }
+    }
+}
+
+// Backward of attention_forward. With g = d_out for one query row:
+//   d_att[s] = g . v_s                     d_v_s += att[s] g
+//   d_score[s] = att[s] (d_att[s] - sum_s' att[s'] d_att[s']) / sqrt(D)
+//   d_q = sum_s d_score[s] k_s             d_k_s += d_score[s] q
+// One task per (sequence, kv head) owns that head's d_k and d_v, so no two threads add to the
+// same gradient. d_k and d_v are overwritten; scratch as in attention_forward plus T floats.
+static void attention_backward(float *d_q, float *d_k, float *d_v, const float *d_out, const float *att,
+                               const float *q, const float *k, const float *v, int B, int T, int H, int KV, int D,
+                               float *scratch) {
+    int QD = H * D, KVD = KV * D, group = H / KV;
+    float scale = 1.0f / sqrtf((float)D);
+#pragma omp parallel for schedule(static)
+    for (int task = 0; task < B * KV; task++) {
+        int b = task / KV, kvh = task % KV;
+        float *vt = scratch + (size_t)thread_id() * ((size_t)D * T + 2 * T);
+        float *d_att = vt + (size_t)D * T;
+        float *d_score = d_att + T;
+        for (int s = 0; s < T; s++)
+            for (int d = 0; d < D; d++) vt[(size_t)d * T + s] = v[((size_t)b * T + s) * KVD + kvh * D + d];
+        for (int s = 0; s < T; s++) {
+            memset(d_k + ((size_t)b * T + s) * KVD + kvh * D, 0, (size_t)D * sizeof(float));
+            memset(d_v + ((size_t)b * T + s) * KVD + kvh * D, 0, (size_t)D * sizeof(float));
+        }
+        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+            for (int t = 0; t < T; t++) {
+                size_t row = (size_t)b * T + t;
+                const float *g = d_out + row * QD + h * D;
+                const float *a = att + (row * H + h) * T;
+                const float *qr = q + row * QD + h * D;
+                float *dq = d_q + row * QD + h * D;
+                int n = t + 1;
+                for (int s = 0; s < n; s++) d_att[s] = 0.0f;
+                for (int d = 0; d < D; d++) {
+                    const float *vrow = vt + (size_t)d * T;
+                    for (int s = 0; s < n; s++) d_att[s] += g[d] * vrow[s];
+                }
+                float dot = 0.0f;
+                for (int s = 0; s < n; s++) dot += a[s] * d_att[s];
+                for (int s = 0; s < n; s++) d_score[s] = a[s] * (d_att[s] - dot) * scale;
+                for (int d = 0; d < D; d++) dq[d] = 0.0f;
+                for (int s = 0; s < n; s++) {
+                    size_t kv_row = ((size_t)b * T + s) * KVD + kvh * D;
+                    const float *krow = k + kv_row;
+                    float *dk = d_k + kv_row, *dv = d_v + kv_row;
+                    float ds = d_score[s], as = a[s];
+                    for (int d = 0; d < D; d++) {
+                        dq[d] += ds * krow[d];
+                        dk[d] += ds * qr[d];
+                        dv[d] += as * g[d];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// SwiGLU: out = silu(gate) * up, silu(x) = x * sigmoid(x)
+
+static void swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+// d_gate = d_out * up * sigmoid(g) * (1 + g * (1 - sigmoid(g))),  d_up = d_out * silu(g)
+static void swiglu_backward(float *d_gate, float *d_up, const float *d_out, const float *gate, const float *up,
+                            size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i], sig = 1.0f / (1.0f + expf(-g));
+        d_gate[i] = d_out[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
+        d_up[i] = d_out[i] * g * sig;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// embedding: out[n] = table[tokens[n]]; its backward adds each row's gradient to its token's
+// row. Threads split the columns, so each gradient element is summed by one thread in order.
+
+static void embedding_forward(float *out, const float *table, const int *tokens, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, table + (size_t)tokens[n] * C, (size_t)C * sizeof(float));
+}
+
+static void embedding_backward(float *d_table, const float *d_out, const int *tokens, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i0 = 0; i0 < C; i0 += 16) {
+        int i1 = i0 + 16 < C ? i0 + 16 : C;
+        for (int n = 0; n < N; n++)
+            for (int i = i0; i < i1; i++) d_table[(size_t)tokens[n] * C + i] += d_out[(size_t)n * C + i];
+    }
+}
+
+// ----------------------------------------------------------------------------
+// log-softmax: logprob[n] = logits[n][target] - log sum_v exp(logits[n][v]). Its backward,
+// from d = dL/dlogprob[n]: dlogits[n][v] = d * ([v == target] - softmax(logits[n])[v]),
+// written over the logits.
+
+static void logprob_forward(float *logprob, const float *logits, const int *targets, int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *l = logits + (size_t)n * V;
+        if (targets[n] < 0) {
+            logprob[n] = 0.0f;
+            continue;
+        }
+        float max = -INFINITY;
+        for (int v = 0; v < V; v++)
+            if (l[v] > max) max = l[v];
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) sum += exp((double)(l[v] - max));
+        logprob[n] = l[targets[n]] - max - (float)log(sum);
+    }
+}
+
+static void logprob_backward(float *logits, const float *d_logprob, const int *targets, int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *l = logits + (size_t)n * V;
+        float d = targets[n] < 0 ? 0.0f : d_logprob[n];
+        if (d == 0.0f) {
+            memset(l, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        float max = -INFINITY;
+        for (int v = 0; v < V; v++)
+            if (l[v] > max) max = l[v];
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) sum += exp((double)(l[v] - max));
+        float log_z = max + (float)log(sum);
+        for (int v = 0; v < V; v++) l[v] = -d * expf(l[v] - log_z);
+        l[targets[n]] += d;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// training: activations, forward, backward
+
+// The widest output of any linear layer: the transposed output gradient needs that many rows.
+static size_t linear_max_out(const Config *c) {
+    size_t m = (size_t)c->vocab_size;
+    if ((size_t)c->hidden_dim > m) m = (size_t)c->hidden_dim;
+    if ((size_t)c->n_heads * c->head_dim > m) m = (size_t)c->n_heads * c->head_dim;
+    if ((size_t)c->dim > m) m = (size_t)c->dim;
+    return m;
+}
+
+static size_t acts_float_count(const Config *c, int B, int T, Activations *a, float *base) {
+    size_t N = (size_t)B * T, L = (size_t)c->n_layers, C = (size_t)c->dim, F = (size_t)c->hidden_dim;
+    size_t V = (size_t)c->vocab_size, QD = (size_t)c->n_heads * c->head_dim, KVD = (size_t)c->n_kv_heads * c->head_dim;
+    size_t H = (size_t)c->n_heads, D = (size_t)c->head_dim;
+    size_t max_out = linear_max_out(c);
+    size_t threads = (size_t)max_threads();
+    struct {
+        float **ptr;
+        size_t n;
+    } plan[] = {
+        {&a->residual, (L + 1) * N * C}, {&a->attn_norm_out, L * N * C}, {&a->attn_rstd, L * N},
+        {&a->q, L * N * QD}, {&a->k, L * N * KVD}, {&a->v, L * N * KVD}, {&a->att, L * N * H * (size_t)T},
+        {&a->att_out, L * N * QD}, {&a->mid, L * N * C}, {&a->mlp_norm_out, L * N * C}, {&a->mlp_rstd, L * N},
+        {&a->gate, L * N * F}, {&a->up, L * N * F}, {&a->swiglu, L * N * F}, {&a->final_norm_out, N * C},
+        {&a->final_rstd, N}, {&a->logits, N * V}, {&a->token_logprob, N}, {&a->d_residual, N * C},
+        {&a->d_norm_out, N * C}, {&a->d_att_out, N * QD}, {&a->d_q, N * QD}, {&a->d_k, N * KVD}, {&a->d_v, N * KVD},
+        {&a->d_gate, N * F}, {&a->d_up, N * F}, {&a->d_swiglu, N * F},
+        // transposes for the weight gradients, and per-thread attention scratch
+        {&a->scratch, max_out * N + threads * (D * (size_t)T + 2 * (size_t)T)},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        if (base) *plan[i].ptr = base + total;
+        total += plan[i].n;
+    }
+    return total;
+}
+
+// Makes sure the activations hold a batch of B sequences of T tokens.
+static void acts_ensure(Model *m, int B, int T) {
+    if (m->acts_memory && B <= m->acts_B && T <= m->acts_T) {
+        // the layout depends on (B, T): re-point the arrays for this shape inside the memory
+        acts_float_count(&m->config, B, T, &m->acts, m->acts_memory);
+        return;
+    }
+    free(m->acts_memory);
+    if (B < m->acts_B) B = m->acts_B;
+    if (T < m->acts_T) T = m->acts_T;
+    size_t n = acts_float_count(&m->config, B, T, &m->acts, NULL);
+    m->acts_memory = xmalloc(n * sizeof(float));
+    m->acts_B = B;
+    m->acts_T = T;
+    acts_float_count(&m->config, B, T, &m->acts, m->acts_memory);
+}
+
+static void grads_ensure(Model *m) {
+    if (m->grads_memory) return;
+    m->grads_memory = xcalloc(m->n_params, sizeof(float));
+    params_point(&m->grads, m->grads_memory, &m->config);
+}
+
+void model_zero_grad(Model *m) {
+    grads_ensure(m);
+    memset(m->grads_memory, 0, m->n_params * sizeof(float));
+}
+
+// positions[n] = n % T: every sequence of the batch starts at position 0.
+static int *batch_positions(int B, int T) {
+    int *pos = xmalloc((size_t)B * T * sizeof(int));
+    for (int n = 0; n < B * T; n++) pos[n] = n % T;
+    return pos;
+}
+
+static void check_tokens(const Config *c, const int *tokens, int n, const char *what) {
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
+            fatal("%s id %d at position %d is outside the vocabulary (0..%d)", what, tokens[i], i, c->vocab_size - 1);
+}
+
+void model_forward(Model *m, const int *inputs, const int *targets, int B, int T) {
+    const Config *c = &m->config;
+    if (rope_ensure(m, T) < 0) fatal("%s", srl_error);
+    check_tokens(c, inputs, B * T, "input token");
+    acts_ensure(m, B, T);
+    m->B = B;
+    m->T = T;
+    m->targets = targets;
+    m->inputs = inputs;
+    Activations *a = &m->acts;
+    Params *p = &m->params;
+    int N = B * T, C = c->dim, F = c->hidden_dim, V = c->vocab_size, H = c->n_heads, KV = c->n_kv_heads;
+    int D = c->head_dim, QD = H * D, KVD = KV * D;
+    size_t NC = (size_t)N * C;
+    int *pos = batch_positions(B, T);
+
+    embedding_forward(a->residual, p->token_embedding, inputs, N, C);
+    for (int l = 0; l < c->n_layers; l++) {
+        const float *x = a->residual + l * NC;
+        float *norm = a->attn_norm_out + l * NC;
+        float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KVD, *v = a->v + (size_t)l * N * KVD;
+        float *att_out = a->att_out + (size_t)l * N * QD, *mid = a->mid + l * NC;
+        rmsnorm_forward(norm, a->attn_rstd + (size_t)l * N, x, p->attn_norm + (size_t)l * C, N, C, c->norm_eps);
+        linear_forward(q, norm, p->wq + (size_t)l * QD * C, N, C, QD);
+        linear_forward(k, norm, p->wk + (size_t)l * KVD * C, N, C, KVD);
+        linear_forward(v, norm, p->wv + (size_t)l * KVD * C, N, C, KVD);
+        rope_forward(q, pos, N, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
+        rope_forward(k, pos, N, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
+        attention_forward(att_out, a->att + (size_t)l * N * H * T, q, k, v, B, T, H, KV, D, a->scratch);
+        linear_forward(mid, att_out, p->wo + (size_t)l * C * QD, N, QD, C);
+        for (size_t i = 0; i < NC; i++) mid[i] += x[i];
+
+        float *norm2 = a->mlp_norm_out + l * NC;
+        float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F, *sw = a->swiglu + (size_t)l * N * F;
+        float *out = a->residual + (l + 1) * NC;
+        rmsnorm_forward(norm2, a->mlp_rstd + (size_t)l * N, mid, p->mlp_norm + (size_t)l * C, N, C, c->norm_eps);
+        linear_forward(gate, norm2, p->w_gate + (size_t)l * F * C, N, C, F);
+        linear_forward(up, norm2, p->w_up + (size_t)l * F * C, N, C, F);
+        swiglu_forward(sw, gate, up, (size_t)N * F);
+        linear_forward(out, sw, p->w_down + (size_t)l * C * F, N, F, C);
+        for (size_t i = 0; i < NC; i++) out[i] += mid[i];
+    }
+    rmsnorm_forward(a->final_norm_out, a->final_rstd, a->residual + c->n_layers * NC, p->final_norm, N, C, c->norm_eps);
+    linear_forward(a->logits, a->final_norm_out, p->lm_head, N, C, V);
+    if (targets) {
+        for (int i = 0; i < N; i++)
+            if (targets[i] >= V) fatal("target id %d at position %d is outside the vocabulary", targets[i], i);
+        logprob_forward(a->token_logprob, a->logits, targets, N, V);
+    }
+    free(pos);
+}
+
+void model_backward(Model *m, const float *d_logprob) {
+    const Config *c = &m->config;
+    if (!m->targets) fatal("model_backward needs a forward with targets");
+    grads_ensure(m);
+    Activations *a = &m->acts;
+    Params *p = &m->params, *g = &m->grads;
+    int B = m->B, T = m->T, N = B * T, C = c->dim, F = c->hidden_dim, V = c->vocab_size, H = c->n_heads;
+    int KV = c->n_kv_heads, D = c->head_dim, QD = H * D, KVD = KV * D;
+    size_t NC = (size_t)N * C;
+    int *pos = batch_positions(B, T);
+    float *dy_t = a->scratch;  // the transposes of linear_backward
+    float *attn_scratch = a->scratch + (size_t)N * linear_max_out(c);
+
+    // the head: logits = final_norm_out lm_head^T
+    logprob_backward(a->logits, d_logprob, m->targets, N, V);
+    linear_backward(a->d_norm_out, g->lm_head, a->logits, a->final_norm_out, p->lm_head, dy_t, N, C, V, 0);
+    memset(a->d_residual, 0, NC * sizeof(float));
+    rmsnorm_backward(a->d_residual, g->final_norm, a->d_norm_out, a->residual + c->n_layers * NC, p->final_norm,
+                     a->final_rstd, N, C);
+
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        // MLP block: out = mid + down(swiglu(gate(norm2), up(norm2))); d_residual flows on to mid
+        const float *mid = a->mid + l * NC, *norm2 = a->mlp_norm_out + l * NC;
+        const float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F, *sw = a->swiglu + (size_t)l * N * F;
+        linear_backward(a->d_swiglu, g->w_down + (size_t)l * C * F, a->d_residual, sw, p->w_down + (size_t)l * C * F, dy_t, N, F,
+                        C, 0);
+        swiglu_backward(a->d_gate, a->d_up, a->d_swiglu, gate, up, (size_t)N * F);
+        linear_backward(a->d_norm_out, g->w_gate + (size_t)l * F * C, a->d_gate, norm2, p->w_gate + (size_t)l * F * C, dy_t, N, C,
+                        F, 0);
+        linear_backward(a->d_norm_out, g->w_up + (size_t)l * F * C, a->d_up, norm2, p->w_up + (size_t)l * F * C, dy_t, N, C, F, 1);
+        rmsnorm_backward(a->d_residual, g->mlp_norm + (size_t)l * C, a->d_norm_out, mid, p->mlp_norm + (size_t)l * C,
+                         a->mlp_rstd + (size_t)l * N, N, C);
+
+        // attention block: mid = x + o_proj(attention(q, k, v)); d_residual flows on to x
+        const float *x = a->residual + l * NC, *norm = a->attn_norm_out + l * NC;
+        const float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KVD, *v = a->v + (size_t)l * N * KVD;
+        linear_backward(a->d_att_out, g->wo + (size_t)l * C * QD, a->d_residual, a->att_out + (size_t)l * N * QD,
+                        p->wo + (size_t)l * C * QD, dy_t, N, QD, C, 0);
+        attention_backward(a->d_q, a->d_k, a->d_v, a->d_att_out, a->att + (size_t)l * N * H * T, q, k, v, B, T, H, KV, D,
+                           attn_scratch);
+        rope_backward(a->d_q, pos, N, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
+        rope_backward(a->d_k, pos, N, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
+        linear_backward(a->d_norm_out, g->wq + (size_t)l * QD * C, a->d_q, norm, p->wq + (size_t)l * QD * C, dy_t, N, C, QD, 0);
+        linear_backward(a->d_norm_out, g->wk + (size_t)l * KVD * C, a->d_k, norm, p->wk + (size_t)l * KVD * C, dy_t, N, C, KVD, 1);
+        linear_backward(a->d_norm_out, g->wv + (size_t)l * KVD * C, a->d_v, norm, p->wv + (size_t)l * KVD * C, dy_t, N, C, KVD, 1);
+        rmsnorm_backward(a->d_residual, g->attn_norm + (size_t)l * C, a->d_norm_out, x, p->attn_norm + (size_t)l * C,
+                         a->attn_rstd + (size_t)l * N, N, C);
+    }
+    embedding_backward(g->token_embedding, a->d_residual, m->inputs, N, C);
+    free(pos);
+}
+
+float model_weighted_nll(const Model *m, const float *weights, float *d_logprob) {
+    int N = m->B * m->T;
+    double loss = 0.0;
+    for (int n = 0; n < N; n++) {
+        loss -= (double)weights[n] * m->acts.token_logprob[n];
+        if (d_logprob) d_logprob[n] = -weights[n];
+    }
+    return (float)loss;
+}
+
+void model_sequence_logprobs(const Model *m, const float *mask, double *out) {
+    for (int b = 0; b < m->B; b++) {
+        double s = 0.0;
+        for (int t = 0; t < m->T; t++)
+            if (mask[b * m->T + t] != 0.0f) s += m->acts.token_logprob[b * m->T + t];
+        out[b] = s;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// AdamW, gradient clipping, learning-rate schedule
+
+// Squares are summed in double over fixed chunks, then the chunks in order: the same number
+// for any thread count.
+float model_grad_norm(const Model *m) {
+    const size_t chunk = 1 << 16;
+    size_t n_chunks = (m->n_params + chunk - 1) / chunk;
+    double *partial = xcalloc(n_chunks, sizeof(double));
+#pragma omp parallel for schedule(static)
+    for (size_t ci = 0; ci < n_chunks; ci++) {
+        size_t end = (ci + 1) * chunk < m->n_params ? (ci + 1) * chunk : m->n_params;
+        double s = 0.0;
+        for (size_t i = ci * chunk; i < end; i++) s += (double)m->grads_memory[i] * m->grads_memory[i];
+        partial[ci] = s;
+    }
+    double total = 0.0;
+    for (size_t ci = 0; ci < n_chunks; ci++) total += partial[ci];
+    free(partial);
+    return (float)sqrt(total);
+}
+
+void model_scale_grads(Model *m, float scale) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < m->n_params; i++) m->grads_memory[i] *= scale;
+}
+
+float model_clip_grads(Model *m, float max_norm) {
+    float norm = model_grad_norm(m);
+    if (max_norm > 0 && norm > max_norm) model_scale_grads(m, max_norm / (norm + 1e-6f));
+    return norm;
+}
+
+// As torch.optim.AdamW: p -= lr * wd * p (matrices only), then
+//   m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2,
+//   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+void model_adamw_step(Model *m, const AdamWConfig *cfg, float lr) {
+    if (!m->adam_m) {
+        m->adam_m = xcalloc(m->n_params, sizeof(float));
+        m->adam_v = xcalloc(m->n_params, sizeof(float));
+    }
+    m->adam_step++;
+    double bc1 = 1.0 - pow(cfg->beta1, (double)m->adam_step), bc2 = 1.0 - pow(cfg->beta2, (double)m->adam_step);
+    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    size_t sizes[N_PARAM_TENSORS], offset = 0;
+    param_sizes(&m->config, sizes);
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        float decay = param_tensor_decays[t] ? 1.0f - lr * cfg->weight_decay : 1.0f;
+        float *p = m->params_memory + offset, *g = m->grads_memory + offset;
+        float *mm = m->adam_m + offset, *vv = m->adam_v + offset;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < sizes[t]; i++) {
+            p[i] *= decay;
+            mm[i] = cfg->beta1 * mm[i] + (1.0f - cfg->beta1) * g[i];
+            vv[i] = cfg->beta2 * vv[i] + (1.0f - cfg->beta2) * g[i] * g[i];
+            p[i] -= step_size * mm[i] / (sqrtf(vv[i]) / bc2_sqrt + cfg->eps);
+        }
+        offset += sizes[t];
+    }
+}
+
+float lr_at_step(const LRSchedule *s, int step) {
+    if (step < s->warmup_steps) return s->lr_max * (float)(step + 1) / (float)s->warmup_steps;
+    int decay_steps = s->total_steps - s->warmup_steps;
+    if (decay_steps <= 0) return s->lr_max;
+    double progress = (double)(step - s->warmup_steps) / decay_steps;
+    if (progress > 1.0) progress = 1.0;
+    double factor = s->linear ? 1.0 - progress : 0.5 * (1.0 + cos(M_PI * progress));
+    return (float)(s->lr_min + (s->lr_max - s->lr_min) * factor);
+}
+
+// ----------------------------------------------------------------------------
+// safetensors: an 8-byte little-endian header length n, n bytes of JSON naming each tensor's
+// dtype, shape and [begin, end) byte offsets into the data that follows, then the data.
+// Everything a header claims is checked against the real file before it is used.
+
+#define SAFETENSORS_MAX_HEADER (100u << 20)
+
+static int dtype_size(const char *dtype) {
+    if (strcmp(dtype, "F32") == 0) return 4;
+    if (strcmp(dtype, "BF16") == 0 || strcmp(dtype, "F16") == 0) return 2;
+    return 0;
+}
+
+int safetensors_open(SafeTensors *st, const char *path) {
+    memset(st, 0, sizeof *st);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (map_file(path, &st->file) < 0) return -1;
+    if (st->file.size < 8) {
+        unmap_file(&st->file);
+        return errorf("%s: file is %zu bytes, too short for a safetensors header", path, st->file.size);
+    }
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | st->file.data[i];
+    if (n > st->file.size - 8) {
+        unmap_file(&st->file);
+        return errorf("%s: header length %llu runs past the end of the file (%zu bytes)", path, (unsigned long long)n,
+                      st->file.size);
+    }
+    if (n > SAFETENSORS_MAX_HEADER) {
+        unmap_file(&st->file);
+        return errorf("%s: header length %llu is implausibly large", path, (unsigned long long)n);
+    }
+    if (json_parse(&st->header, (const char *)st->file.data + 8, (size_t)n) < 0) {
+        char msg[sizeof srl_error];
+        snprintf(msg, sizeof msg, "%s", srl_error);
+        unmap_file(&st->file);
+        return errorf("%s: header: %s", path, msg);
+    }
+    if (st->header.root->type != JSON_OBJECT) {
+        safetensors_close(st);
+        return errorf("%s: header is not a JSON object", path);
+    }
+    st->data_start = 8 + (size_t)n;
+    st->data_size = st->file.size - st->data_start;
+    return 0;
+}
+
+void safetensors_close(SafeTensors *st) {
+    json_free(&st->header);
+    unmap_file(&st->file);
+}
+
+// Looks up a tensor and checks its entry: a supported dtype, a shape of at most 8 positive
+// dimensions whose product matches the byte range, and a byte range inside the file.
+int safetensors_find(const SafeTensors *st, const char *name, SafeTensor *out) {
+    const JsonValue *e = json_get(st->header.root, name);
+    if (!e) return errorf("%s: tensor %s is missing", st->path, name);
+    if (e->type != JSON_OBJECT) return errorf("%s: entry for %s is not an object", st->path, name);
+    const char *dtype = json_get_string(e, "dtype");
+    if (!dtype) return errorf("%s: tensor %s has no dtype", st->path, name);
+    int esize = dtype_size(dtype);
+    if (!esize) return errorf("%s: tensor %s has dtype %s (srl reads F32, BF16 and F16)", st->path, name, dtype);
+    const JsonValue *shape = json_get(e, "shape"), *offsets = json_get(e, "data_offsets");
+    if (!shape || shape->type != JSON_ARRAY || shape->count > 8)
+        return errorf("%s: tensor %s has no valid shape", st->path, name);
+    if (!offsets || offsets->type != JSON_ARRAY || offsets->count != 2)
+        return errorf("%s: tensor %s has no valid data_offsets", st->path, name);
+    memset(out, 0, sizeof *out);
+    size_t numel = 1;
+    out->ndim = shape->count;
+    int i = 0;
+    for (const JsonValue *d = shape->child; d; d = d->next, i++) {
+        if (d->type != JSON_NUMBER || d->number < 0 || d->number > 9.0e15 || d->number != floor(d->number))
+            return errorf("%s: tensor %s has a bad dimension", st->path, name);
+        out->shape[i] = (int64_t)d->number;
+        if (size_mul(numel, (size_t)d->number, &numel) < 0) return errorf("%s: tensor %s: shape overflows", st->path, name);
+    }
+    const JsonValue *b = offsets->child, *en = b->next;
+    if (b->type != JSON_NUMBER || en->type != JSON_NUMBER || b->number < 0 || en->number < b->number ||
+        en->number > (double)st->data_size || b->number != floor(b->number) || en->number != floor(en->number))
+        return errorf("%s: tensor %s: data_offsets [%.0f, %.0f] lie outside the %zu data bytes", st->path, name, b->number,
+                      en->number, st->data_size);
+    size_t nbytes;
+    if (size_mul(numel, (size_t)esize, &nbytes) < 0 || nbytes != (size_t)(en->number - b->number))
+        return errorf("%s: tensor %s: shape needs %zu bytes of %s but data_offsets give %.0f", st->path, name,
+                      numel * (size_t)esize, dtype, en->number - b->number);
+    out->data = st->file.data + st->data_start + (size_t)b->number;
+    out->numel = numel;
+    out->dtype = esize == 4 ? DTYPE_F32 : (strcmp(dtype, "BF16") == 0 ? DTYPE_BF16 : DTYPE_F16);
+    return 0;
+}
+
+void safetensor_to_f32(const SafeTensor *t, float *out) {
+    const unsigned char *src = t->data;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < t->numel; i++) {
+        if (t->dtype == DTYPE_F32) {
+            memcpy(&out[i], src + 4 * i, 4);
+        } else {
+            uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+            out[i] = t->dtype == DTYPE_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+        }
+    }
+}
+
+int safetensors_read(const SafeTensors *st, const char *name, float **data, SafeTensor *info) {
+    SafeTensor t;
+    if (safetensors_find(st, name, &t) < 0) return -1;
+    *data = xmalloc((t.numel ? t.numel : 1) * sizeof(float));
+    safetensor_to_f32(&t, *data);
+    if (info) *info = t;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Hugging Face model folders
+
+static const char *const hf_tensor_names[N_PARAM_TENSORS] = {
+    "model.embed_tokens.weight",
+    "model.layers.%d.input_layernorm.weight",
+    "model.layers.%d.self_attn.q_proj.weight",
+    "model.layers.%d.self_attn.k_proj.weight",
+    "model.layers.%d.self_attn.v_proj.weight",
+    "model.layers.%d.self_attn.o_proj.weight",
+    "model.layers.%d.post_attention_layernorm.weight",
+    "model.layers.%d.mlp.gate_proj.weight",
+    "model.layers.%d.mlp.up_proj.weight",
+    "model.layers.%d.mlp.down_proj.weight",
+    "model.norm.weight",
+    "lm_head.weight",
+};
+
+static int tensor_is_per_layer(int t) { return t >= 1 && t <= 9; }
+
+// The shape of one layer's slice of tensor t: rows x cols, cols = 0 for a vector.
+static void tensor_shape(const Config *c, int t, size_t *rows, size_t *cols) {
+    size_t V = (size_t)c->vocab_size, C = (size_t)c->dim, F = (size_t)c->hidden_dim;
+    size_t QD = (size_t)c->n_heads * c->head_dim, KVD = (size_t)c->n_kv_heads * c->head_dim;
+    size_t shapes[N_PARAM_TENSORS][2] = {{V, C}, {C, 0}, {QD, C}, {KVD, C}, {KVD, C}, {C, QD},
+                                         {C, 0}, {F, C}, {F, C},  {C, F},   {C, 0},   {V, C}};
+    *rows = shapes[t][0];
+    *cols = shapes[t][1];
+}
+
+static void tensor_name(char *out, size_t cap, int t, int layer) {
+    if (tensor_is_per_layer(t)) snprintf(out, cap, hf_tensor_names[t], layer);
+    else snprintf(out, cap, "%s", hf_tensor_names[t]);
+}
+
+// The shards of a model folder: model.safetensors alone, or the files that
+// model.safetensors.index.json's weight_map names.
+typedef struct {
+    int n_files;
+    SafeTensors *files;
+    JsonDoc index;           // the index's weight_map (when sharded)
+    char *index_text;
+} ShardSet;
+
+static void shards_close(ShardSet *s) {
+    for (int i = 0; i < s->n_files; i++) safetensors_close(&s->files[i]);
+    free(s->files);
+    json_free(&s->index);
+    free(s->index_text);
+    memset(s, 0, sizeof *s);
+}
+
+static int shards_open(ShardSet *s, const char *dir) {
+    memset(s, 0, sizeof *s);
+    char *single = path_join(dir, "model.safetensors"), *index = path_join(dir, "model.safetensors.index.json");
+    int rc = 0;
+    if (file_exists(single)) {
+        s->files = xcalloc(1, sizeof(SafeTensors));
+        if (safetensors_open(&s->files[0], single) < 0) rc = -1;
+        else s->n_files = 1;
+    } else if (file_exists(index)) {
+        size_t len;
+        if (read_file(index, &s->index_text, &len, 64u << 20) < 0) rc = -1;
+        else if (json_parse(&s->index, s->index_text, len) < 0) {
+            char msg[sizeof srl_error];
+            snprintf(msg, sizeof msg, "%s", srl_error);
+            rc = errorf("%s: %s", index, msg);
+        } else {
+            const JsonValue *map = json_get(s->index.root, "weight_map");
+            if (!map || map->type != JSON_OBJECT) rc = errorf("%s: no weight_map object", index);
+            else {
+                // open each distinct shard once; a shard name must be a plain file name in dir
+                s->files = xcalloc((size_t)map->count + 1, sizeof(SafeTensors));
+                for (const JsonValue *e = map->child; e && rc == 0; e = e->next) {
+                    if (e->type != JSON_STRING || strchr(e->string, '/') || e->string[0] == '.' || e->string[0] == 0) {
+                        rc = errorf("%s: weight_map entry for %s is not a plain file name", index, e->key);
+                        break;
+                    }
+                    int seen = 0;
+                    for (int i = 0; i < s->n_files; i++) {
+                        const char *base = strrchr(s->files[i].path, '/');
+                        if (strcmp(base ? base + 1 : s->files[i].path, e->string) == 0) seen = 1;
+                    }
+                    if (seen) continue;
+                    char *p = path_join(dir, e->string);
+                    if (safetensors_open(&s->files[s->n_files], p) < 0) rc = -1;
+                    else s->n_files++;
+                    free(p);
+                }
+            }
+        }
+    } else {
+        rc = errorf("%s: no model.safetensors or model.safetensors.index.json", dir);
+    }
+    free(single);
+    free(index);
+    if (rc < 0) shards_close(s);
+    return rc;
+}
+
+static int shards_find(const ShardSet *s, const char *name, SafeTensor *t) {
+    if (s->n_files == 1 && !s->index.root) return safetensors_find(&s->files[0], name, t);
+    const char *file = json_get_string(json_get(s->index.root, "weight_map"), name);
+    if (!file) return errorf("model.safetensors.index.json: tensor %s is missing from weight_map", name);
+    for (int i = 0; i < s->n_files; i++) {
+        const char *base = strrchr(s->files[i].path, '/');
+        if (strcmp(base ? base + 1 : s->files[i].path, file) == 0) return safetensors_find(&s->files[i], name, t);
+    }
+    return errorf("%s: shard %s was not opened", name, file);
+}
+
+static int load_hf_folder(Model *m, const char *dir) {
+    Config c;
+    char *config_path = path_join(dir, "config.json");
+    int rc = config_load_json(&c, config_path);
+    free(config_path);
+    if (rc < 0) return -1;
+    ShardSet shards;
+    if (shards_open(&shards, dir) < 0) return -1;
+    // find and check every tensor before allocating anything
+    int n_entries = 0;
+    SafeTensor *found = xcalloc((size_t)N_PARAM_TENSORS * (size_t)c.n_layers, sizeof(SafeTensor));
+    for (int t = 0; t < N_PARAM_TENSORS && rc == 0; t++) {
+        if (t == 11 && c.tied_embeddings) continue;
+        int layers = tensor_is_per_layer(t) ? c.n_layers : 1;
+        size_t rows, cols;
+        tensor_shape(&c, t, &rows, &cols);
+        for (int l = 0; l < layers && rc == 0; l++) {
+            char name[128];
+            tensor_name(name, sizeof name, t, l);
+            SafeTensor *st = &found[n_entries++];
+            if (shards_find(&shards, name, st) < 0) { rc = -1; break; }
+            int ok = cols ? (st->ndim == 2 && st->shape[0] == (int64_t)rows && st->shape[1] == (int64_t)cols)
+                          : (st->ndim == 1 && st->shape[0] == (int64_t)rows);
+            if (!ok) {
+                char got[96] = "";
+                for (int d = 0; d < st->ndim && d < 4; d++)
+                    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)st->shape[d]);
+                if (cols) rc = errorf("%s: tensor %s has shape [%s], config.json implies [%zu, %zu]", dir, name, got, rows, cols);
+                else rc = errorf("%s: tensor %s has shape [%s], config.json implies [%zu]", dir, name, got, rows);
+            }
+        }
+    }
+    if (rc == 0) {
+        model_alloc(m, &c);
+        float *ptrs[N_PARAM_TENSORS] = {m->params.token_embedding, m->params.attn_norm, m->params.wq, m->params.wk,
+                                        m->params.wv, m->params.wo, m->params.mlp_norm, m->params.w_gate,
+                                        m->params.w_up, m->params.w_down, m->params.final_norm, m->params.lm_head};
+        int e = 0;
+        for (int t = 0; t < N_PARAM_TENSORS; t++) {
+            if (t == 11 && c.tied_embeddings) continue;
+            int layers = tensor_is_per_layer(t) ? c.n_layers : 1;
+            for (int l = 0; l < layers; l++, e++) safetensor_to_f32(&found[e], ptrs[t] + (size_t)l * found[e].numel);
+        }
+    }
+    free(found);
+    shards_close(&shards);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// llama2.c checkpoints (the legacy format of karpathy/llama2.c's export): seven int32
+// (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; a negative vocab_size
+// means the classifier is stored apart), then float32 tensors in a fixed order. RoPE pairs
+// adjacent elements there.
+
+static int load_llama2c(Model *m, const char *path) {
+    MappedFile f;
+    if (map_file(path, &f) < 0) return -1;
+    if (f.size < 28) {
+        unmap_file(&f);
+        return errorf("%s: file is %zu bytes, too short for a llama2.c header", path, f.size);
+    }
+    int32_t h[7];
+    memcpy(h, f.data, sizeof h);
+    if (h[0] == 0x616b3432) {
+        unmap_file(&f);
+        return errorf("%s: llama2.c export version %d is not supported (only the legacy format)", path, h[1]);
+    }
+    Config c;
+    memset(&c, 0, sizeof c);
+    c.dim = h[0], c.hidden_dim = h[1], c.n_layers = h[2], c.n_heads = h[3], c.n_kv_heads = h[4];
+    int shared = h[5] > 0;
+    c.vocab_size = h[5] > 0 ? h[5] : (h[5] == INT32_MIN ? 0 : -h[5]);
+    c.max_seq_len = h[6];
+    if (c.dim <= 0 || c.n_heads <= 0 || c.dim % c.n_heads != 0) {
+        unmap_file(&f);
+        return errorf("%s: header has dim %d and n_heads %d: heads must divide a positive dim", path, c.dim, c.n_heads);
+    }
+    c.head_dim = c.dim / c.n_heads;
+    c.norm_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    c.rope_interleaved = 1;
+    c.tied_embeddings = shared;
+    c.bos_token_id = 1;
+    c.eos_token_ids[0] = 2;
+    c.n_eos = 1;
+    if (config_validate(&c) < 0 || c.max_seq_len > (1 << 24)) {
+        char msg[sizeof srl_error];
+        snprintf(msg, sizeof msg, "%s", c.max_seq_len > (1 << 24) ? "seq_len is implausibly large" : srl_error);
+        unmap_file(&f);
+        return errorf("%s: header: %s", path, msg);
+    }
+    size_t sizes[N_PARAM_TENSORS], n = 0;
+    param_sizes(&c, sizes);
+    for (int t = 0; t < N_PARAM_TENSORS; t++) n += sizes[t];
+    size_t freq = (size_t)c.max_seq_len * (c.head_dim / 2) * 2;  // freq_cis_real and freq_cis_imag, unused
+    size_t expected = 28 + 4 * (n + freq);
+    if (f.size != expected) {
+        unmap_file(&f);
+        return errorf("%s: file is %zu bytes but its header implies %zu", path, f.size, expected);
+    }
+    model_alloc(m, &c);
+    const unsigned char *src = f.data + 28;
+    // file order: embedding, attn norms, wq, wk, wv, wo, mlp norms, w1 (gate), w2 (down), w3 (up),
+    // final norm, freq_cis, classifier
+    float *dst[] = {m->params.token_embedding, m->params.attn_norm, m->params.wq, m->params.wk, m->params.wv,
+                    m->params.wo, m->params.mlp_norm, m->params.w_gate, m->params.w_down, m->params.w_up,
+                    m->params.final_norm};
+    size_t count[] = {sizes[0], sizes[1], sizes[2], sizes[3], sizes[4], sizes[5], sizes[6], sizes[7], sizes[9], sizes[8], sizes[10]};
+    for (int i = 0; i < 11; i++) {
+        memcpy(dst[i], src, count[i] * 4);
+        src += count[i] * 4;
+    }
+    src += freq * 4;
+    if (!shared) memcpy(m->params.lm_head, src, sizes[11] * 4);
+    unmap_file(&f);
+    return 0;
+}
+
+int model_load(Model *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    if (dir_exists(path)) return load_hf_folder(m, path);
+    if (!file_exists(path)) return errorf("%s: no such file or folder", path);
+    return load_llama2c(m, path);
+}
+
+int model_save(const Model *m, const char *dir, int dtype_bf16) {
+    const Config *c = &m->config;
+    if (make_dirs(dir) < 0) return -1;
+    const float *ptrs[N_PARAM_TENSORS] = {m->params.token_embedding, m->params.attn_norm, m->params.wq, m->params.wk,
+                                          m->params.wv, m->params.wo, m->params.mlp_norm, m->params.w_gate,
+                                          m->params.w_up, m->params.w_down, m->params.final_norm, m->params.lm_head};
+    int esize = dtype_bf16 ? 2 : 4;
+    // the header: every tensor with its shape and byte range, padded with spaces to 8 bytes
+    Buf header = {0};
+    buf_append_str(&header, "{\"__metadata__\":{\"format\":\"pt\"}");
+    size_t offset = 0;
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        if (t == 11 && c->tied_embeddings) continue;
+        int layers = tensor_is_per_layer(t) ? c->n_layers : 1;
+        size_t rows, cols;
+        tensor_shape(c, t, &rows, &cols);
+        size_t numel = rows * (cols ? cols : 1);
+        for (int l = 0; l < layers; l++) {
+            char name[128];
+            tensor_name(name, sizeof name, t, l);
+            if (cols)
+                buf_printf(&header, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%zu,%zu],\"data_offsets\":[%zu,%zu]}", name,
+                           dtype_bf16 ? "BF16" : "F32", rows, cols, offset, offset + numel * esize);
+            else
+                buf_printf(&header, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}", name,
+                           dtype_bf16 ? "BF16" : "F32", rows, offset, offset + numel * esize);
+            offset += numel * esize;
+        }
+    }
+    buf_append_char(&header, '}');
+    while (header.len % 8) buf_append_char(&header, ' ');
+
+    char *path = path_join(dir, "model.safetensors");
+    AtomicFile af;
+    int rc = atomic_open(&af, path);
+    if (rc == 0) {
+        unsigned char len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
+        fwrite(len8, 1, 8, af.f);
+        fwrite(header.data, 1, header.len, af.f);
+        size_t max_row = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+        if ((size_t)c->n_heads * c->head_dim > max_row) max_row = (size_t)c->n_heads * c->head_dim;
+        unsigned char *row_bytes = xmalloc(max_row * 4);
+        for (int t = 0; t < N_PARAM_TENSORS; t++) {
+            if (t == 11 && c->tied_embeddings) continue;
+            int layers = tensor_is_per_layer(t) ? c->n_layers : 1;
+            size_t rows, cols;
+            tensor_shape(c, t, &rows, &cols);
+            size_t width = cols ? cols : rows, n_rows = cols ? rows : 1;
+            int permute = c->rope_interleaved && (t == 2 || t == 3);
+            for (int l = 0; l < layers; l++) {
+                const float *base = ptrs[t] + (size_t)l * rows * (cols ? cols : 1);
+                for (size_t r = 0; r < n_rows; r++) {
+                    // Hugging Face stores q_proj and k_proj for the rotate-half layout (within a
+                    // head, rows i and i + D/2 form a pair); a model read from llama2.c pairs rows
+                    // 2i and 2i + 1. So row i < D/2 of a head in the file is our row 2i, and row
+                    // D/2 + i is our row 2i + 1 (what Hugging Face's converter does).
+                    size_t src_row = r;
+                    if (permute) {
+                        size_t head = r / (size_t)c->head_dim, i = r % (size_t)c->head_dim, half = (size_t)c->head_dim / 2;
+                        src_row = head * (size_t)c->head_dim + (i < half ? 2 * i : 2 * (i - half) + 1);
+                    }
+                    const float *row = base + src_row * width;
+                    for (size_t j = 0; j < width; j++) {
+                        if (dtype_bf16) {
+                            uint16_t b = f32_to_bf16(row[j]);
+                            row_bytes[2 * j] = (unsigned char)(b & 0xFF);
+                            row_bytes[2 * j + 1] = (unsigned char)(b >> 8);
+                        } else {
+                            memcpy(row_bytes + 4 * j, &row[j], 4);
+                        }
+                    }
+                    fwrite(row_bytes, (size_t)esize, width, af.f);
+                }
+            }
+        }
+        free(row_bytes);
+        rc = atomic_commit(&af);
+    }
+    free(path);
+    buf_free(&header);
+    if (rc < 0) return -1;
+    Config saved = *c;
+    saved.rope_interleaved = 0;
+    char *config_path = path_join(dir, "config.json");
+    rc = config_save_json(&saved, config_path, dtype_bf16 ? "bfloat16" : "float32");
+    free(config_path);
+    return rc;
+}
+
+void model_init_random(Model *m, const Config *c, uint64_t seed) {
+    model_alloc(m, c);
+    Rng rng;
+    rng_seed(&rng, seed);
+    size_t sizes[N_PARAM_TENSORS], offset = 0;
+    param_sizes(c, sizes);
+    // normal(0, 0.02) as Hugging Face initializes Llama, with the two projections that write
+    // into the residual stream scaled down by sqrt(2 L) (as GPT-2) so depth does not blow it up
+    float residual_std = 0.02f / sqrtf(2.0f * c->n_layers);
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        float *p = m->params_memory + offset;
+        int is_norm = !param_tensor_decays[t];
+        float std = (t == 5 || t == 9) ? residual_std : 0.02f;
+        for (size_t i = 0; i < sizes[t]; i++) p[i] = is_norm ? 1.0f : std * rng_normal(&rng);
+        offset += sizes[t];
+    }
+}
+
+void model_copy_weights(Model *dst, const Model *src) {
+    memcpy(dst->params_memory, src->params_memory, src->n_params * sizeof(float));
+}
+
+void model_free(Model *m) {
+    free(m->params_memory);
+    free(m->grads_memory);
+    free(m->adam_m);
+    free(m->adam_v);
+    free(m->acts_memory);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    memset(m, 0, sizeof *m);
+}
+
+size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len) {
+    size_t kv = (size_t)c->n_layers * n_seqs * seq_len * c->n_kv_heads * c->head_dim * 2;
+    size_t rows = (size_t)n_seqs * ((size_t)c->vocab_size + 4 * (size_t)c->dim + 3 * (size_t)c->hidden_dim);
+    return (count_params(c) + kv + rows) * sizeof(float);
+}
+
+size_t model_bytes_train(const Config *c, int B, int T) {
+    Activations a;
+    return (4 * count_params(c) + acts_float_count(c, B, T, &a, NULL)) * sizeof(float);
+}
+
+// ----------------------------------------------------------------------------
+// generation: a KV cache, a ragged-batch forward, sampling
+
+int kv_cache_init(KVCache *c, const Config *cfg, int n_slots, int max_len) {
+    memset(c, 0, sizeof *c);
+    c->n_slots = n_slots;
+    c->max_len = max_len;
+    c->kv_dim = cfg->n_kv_heads * cfg->head_dim;
+    c->n_layers = cfg->n_layers;
+    size_t n = (size_t)cfg->n_layers * n_slots * max_len * c->kv_dim;
+    c->k = malloc(n * sizeof(float));
+    c->v = malloc(n * sizeof(float));
+    if (!c->k || !c->v) {
+        kv_cache_free(c);
+        return errorf("out of memory for a KV cache of %d sequences x %d positions (%zu MiB)", n_slots, max_len,
+                      2 * n * sizeof(float) >> 20);
+    }
+    return 0;
+}
+
+void kv_cache_free(KVCache *c) {
+    free(c->k);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+// Keys are kept transposed, (L, slot, KV, D, max_len), so that attention_row reads the keys of
+// all positions for one d contiguously; values as rows, (L, slot, max_len, KV*D).
+static float *cache_keys(const KVCache *c, int layer, int slot, int kv_head, int D) {
+    return c->k + ((((size_t)layer * c->n_slots + slot) * (c->kv_dim / D) + kv_head) * D) * c->max_len;
+}
+
+static float *cache_values(const KVCache *c, int layer, int slot) {
+    return c->v + ((size_t)layer * c->n_slots + slot) * c->max_len * c->kv_dim;
+}
+
+void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, const int *slots, const int *positions,
+                        const unsigned char *want_logits, float *logits) {
+    const Config *c = &m->config;
+    const Params *p = &m->params;
+    int C = c->dim, F = c->hidden_dim, V = c->vocab_size, H = c->n_heads, KV = c->n_kv_heads, D = c->head_dim;
+    int QD = H * D, KVD = KV * D, group = H / KV;
+    int max_pos = 0;
+    for (int r = 0; r < n; r++) {
+        if (positions[r] < 0 || positions[r] >= cache->max_len || slots[r] < 0 || slots[r] >= cache->n_slots)
+            fatal("forward_rows: row %d (slot %d, position %d) is outside the cache", r, slots[r], positions[r]);
+        if (positions[r] > max_pos) max_pos = positions[r];
+    }
+    if (rope_ensure(m, max_pos + 1) < 0) fatal("%s", srl_error);
+    check_tokens(c, tokens, n, "token");
+    size_t threads = (size_t)max_threads();
+    float *mem = xmalloc(((size_t)n * (3 * C + 2 * QD + 2 * KVD + 2 * F) + threads * cache->max_len) * sizeof(float));
+    float *x = mem, *norm = x + (size_t)n * C, *tmp = norm + (size_t)n * C, *q = tmp + (size_t)n * C;
+    float *att_out = q + (size_t)n * QD, *k = att_out + (size_t)n * QD, *v = k + (size_t)n * KVD;
+    float *gate = v + (size_t)n * KVD, *up = gate + (size_t)n * F, *scores = up + (size_t)n * F;
+
+    embedding_forward(x, p->token_embedding, tokens, n, C);
+    for (int l = 0; l < c->n_layers; l++) {
+        rmsnorm_forward(norm, NULL, x, p->attn_norm + (size_t)l * C, n, C, c->norm_eps);
+        linear_forward(q, norm, p->wq + (size_t)l * QD * C, n, C, QD);
+        linear_forward(k, norm, p->wk + (size_t)l * KVD * C, n, C, KVD);
+        linear_forward(v, norm, p->wv + (size_t)l * KVD * C, n, C, KVD);
+        rope_forward(q, positions, n, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
+        rope_forward(k, positions, n, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
+        for (int r = 0; r < n; r++) {
+            for (int kvh = 0; kvh < KV; kvh++) {
+                float *kt = cache_keys(cache, l, slots[r], kvh, D);
+                for (int d = 0; d < D; d++) kt[(size_t)d * cache->max_len + positions[r]] = k[(size_t)r * KVD + kvh * D + d];
+            }
+            memcpy(cache_values(cache, l, slots[r]) + (size_t)positions[r] * KVD, v + (size_t)r * KVD, (size_t)KVD * sizeof(float));
+        }
+#pragma omp parallel for schedule(static)
+        for (int task = 0; task < n * H; task++) {
+            int r = task / H, h = task % H, kvh = h / group;
+            attention_row(att_out + (size_t)r * QD + h * D, NULL, q + (size_t)r * QD + h * D,
+                          cache_keys(cache, l, slots[r], kvh, D), cache->max_len,
+                          cache_values(cache, l, slots[r]) + kvh * D, KVD, positions[r] + 1, D,
+                          scores + (size_t)thread_id() * cache->max_len);
+        }
+        linear_forward(tmp, att_out, p->wo + (size_t)l * C * QD, n, QD, C);
+        for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
+        rmsnorm_forward(norm, NULL, x, p->mlp_norm + (size_t)l * C, n, C, c->norm_eps);
+        linear_forward(gate, norm, p->w_gate + (size_t)l * F * C, n, C, F);
+        linear_forward(up, norm, p->w_up + (size_t)l * F * C, n, C, F);
+        swiglu_forward(gate, gate, up, (size_t)n * F);
+        linear_forward(tmp, gate, p->w_down + (size_t)l * C * F, n, F, C);
+        for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
+    }
+    // the head, on the rows whose logits are wanted, gathered together
+    int n_out = 0;
+    for (int r = 0; r < n; r++) {
+        if (want_logits && !want_logits[r]) continue;
+        memcpy(tmp + (size_t)n_out * C, x + (size_t)r * C, (size_t)C * sizeof(float));
+        n_out++;
+    }
+    rmsnorm_forward(norm, NULL, tmp, p->final_norm, n_out, C, c->norm_eps);
+    linear_forward(logits, norm, p->lm_head, n_out, C, V);
+    free(mem);
+}
+
+typedef struct {
+    float prob;
+    int id;
+} ProbIndex;
+
+static int compare_prob_desc(const void *a, const void *b) {
+    const ProbIndex *x = a, *y = b;
+    if (x->prob != y->prob) return x->prob > y->prob ? -1 : 1;
+    return x->id - y->id;
+}
+
+// Temperature then nucleus (top-p) sampling. The nucleus is the smallest set of most likely
+// tokens whose probabilities reach top_p; a token below (1 - top_p) / (V - 1) can never be in
+// it (as llama2.c notes), which keeps the sort short. scratch holds V ProbIndex.
+static int sample_with_scratch(float *logits, int V, float temperature, float top_p, Rng *rng, ProbIndex *scratch) {
+    int best = 0;
+    for (int v = 1; v < V; v++)
+        if (logits[v] > logits[best]) best = v;
+    if (temperature <= 0.0f) return best;
+    float max = logits[best];
+    double sum = 0.0;
+    for (int v = 0; v < V; v++) {
+        logits[v] = expf((logits[v] - max) / temperature);
+        sum += logits[v];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int v = 0; v < V; v++) logits[v] *= inv;
+    float r = rng_float(rng);
+    if (top_p <= 0.0f || top_p >= 1.0f || V < 2) {
+        float cdf = 0.0f;
+        for (int v = 0; v < V; v++) {
+            cdf += logits[v];
+            if (r < cdf) return v;
+        }
+        return best;  // rounding left r above the last cdf
+    }
+    float cutoff = (1.0f - top_p) / (float)(V - 1);
+    int n = 0;
+    for (int v = 0; v < V; v++)
+        if (logits[v] >= cutoff) scratch[n++] = (ProbIndex){logits[v], v};
+    qsort(scratch, (size_t)n, sizeof *scratch, compare_prob_desc);
+    float cum = 0.0f;
+    int last = n - 1;
+    for (int i = 0; i < n; i++) {
+        cum += scratch[i].prob;
+        if (cum > top_p) {
+            last = i;
+            break;
+        }
+    }
+    float target = r * cum, cdf = 0.0f;
+    for (int i = 0; i <= last; i++) {
+        cdf += scratch[i].prob;
+        if (target < cdf) return scratch[i].id;
+    }
+    return scratch[last].id;
+}
+
+int sample_token(float *logits, int V, float temperature, float top_p, Rng *rng) {
+    ProbIndex *scratch = xmalloc((size_t)V * sizeof *scratch);
+    int t = sample_with_scratch(logits, V, temperature, top_p, rng, scratch);
+    free(scratch);
+    return t;
+}
+
+static int is_stop(const GenerateConfig *cfg, int token) {
+    for (int i = 0; i < cfg->n_stop; i++)
+        if (cfg->stop_ids[i] == token) return 1;
+    return 0;
+}
+
+int model_generate(Model *m, int n, const int *const *prompts, const int *prompt_lens, const uint64_t *seeds,
+                   const GenerateConfig *cfg, int **outputs, int *output_lens, unsigned char *stopped) {
+    const Config *c = &m->config;
+    if (n <= 0) return 0;
+    int V = c->vocab_size, max_new = cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 1;
+    int S = cfg->max_batch > 0 ? cfg->max_batch : 16;
+    if (S > n) S = n;
+    int max_prompt = 0;
+    for (int i = 0; i < n; i++) {
+        if (prompt_lens[i] < 1) return errorf("prompt %d is empty (it needs at least one token)", i);
+        if (prompt_lens[i] > max_prompt) max_prompt = prompt_lens[i];
+    }
+    int max_len = max_prompt + max_new;
+    if (max_len > c->max_seq_len)
+        return errorf("a prompt of %d tokens plus %d new ones exceeds the model's %d positions", max_prompt, max_new,
+                      c->max_seq_len);
+    if (rope_ensure(m, max_len) < 0) return -1;
+    KVCache cache;
+    if (kv_cache_init(&cache, c, S, max_len) < 0) return -1;
+
+    // per slot: the sequence it decodes (-1: free), the tokens whose keys and values it holds,
+    // and the token sampled last, not yet fed
+    int *slot_seq = xmalloc((size_t)S * sizeof(int)), *slot_len = xcalloc((size_t)S, sizeof(int));
+    int *slot_tokens = xmalloc((size_t)S * max_len * sizeof(int)), *pending = xmalloc((size_t)S * sizeof(int));
+    Rng *rngs = xmalloc((size_t)n * sizeof(Rng));
+    float *logits = xmalloc((size_t)S * V * sizeof(float));
+    ProbIndex *scratch = xmalloc((size_t)V * sizeof(ProbIndex));
+    int *row_tokens = xmalloc((size_t)(max_len > S ? max_len : S) * sizeof(int));
+    int *row_slots = xmalloc((size_t)(max_len > S ? max_len : S) * sizeof(int));
+    int *row_pos = xmalloc((size_t)(max_len > S ? max_len : S) * sizeof(int));
+    unsigned char *want = xmalloc((size_t)max_len);
+    for (int s = 0; s < S; s++) slot_seq[s] = -1;
+    for (int i = 0; i < n; i++) {
+        rng_seed(&rngs[i], seeds ? seeds[i] : (uint64_t)i);
+        outputs[i] = xmalloc((size_t)max_new * sizeof(int));
+        output_lens[i] = 0;
+        if (stopped) stopped[i] = 0;
+    }
+    Progress progress;
+    if (cfg->progress) progress_start(&progress, cfg->progress_label ? cfg->progress_label : "generate", n, "seq");
+    long tokens_out = 0;
+    int next = 0, done = 0;
+
+    while (done < n) {
+        // start prompts in free slots, reusing the longest cached prefix of any slot
+        for (;;) {
+            int free_slot = -1;
+            for (int s = 0; s < S; s++)
+                if (slot_seq[s] < 0) { free_slot = s; break; }
+            if (free_slot < 0 || next >= n) break;
+            int i = next++;
+            const int *prompt = prompts[i];
+            int plen = prompt_lens[i];
+            int target = -1, target_lcp = -1, source = -1, source_lcp = -1;
+            for (int s = 0; s < S; s++) {
+                int lcp = 0;
+                while (lcp < slot_len[s] && lcp < plen && slot_tokens[(size_t)s * max_len + lcp] == prompt[lcp]) lcp++;
+                if (slot_seq[s] < 0 && lcp > target_lcp) target = s, target_lcp = lcp;
+                if (lcp > source_lcp) source = s, source_lcp = lcp;
+            }
+            int lcp = target_lcp;
+            if (source != target && source_lcp > target_lcp) {
+                for (int l = 0; l < c->n_layers; l++) {
+                    for (int kvh = 0; kvh < c->n_kv_heads; kvh++)
+                        for (int d = 0; d < c->head_dim; d++)
+                            memcpy(cache_keys(&cache, l, target, kvh, c->head_dim) + (size_t)d * max_len,
+                                   cache_keys(&cache, l, source, kvh, c->head_dim) + (size_t)d * max_len,
+                                   (size_t)source_lcp * sizeof(float));
+                    memcpy(cache_values(&cache, l, target), cache_values(&cache, l, source),
+                           (size_t)source_lcp * cache.kv_dim * sizeof(float));
+                }
+                lcp = source_lcp;
+            }
+            if (lcp > plen - 1) lcp = plen - 1;  // the last prompt token runs again: its logits start the answer
+            int n_rows = plen - lcp;
+            for (int r = 0; r < n_rows; r++) {
+                row_tokens[r] = prompt[lcp + r];
+                row_slots[r] = target;
+                row_pos[r] = lcp + r;
+                want[r] = r == n_rows - 1;
+            }
+            model_forward_rows(m, &cache, n_rows, row_tokens, row_slots, row_pos, want, logits);
+            memcpy(slot_tokens + (size_t)target * max_len, prompt, (size_t)plen * sizeof(int));
+            slot_len[target] = plen;
+            slot_seq[target] = i;
+            int token = sample_with_scratch(logits, V, cfg->temperature, cfg->top_p, &rngs[i], scratch);
+            if (is_stop(cfg, token)) {
+                if (stopped) stopped[i] = 1;
+                slot_seq[target] = -1, done++;
+            } else {
+                outputs[i][output_lens[i]++] = token;
+                tokens_out++;
+                if (output_lens[i] >= max_new) slot_seq[target] = -1, done++;
+                else pending[target] = token;
+            }
+        }
+        // one decoding step for every busy slot
+        int n_rows = 0;
+        for (int s = 0; s < S; s++) {
+            if (slot_seq[s] < 0) continue;
+            row_tokens[n_rows] = pending[s];
+            row_slots[n_rows] = s;
+            row_pos[n_rows] = slot_len[s];
+            n_rows++;
+        }
+        if (n_rows == 0) continue;
+        model_forward_rows(m, &cache, n_rows, row_tokens, row_slots, row_pos, NULL, logits);
+        for (int r = 0; r < n_rows; r++) {
+            int s = row_slots[r], i = slot_seq[s];
+            slot_tokens[(size_t)s * max_len + slot_len[s]] = pending[s];
+            slot_len[s]++;
+            int token = sample_with_scratch(logits + (size_t)r * V, V, cfg->temperature, cfg->top_p, &rngs[i], scratch);
+            if (is_stop(cfg, token)) {
+                if (stopped) stopped[i] = 1;
+                slot_seq[s] = -1, done++;
+                continue;
+            }
+            outputs[i][output_lens[i]++] = token;
+            tokens_out++;
+            if (output_lens[i] >= max_new) slot_seq[s] = -1, done++;
+            else pending[s] = token;
+        }
+        if (cfg->progress) {
+            char extra[64];
+            snprintf(extra, sizeof extra, "(%ld tokens)", tokens_out);
+            progress_update(&progress, done, extra);
+        }
+    }
+    if (cfg->progress) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "(%ld tokens)", tokens_out);
+        progress_end(&progress, done, extra);
+    }
+    free(slot_seq);
+    free(slot_len);
+    free(slot_tokens);
+    free(pending);
+    free(rngs);
+    free(logits);
+    free(scratch);
+    free(row_tokens);
+    free(row_slots);
+    free(row_pos);
+    free(want);
+    kv_cache_free(&cache);
+    return 0;
+}
+
+float *model_tensor_by_name(const Model *m, const Params *p, const char *name, size_t *numel) {
+    const Config *c = &m->config;
+    float *ptrs[N_PARAM_TENSORS] = {p->token_embedding, p->attn_norm, p->wq, p->wk, p->wv, p->wo,
+                                    p->mlp_norm, p->w_gate, p->w_up, p->w_down, p->final_norm, p->lm_head};
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        if (t == 11 && c->tied_embeddings) continue;
+        int layers = tensor_is_per_layer(t) ? c->n_layers : 1;
+        size_t rows, cols;
+        tensor_shape(c, t, &rows, &cols);
+        size_t n = rows * (cols ? cols : 1);
+        for (int l = 0; l < layers; l++) {
+            char buf[128];
+            tensor_name(buf, sizeof buf, t, l);
+            if (strcmp(buf, name) == 0) {
+                if (numel) *numel = n;
+                return ptrs[t] + (size_t)l * n;
+            }
+        }
+    }
+    return NULL;
+}
+
+int model_tensor_count(const Model *m) {
+    int n = 0;
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        if (t == 11 && m->config.tied_embeddings) continue;
+        n += tensor_is_per_layer(t) ? m->config.n_layers : 1;
+    }
+    return n;
+}
+
+void model_tensor_name(const Model *m, int index, char *out, size_t cap) {
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        if (t == 11 && m->config.tied_embeddings) continue;
+        int layers = tensor_is_per_layer(t) ? m->config.n_layers : 1;
+        if (index < layers) {
+            tensor_name(out, cap, t, index);
+            return;
+        }
+        index -= layers;
+    }
+    snprintf(out, cap, "?");
+}

@@ -1,0 +1,604 @@
+// test_model.c: the Llama core against things we did not write.
+//   1. the PyTorch reference (tests/ref, made by tests/make_reference.py): logits, loss,
+//      summed log-probs, every gradient, 3 AdamW steps, the tied head, bf16 and sharded files
+//   2. finite differences of an independent double-precision forward written here
+//   3. generation: the KV-cache forward equals the training forward bit for bit
+//   4. determinism: 20 training steps give identical weights for 1 and 2 threads
+//   5. the real stories260K checkpoint (SRL_FIXTURES): greedy output, and again after
+//      conversion to a Hugging Face folder
+// Bad checkpoint files are in test_checkpoint_errors.c.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../dpo.h"
+#include "../model.h"
+#include "../util.h"
+#include "check.h"
+
+#define REF_DIR "tests/ref"
+
+static SafeTensors expected;
+
+static float *ref_tensor(const char *name, size_t *numel) {
+    float *data;
+    SafeTensor info;
+    if (safetensors_read(&expected, name, &data, &info) < 0) {
+        fprintf(stderr, "FAIL: %s\n", srl_error);
+        exit(1);
+    }
+    if (numel) *numel = info.numel;
+    return data;
+}
+
+static int *ref_ints(const char *name, size_t *numel) {
+    size_t n;
+    float *f = ref_tensor(name, &n);
+    int *out = xmalloc(n * sizeof(int));
+    for (size_t i = 0; i < n; i++) out[i] = (int)f[i];
+    free(f);
+    if (numel) *numel = n;
+    return out;
+}
+
+static double settings_number(const JsonValue *root, const char *key) {
+    double v = 0;
+    if (json_get_number(root, key, &v) < 0) {
+        fprintf(stderr, "FAIL: settings.json has no %s\n", key);
+        exit(1);
+    }
+    return v;
+}
+
+static void load_or_die(Model *m, const char *path) {
+    if (model_load(m, path) < 0) {
+        fprintf(stderr, "FAIL: %s\n", srl_error);
+        exit(1);
+    }
+}
+
+// Compares every gradient (or weight) tensor of the model with the reference tensors named
+// prefix + name.
+static void compare_tensors(const Model *m, const Params *p, const char *prefix, double tol, const char *what) {
+    int n = model_tensor_count(m);
+    double worst = 0;
+    char worst_name[128] = "";
+    for (int i = 0; i < n; i++) {
+        char name[128], ref_name[160];
+        model_tensor_name(m, i, name, sizeof name);
+        snprintf(ref_name, sizeof ref_name, "%s%s", prefix, name);
+        size_t numel, ref_numel;
+        float *mine = model_tensor_by_name(m, p, name, &numel);
+        float *ref = ref_tensor(ref_name, &ref_numel);
+        CHECK(mine && numel == ref_numel, "%s: %s has %zu values, reference %zu", what, name, numel, ref_numel);
+        if (mine && numel == ref_numel) {
+            double d = max_rel_diff(mine, ref, numel, 1e-6);
+            CHECK(d <= tol, "%s: %s differs from the reference by %.3g (relative to its largest value)", what, name, d);
+            if (d > worst) worst = d, snprintf(worst_name, sizeof worst_name, "%s", name);
+        }
+        free(ref);
+    }
+    printf("  %s: %d tensors, worst relative difference %.2e (%s)\n", what, n, worst, worst_name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. the PyTorch reference
+
+static void test_reference_forward_backward(void) {
+    Model m;
+    load_or_die(&m, REF_DIR "/tiny");
+    size_t n, nv;
+    int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
+    float *weights = ref_tensor("weights", NULL), *mask = ref_tensor("mask", NULL);
+    float *logits = ref_tensor("logits", &nv), *loss = ref_tensor("loss", NULL), *seq = ref_tensor("seq_logprob", NULL);
+    int B = 3, T = (int)n / 3;
+    model_forward(&m, inputs, targets, B, T);
+    double d = max_rel_diff(m.acts.logits, logits, nv, 1e-6);
+    CHECK(d <= 1e-5, "logits differ from PyTorch by %.3g relative", d);
+    float *d_logprob = xmalloc(n * sizeof(float));
+    float my_loss = model_weighted_nll(&m, weights, d_logprob);
+    CHECK(close_rel(my_loss, loss[0], 1e-5, 1e-6), "loss %.8f, PyTorch %.8f", my_loss, loss[0]);
+    double my_seq[3];
+    model_sequence_logprobs(&m, mask, my_seq);
+    for (int b = 0; b < B; b++)
+        CHECK(close_rel(my_seq[b], seq[b], 1e-5, 1e-6), "summed log-prob of row %d: %.8f, PyTorch %.8f", b, my_seq[b], seq[b]);
+    printf("  forward: logits within %.2e, loss %.7f vs %.7f\n", d, my_loss, loss[0]);
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+    compare_tensors(&m, &m.grads, "grad.", 1e-4, "gradients");
+    free(inputs), free(targets), free(weights), free(mask), free(logits), free(loss), free(seq), free(d_logprob);
+    model_free(&m);
+}
+
+static void test_reference_adamw(void) {
+    char *text;
+    size_t len;
+    JsonDoc settings;
+    if (read_file(REF_DIR "/settings.json", &text, &len, 0) < 0 || json_parse(&settings, text, len) < 0) {
+        fprintf(stderr, "FAIL: settings.json: %s\n", srl_error);
+        exit(1);
+    }
+    const JsonValue *s = settings.root;
+    AdamWConfig cfg = {(float)settings_number(s, "beta1"), (float)settings_number(s, "beta2"),
+                       (float)settings_number(s, "eps"), (float)settings_number(s, "weight_decay")};
+    LRSchedule sched = {(float)settings_number(s, "lr_max"), (float)settings_number(s, "min_lr"),
+                        (int)settings_number(s, "warmup_steps"), (int)settings_number(s, "total_steps"), 0};
+    float max_norm = (float)settings_number(s, "max_norm");
+    int steps = (int)settings_number(s, "adamw_steps");
+    Model m;
+    load_or_die(&m, REF_DIR "/tiny");
+    size_t n;
+    int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
+    float *weights = ref_tensor("weights", NULL);
+    float *ref_loss = ref_tensor("adamw.loss", NULL), *ref_norm = ref_tensor("adamw.grad_norm", NULL);
+    float *ref_lr = ref_tensor("adamw.lr", NULL);
+    float *d_logprob = xmalloc(n * sizeof(float));
+    for (int step = 0; step < steps; step++) {
+        model_forward(&m, inputs, targets, 3, (int)n / 3);
+        float loss = model_weighted_nll(&m, weights, d_logprob);
+        model_zero_grad(&m);
+        model_backward(&m, d_logprob);
+        float norm = model_clip_grads(&m, max_norm);
+        float lr = lr_at_step(&sched, step);
+        model_adamw_step(&m, &cfg, lr);
+        CHECK(close_rel(loss, ref_loss[step], 1e-5, 1e-6), "AdamW step %d: loss %.7f, PyTorch %.7f", step, loss, ref_loss[step]);
+        CHECK(close_rel(norm, ref_norm[step], 1e-5, 1e-6), "step %d: grad norm %.7f, PyTorch %.7f", step, norm, ref_norm[step]);
+        CHECK(close_rel(lr, ref_lr[step], 1e-6, 1e-9), "step %d: lr %.8f, PyTorch %.8f", step, lr, ref_lr[step]);
+    }
+    compare_tensors(&m, &m.params, "adamw.", 1e-4, "weights after 3 AdamW steps");
+    free(inputs), free(targets), free(weights), free(ref_loss), free(ref_norm), free(ref_lr), free(d_logprob);
+    json_free(&settings);
+    free(text);
+    model_free(&m);
+}
+
+static void test_reference_dpo(void) {
+    Model m;
+    load_or_die(&m, REF_DIR "/tiny");
+    size_t n;
+    int *inputs = ref_ints("dpo.inputs", &n), *targets = ref_ints("dpo.targets", NULL);
+    float *mask = ref_tensor("dpo.mask", NULL), *ref_lp = ref_tensor("dpo.ref_logprob", NULL);
+    float *lp_expected = ref_tensor("dpo.logprob", NULL), *loss1 = ref_tensor("dpo.loss", NULL);
+    float *loss0 = ref_tensor("dpo.loss_alpha0", NULL), *margin = ref_tensor("dpo.margin", NULL);
+    int rows = 4, P = 2, T = (int)n / rows;
+    model_forward(&m, inputs, targets, rows, T);
+    double lp[4], ref[4], d_lp[4];
+    model_sequence_logprobs(&m, mask, lp);
+    for (int i = 0; i < rows; i++) {
+        ref[i] = ref_lp[i];
+        CHECK(close_rel(lp[i], lp_expected[i], 1e-5, 1e-6), "DPO row %d log-prob %.7f, PyTorch %.7f", i, lp[i], lp_expected[i]);
+    }
+    int n_chosen[2] = {0, 0};
+    for (int p = 0; p < P; p++)
+        for (int t = 0; t < T; t++) n_chosen[p] += mask[p * T + t] != 0;
+    DPOStats st;
+    double l0 = dpo_loss(lp, ref, n_chosen, P, 0.1f, 0.0f, NULL, &st);
+    CHECK(close_rel(l0, loss0[0], 1e-5, 1e-6), "DPO loss (alpha 0) %.7f, PyTorch %.7f", l0, loss0[0]);
+    CHECK(close_rel(st.margin_sum / P, (margin[0] + margin[1]) / 2, 1e-5, 1e-6), "mean margin %.7f vs %.7f",
+          st.margin_sum / P, (margin[0] + margin[1]) / 2);
+    double l1 = dpo_loss(lp, ref, n_chosen, P, 0.1f, 1.0f, d_lp, &st);
+    CHECK(close_rel(l1, loss1[0], 1e-5, 1e-6), "DPO+NLL loss %.7f, PyTorch %.7f", l1, loss1[0]);
+    float *d_logprob = xmalloc(n * sizeof(float));
+    for (int i = 0; i < rows; i++)
+        for (int t = 0; t < T; t++) d_logprob[i * T + t] = mask[i * T + t] != 0 ? (float)d_lp[i] : 0.0f;
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+    compare_tensors(&m, &m.grads, "dpo.grad.", 1e-4, "DPO gradients");
+    free(inputs), free(targets), free(mask), free(ref_lp), free(lp_expected), free(loss1), free(loss0), free(margin);
+    free(d_logprob);
+    model_free(&m);
+}
+
+static void test_reference_tied_bf16_sharded(void) {
+    // tied head
+    Model m;
+    load_or_die(&m, REF_DIR "/tiny_tied");
+    CHECK(m.config.tied_embeddings == 1, "tiny_tied loads as tied");
+    size_t n, nv;
+    int *inputs = ref_ints("tied.inputs", &n), *targets = ref_ints("tied.targets", NULL);
+    float *weights = ref_tensor("tied.weights", NULL), *logits = ref_tensor("tied.logits", &nv);
+    float *loss = ref_tensor("tied.loss", NULL);
+    model_forward(&m, inputs, targets, 3, (int)n / 3);
+    double d = max_rel_diff(m.acts.logits, logits, nv, 1e-6);
+    CHECK(d <= 1e-5, "tied logits differ by %.3g", d);
+    float *d_logprob = xmalloc(n * sizeof(float));
+    float l = model_weighted_nll(&m, weights, d_logprob);
+    CHECK(close_rel(l, loss[0], 1e-5, 1e-6), "tied loss %.7f, PyTorch %.7f", l, loss[0]);
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+    compare_tensors(&m, &m.grads, "tied.grad.", 1e-4, "tied gradients");
+    free(inputs), free(targets), free(weights), free(logits), free(loss), free(d_logprob);
+    model_free(&m);
+
+    // bf16 weights, computed in fp32
+    inputs = ref_ints("inputs", &n);
+    targets = ref_ints("targets", NULL);
+    load_or_die(&m, REF_DIR "/tiny_bf16");
+    logits = ref_tensor("bf16.logits", &nv);
+    model_forward(&m, inputs, targets, 3, (int)n / 3);
+    d = max_rel_diff(m.acts.logits, logits, nv, 1e-6);
+    CHECK(d <= 1e-5, "bf16-file logits differ by %.3g", d);
+    printf("  bf16 file: logits within %.2e\n", d);
+    free(logits);
+    model_free(&m);
+
+    // shards give exactly the single-file model
+    Model single, sharded;
+    load_or_die(&single, REF_DIR "/tiny");
+    load_or_die(&sharded, REF_DIR "/tiny_sharded");
+    CHECK(single.n_params == sharded.n_params &&
+              memcmp(single.params_memory, sharded.params_memory, single.n_params * sizeof(float)) == 0,
+          "sharded folder loads the same weights as the single file");
+    model_free(&single);
+    model_free(&sharded);
+    free(inputs), free(targets);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. finite differences of an independent double-precision forward (written here, plainly)
+
+typedef struct {
+    const Config *c;
+    double *w;          // all parameters, in the Params order
+    size_t off[N_PARAM_TENSORS];
+} DoubleModel;
+
+static double dm_rope_inv_freq(const Config *c, int i) {
+    double f = 1.0 / pow(c->rope_theta, 2.0 * i / c->head_dim);
+    if (c->rope_llama3) {
+        double lw = c->rope_original_max_pos / (double)c->rope_low_freq_factor;
+        double hw = c->rope_original_max_pos / (double)c->rope_high_freq_factor;
+        double wl = 2 * M_PI / f;
+        if (wl > lw) f /= c->rope_factor;
+        else if (wl >= hw) {
+            double sm = (c->rope_original_max_pos / wl - c->rope_low_freq_factor) /
+                        (c->rope_high_freq_factor - c->rope_low_freq_factor);
+            f = (1 - sm) * f / c->rope_factor + sm * f;
+        }
+    }
+    return f;
+}
+
+static void dm_rmsnorm(double *out, const double *x, const double *w, int C, double eps) {
+    double ss = 0;
+    for (int i = 0; i < C; i++) ss += x[i] * x[i];
+    double r = 1.0 / sqrt(ss / C + eps);
+    for (int i = 0; i < C; i++) out[i] = x[i] * r * w[i];
+}
+
+static void dm_linear(double *y, const double *x, const double *W, int in, int out) {
+    for (int o = 0; o < out; o++) {
+        double s = 0;
+        for (int i = 0; i < in; i++) s += W[(size_t)o * in + i] * x[i];
+        y[o] = s;
+    }
+}
+
+static void dm_rope(double *v, int n_heads, int D, int pos, const Config *c) {
+    for (int h = 0; h < n_heads; h++)
+        for (int i = 0; i < D / 2; i++) {
+            int ia = c->rope_interleaved ? 2 * i : i, ib = c->rope_interleaved ? 2 * i + 1 : i + D / 2;
+            double ang = pos * dm_rope_inv_freq(c, i), a = v[h * D + ia], b = v[h * D + ib];
+            v[h * D + ia] = a * cos(ang) - b * sin(ang);
+            v[h * D + ib] = a * sin(ang) + b * cos(ang);
+        }
+}
+
+// loss = -sum weights[b,t] log p(targets[b,t])
+static double dm_loss(const DoubleModel *dm, const int *inputs, const int *targets, const float *weights, int B, int T) {
+    const Config *c = dm->c;
+    int C = c->dim, F = c->hidden_dim, V = c->vocab_size, H = c->n_heads, KV = c->n_kv_heads, D = c->head_dim;
+    int QD = H * D, KVD = KV * D;
+    const double *emb = dm->w + dm->off[0], *head = c->tied_embeddings ? emb : dm->w + dm->off[11];
+    double *x = calloc((size_t)T * C, 8), *q = calloc((size_t)T * QD, 8), *k = calloc((size_t)T * KVD, 8);
+    double *v = calloc((size_t)T * KVD, 8), *h = calloc(C > F ? C : F, 8), *a = calloc(QD, 8), *o = calloc(C, 8);
+    double *g = calloc(F, 8), *u = calloc(F, 8), *lg = calloc(V, 8), *sc = calloc(T, 8);
+    double loss = 0;
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) memcpy(x + (size_t)t * C, emb + (size_t)inputs[b * T + t] * C, C * 8);
+        for (int l = 0; l < c->n_layers; l++) {
+            for (int t = 0; t < T; t++) {
+                dm_rmsnorm(h, x + (size_t)t * C, dm->w + dm->off[1] + (size_t)l * C, C, c->norm_eps);
+                dm_linear(q + (size_t)t * QD, h, dm->w + dm->off[2] + (size_t)l * QD * C, C, QD);
+                dm_linear(k + (size_t)t * KVD, h, dm->w + dm->off[3] + (size_t)l * KVD * C, C, KVD);
+                dm_linear(v + (size_t)t * KVD, h, dm->w + dm->off[4] + (size_t)l * KVD * C, C, KVD);
+                dm_rope(q + (size_t)t * QD, H, D, t, c);
+                dm_rope(k + (size_t)t * KVD, KV, D, t, c);
+            }
+            for (int t = 0; t < T; t++) {
+                for (int hh = 0; hh < H; hh++) {
+                    int kvh = hh / (H / KV);
+                    double mx = -1e300, sum = 0;
+                    for (int s = 0; s <= t; s++) {
+                        double d = 0;
+                        for (int i = 0; i < D; i++) d += q[(size_t)t * QD + hh * D + i] * k[(size_t)s * KVD + kvh * D + i];
+                        sc[s] = d / sqrt(D);
+                        if (sc[s] > mx) mx = sc[s];
+                    }
+                    for (int s = 0; s <= t; s++) sum += sc[s] = exp(sc[s] - mx);
+                    for (int i = 0; i < D; i++) {
+                        double acc = 0;
+                        for (int s = 0; s <= t; s++) acc += sc[s] / sum * v[(size_t)s * KVD + kvh * D + i];
+                        a[hh * D + i] = acc;
+                    }
+                }
+                dm_linear(o, a, dm->w + dm->off[5] + (size_t)l * C * QD, QD, C);
+                for (int i = 0; i < C; i++) x[(size_t)t * C + i] += o[i];
+                dm_rmsnorm(h, x + (size_t)t * C, dm->w + dm->off[6] + (size_t)l * C, C, c->norm_eps);
+                dm_linear(g, h, dm->w + dm->off[7] + (size_t)l * F * C, C, F);
+                dm_linear(u, h, dm->w + dm->off[8] + (size_t)l * F * C, C, F);
+                for (int i = 0; i < F; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+                dm_linear(o, g, dm->w + dm->off[9] + (size_t)l * C * F, F, C);
+                for (int i = 0; i < C; i++) x[(size_t)t * C + i] += o[i];
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            if (weights[b * T + t] == 0) continue;
+            dm_rmsnorm(h, x + (size_t)t * C, dm->w + dm->off[10], C, c->norm_eps);
+            dm_linear(lg, h, head, C, V);
+            double mx = -1e300, sum = 0;
+            for (int i = 0; i < V; i++) if (lg[i] > mx) mx = lg[i];
+            for (int i = 0; i < V; i++) sum += exp(lg[i] - mx);
+            loss -= weights[b * T + t] * (lg[targets[b * T + t]] - mx - log(sum));
+        }
+    }
+    free(x), free(q), free(k), free(v), free(h), free(a), free(o), free(g), free(u), free(lg), free(sc);
+    return loss;
+}
+
+static void test_finite_differences(int tied, int interleaved) {
+    Config c = {0};
+    c.vocab_size = 23, c.dim = 16, c.hidden_dim = 24, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2;
+    c.head_dim = 6, c.max_seq_len = 64, c.norm_eps = 1e-5f, c.rope_theta = 10000.0f, c.tied_embeddings = tied;
+    c.rope_interleaved = interleaved, c.bos_token_id = -1;
+    Model m;
+    model_init_random(&m, &c, 7);
+    Rng rng;
+    rng_seed(&rng, 11);
+    for (size_t i = 0; i < m.n_params; i++) m.params_memory[i] += 0.3f * rng_normal(&rng);  // not tiny weights
+    int B = 2, T = 7;
+    int inputs[14], targets[14];
+    float weights[14];
+    for (int i = 0; i < B * T; i++) {
+        inputs[i] = rng_int(&rng, c.vocab_size);
+        targets[i] = rng_int(&rng, c.vocab_size);
+        weights[i] = (i % T) < 2 ? 0.0f : 1.0f / 10.0f;
+    }
+    model_forward(&m, inputs, targets, B, T);
+    float d_logprob[14];
+    model_weighted_nll(&m, weights, d_logprob);
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+
+    DoubleModel dm = {&c, xmalloc(m.n_params * sizeof(double)), {0}};
+    size_t sizes[N_PARAM_TENSORS], off = 0;
+    param_sizes(&c, sizes);
+    for (int t = 0; t < N_PARAM_TENSORS; t++) dm.off[t] = off, off += sizes[t];
+    for (size_t i = 0; i < m.n_params; i++) dm.w[i] = m.params_memory[i];
+    int checked = 0, bad = 0;
+    double worst = 0;
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        for (int sample = 0; sample < 4 && sizes[t] > 0; sample++) {
+            size_t i = dm.off[t] + (size_t)rng_int(&rng, (int)sizes[t]);
+            double saved = dm.w[i], h = 1e-5;
+            dm.w[i] = saved + h;
+            double up = dm_loss(&dm, inputs, targets, weights, B, T);
+            dm.w[i] = saved - h;
+            double down = dm_loss(&dm, inputs, targets, weights, B, T);
+            dm.w[i] = saved;
+            double fd = (up - down) / (2 * h), analytic = m.grads_memory[i];
+            double err = fabs(fd - analytic) / (fabs(fd) > 1e-3 ? fabs(fd) : 1e-3);
+            if (err > worst) worst = err;
+            checked++;
+            if (err > 2e-3) bad++;
+            CHECK(err <= 2e-3, "finite difference (%s%s) of %s[%zu]: %.8f, backward %.8f", tied ? "tied" : "untied",
+                  interleaved ? ", interleaved RoPE" : "", param_tensor_names[t], i - dm.off[t], fd, analytic);
+        }
+    }
+    printf("  finite differences (%s%s): %d parameters over every tensor, worst relative error %.1e\n",
+           tied ? "tied head" : "untied head", interleaved ? ", interleaved RoPE" : "", checked, worst);
+    free(dm.w);
+    model_free(&m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. generation: the KV-cache path computes the same numbers as the training forward
+
+static void test_cache_matches_training(void) {
+    Model m;
+    load_or_die(&m, REF_DIR "/tiny");
+    size_t n;
+    int *inputs = ref_ints("inputs", &n);
+    int T = (int)n / 3, V = m.config.vocab_size;
+    model_forward(&m, inputs, NULL, 3, T);
+    float *train_logits = xmalloc((size_t)3 * T * V * sizeof(float));
+    memcpy(train_logits, m.acts.logits, (size_t)3 * T * V * sizeof(float));
+    KVCache cache;
+    kv_cache_init(&cache, &m.config, 3, T);
+    float *logits = xmalloc((size_t)3 * T * V * sizeof(float));
+    // sequence 0 as one prompt chunk; sequences 1 and 2 decoded together, one token at a time
+    int slots[64], pos[64];
+    for (int t = 0; t < T; t++) slots[t] = 0, pos[t] = t;
+    model_forward_rows(&m, &cache, T, inputs, slots, pos, NULL, logits);
+    CHECK(memcmp(logits, train_logits, (size_t)T * V * sizeof(float)) == 0, "prefill logits equal the training forward bit for bit");
+    int same = 1;
+    for (int t = 0; t < T; t++) {
+        int toks[2] = {inputs[T + t], inputs[2 * T + t]}, sl[2] = {1, 2}, ps[2] = {t, t};
+        float out[2 * 256];
+        model_forward_rows(&m, &cache, 2, toks, sl, ps, NULL, out);
+        for (int b = 0; b < 2; b++)
+            if (memcmp(out + (size_t)b * V, train_logits + ((size_t)(b + 1) * T + t) * V, (size_t)V * sizeof(float)) != 0) same = 0;
+    }
+    CHECK(same, "token-by-token decoding of two sequences together equals the training forward bit for bit");
+    kv_cache_free(&cache);
+
+    // model_generate: a sequence gives the same tokens alone or batched with others
+    int prompt_a[5] = {1, 5, 9, 13, 2}, prompt_b[3] = {1, 5, 9};
+    const int *prompts[3] = {prompt_a, prompt_b, prompt_a};
+    int lens[3] = {5, 3, 5};
+    uint64_t seeds[3] = {42, 7, 42};
+    GenerateConfig g = {.max_new_tokens = 20, .temperature = 0.8f, .top_p = 0.9f, .max_batch = 3};
+    int *out[3], out_lens[3];
+    CHECK(model_generate(&m, 3, prompts, lens, seeds, &g, out, out_lens, NULL) == 0, "generate runs");
+    int *alone[1], alone_len[1];
+    g.max_batch = 1;
+    model_generate(&m, 1, prompts, lens, seeds, &g, alone, alone_len, NULL);
+    CHECK(out_lens[0] == alone_len[0] && memcmp(out[0], alone[0], (size_t)alone_len[0] * sizeof(int)) == 0,
+          "sampled output is the same alone and batched");
+    CHECK(out_lens[0] == out_lens[2] && memcmp(out[0], out[2], (size_t)out_lens[0] * sizeof(int)) == 0,
+          "the same prompt and seed give the same output (second one reuses the cached prefix)");
+    for (int i = 0; i < 3; i++) free(out[i]);
+    free(alone[0]);
+    free(inputs), free(train_logits), free(logits);
+    model_free(&m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. determinism over thread counts
+
+static void train_steps(Model *m, int steps) {
+    int B = 4, T = 32, N = B * T;
+    int *inputs = xmalloc(N * sizeof(int)), *targets = xmalloc(N * sizeof(int));
+    float *w = xmalloc(N * sizeof(float)), *d = xmalloc(N * sizeof(float));
+    Rng rng;
+    rng_seed(&rng, 3);
+    AdamWConfig cfg = {0.9f, 0.95f, 1e-8f, 0.1f};
+    for (int s = 0; s < steps; s++) {
+        for (int i = 0; i < N; i++) {
+            inputs[i] = rng_int(&rng, m->config.vocab_size);
+            targets[i] = (inputs[i] * 7 + 3) % m->config.vocab_size;
+            w[i] = 1.0f / N;
+        }
+        model_forward(m, inputs, targets, B, T);
+        model_weighted_nll(m, w, d);
+        model_zero_grad(m);
+        model_backward(m, d);
+        model_clip_grads(m, 1.0f);
+        model_adamw_step(m, &cfg, 3e-3f);
+    }
+    free(inputs), free(targets), free(w), free(d);
+}
+
+static void test_thread_determinism(void) {
+#ifdef _OPENMP
+    Config c = {0};
+    c.vocab_size = 97, c.dim = 64, c.hidden_dim = 160, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2;
+    c.head_dim = 16, c.max_seq_len = 64, c.norm_eps = 1e-5f, c.rope_theta = 10000.0f, c.bos_token_id = -1;
+    Model a, b;
+    model_init_random(&a, &c, 5);
+    model_init_random(&b, &c, 5);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    train_steps(&a, 20);
+    omp_set_num_threads(2);
+    train_steps(&b, 20);
+    omp_set_num_threads(saved);
+    CHECK(memcmp(a.params_memory, b.params_memory, a.n_params * sizeof(float)) == 0,
+          "20 training steps give bit-identical weights with 1 and 2 threads");
+    char dir_a[] = "/tmp/srl_det_aXXXXXX", dir_b[] = "/tmp/srl_det_bXXXXXX";
+    if (mkdtemp(dir_a) && mkdtemp(dir_b) && model_save(&a, dir_a, 0) == 0 && model_save(&b, dir_b, 0) == 0) {
+        char *pa = path_join(dir_a, "model.safetensors"), *pb = path_join(dir_b, "model.safetensors");
+        char *da, *db;
+        size_t la, lb;
+        CHECK(read_file(pa, &da, &la, 0) == 0 && read_file(pb, &db, &lb, 0) == 0 && la == lb && memcmp(da, db, la) == 0,
+              "and byte-identical checkpoints");
+        free(da), free(db), free(pa), free(pb);
+    }
+    model_free(&a);
+    model_free(&b);
+    printf("  determinism: 20 steps with 1 and 2 threads compared\n");
+#else
+    printf("  skip: built without OpenMP, not testing thread-count determinism\n");
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. the real stories260K checkpoint
+
+static int *expected_greedy_ids(const char *dir, int *n) {
+    char *path = path_join(dir, "stories260K/expected_greedy_200_ids.json"), *text;
+    size_t len;
+    JsonDoc doc;
+    if (read_file(path, &text, &len, 0) < 0 || json_parse(&doc, text, len) < 0) {
+        fprintf(stderr, "FAIL: %s\n", srl_error);
+        exit(1);
+    }
+    const JsonValue *ids = json_get(doc.root, "generated_ids");
+    int *out = xmalloc((size_t)(ids ? ids->count : 1) * sizeof(int));
+    *n = 0;
+    for (const JsonValue *v = ids ? ids->child : NULL; v; v = v->next) out[(*n)++] = (int)v->number;
+    json_free(&doc);
+    free(text);
+    free(path);
+    return out;
+}
+
+static void greedy_check(Model *m, const int *expected, int n, const char *what) {
+    int bos = 1;
+    const int *prompts[1] = {&bos};
+    int lens[1] = {1}, *out[1], out_len[1];
+    GenerateConfig g = {.max_new_tokens = n, .temperature = 0.0f, .max_batch = 1};
+    CHECK(model_generate(m, 1, prompts, lens, NULL, &g, out, out_len, NULL) == 0, "generate %s", what);
+    int match = out_len[0] == n;
+    int first_diff = -1;
+    for (int i = 0; i < n && i < out_len[0]; i++)
+        if (out[0][i] != expected[i]) {
+            match = 0;
+            first_diff = i;
+            break;
+        }
+    CHECK(match, "%s: greedy output from BOS equals llama2.c's 200 ids (first difference at %d)", what, first_diff);
+    free(out[0]);
+}
+
+static void test_stories260k(void) {
+    const char *dir = fixtures_dir();
+    if (!dir) {
+        printf("  skip: SRL_FIXTURES unset, not testing the stories260K checkpoint\n");
+        return;
+    }
+    int n;
+    int *expected_ids = expected_greedy_ids(dir, &n);
+    CHECK(n == 200, "expected_greedy_200_ids.json holds 200 ids (%d)", n);
+    char *bin = path_join(dir, "stories260K/stories260K.bin");
+    Model m;
+    load_or_die(&m, bin);
+    CHECK(m.config.dim == 64 && m.config.n_layers == 5 && m.config.n_kv_heads == 4 && m.config.tied_embeddings,
+          "stories260K header read");
+    greedy_check(&m, expected_ids, n, "stories260K.bin");
+    char tmp[] = "/tmp/srl_stories_XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL, "temp folder");
+    CHECK(model_save(&m, tmp, 0) == 0, "convert to a Hugging Face folder: %s", srl_error);
+    Model hf;
+    load_or_die(&hf, tmp);
+    CHECK(hf.config.rope_interleaved == 0, "the converted folder uses the rotate-half layout");
+    greedy_check(&hf, expected_ids, n, "converted Hugging Face folder");
+    model_free(&hf);
+    model_free(&m);
+    free(bin);
+    free(expected_ids);
+    printf("  stories260K: greedy 200 ids checked, before and after conversion\n");
+}
+
+int main(void) {
+    if (safetensors_open(&expected, REF_DIR "/expected.safetensors") < 0) {
+        fprintf(stderr, "FAIL: %s (run from the project folder)\n", srl_error);
+        return 1;
+    }
+    test_reference_forward_backward();
+    test_reference_adamw();
+    test_reference_dpo();
+    test_reference_tied_bf16_sharded();
+    test_finite_differences(0, 0);
+    test_finite_differences(1, 1);
+    test_cache_matches_training();
+    test_thread_determinism();
+    test_stories260k();
+    safetensors_close(&expected);
+    return check_summary("test_model");
+}
