@@ -1,6 +1,8 @@
 // judge.c: LLM-as-a-Judge: the judge prompt, the score parser, preference pairs, judge metrics.
 #include "judge.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -54,4 +56,471 @@ char *judge_format_prompt(const char *template_text, const char *instruction, co
     }
     if (!out.data) buf_append(&out, "", 0);
     return out.data;
+}
+
+// ----------------------------------------------------------------------------
+// the score parser
+//
+// The judge is asked to end with "Score: <total points>". The grammar we read, at the LAST label:
+//
+//   label   the word "score" in any case, not glued to an ASCII letter or digit on either side
+//           ("Subscore:" and "Scores:" are not labels), then blanks or markdown emphasis (* _),
+//           then ':'. Only a colon separates: "Score - 4" and "Score = 4" are not read ('-' is
+//           also a minus sign), and prose such as "the score is high" or "scores 4 points" has
+//           no label at all.
+//   value   after the colon: whitespace (newlines too) and emphasis; an optional '<', which then
+//           needs its '>' (the template's own "<total points>" form); an optional '-', read only
+//           to report a negative score as OUT_OF_RANGE; the number; an optional scale, "/ N",
+//           "out of N" or "(out of N)", which must be 5 ("4/10" is OUT_OF_RANGE).
+//   number  digits, optionally '.' and more digits, at most 15 digits in all; no sign, no
+//           exponent. It must end cleanly: not run into an ASCII letter (4th, 1e3, 4five), into
+//           ".digit" or ",digit" (4.5.6, 4,5), or into a non-ASCII character (4½, 4⁄5) other
+//           than a few closing marks (” ’ » … 。 ， ） and no-break space).
+//   after   "/digit" or "-digit" after the value (4/5/5, 3-4, <4>/10) is ambiguous: MISSING.
+//
+// The score must lie in 0..5. Free text may follow a clean value ("Score: 4. Good." reads 4).
+// The last label decides even when its value is unreadable: a judge that ends with
+// "Score: four" after an earlier "Score: 3" has not said 3, so that output is MISSING.
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static int is_ascii_letter(unsigned char c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
+static int is_word_char(unsigned char c) { return is_digit(c) || is_ascii_letter(c); }
+static int is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
+static int is_space(unsigned char c) { return is_blank(c) || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+static int is_emphasis(unsigned char c) { return c == '*' || c == '_'; }
+
+static const char *skip_blanks(const char *p) {
+    while (is_blank((unsigned char)*p)) p++;
+    return p;
+}
+
+static const char *skip_blanks_and_emphasis(const char *p) {
+    while (is_blank((unsigned char)*p) || is_emphasis((unsigned char)*p)) p++;
+    return p;
+}
+
+static const char *skip_space_and_emphasis(const char *p) {
+    while (is_space((unsigned char)*p) || is_emphasis((unsigned char)*p)) p++;
+    return p;
+}
+
+// Does text start with word (lowercase ASCII letters), in any case?
+static int starts_with_word_ci(const char *text, const char *word) {
+    for (; *word; text++, word++)
+        if (((unsigned char)*text | 32) != (unsigned char)*word) return 0;   // NUL never matches a letter
+    return 1;
+}
+
+// Where the value of the last score label starts (just after its colon), or NULL. Linear: the
+// blanks skipped after one "score" cannot hold the start of the next.
+static const char *find_last_label(const char *text) {
+    const char *value = NULL;
+    for (const char *p = text; *p; p++) {
+        if (!starts_with_word_ci(p, "score")) continue;
+        if (p > text && is_word_char((unsigned char)p[-1])) continue;
+        const char *q = skip_blanks_and_emphasis(p + 5);
+        if (*q == ':') value = q + 1;
+    }
+    return value;
+}
+
+// Reads digits ['.' digits] at p. At most 15 digits, so that mantissa / 10^k is one correctly
+// rounded division of exact doubles: "3.7" reads as the double nearest 3.7. Returns the end, or
+// NULL when p holds no such number or a longer one.
+static const char *read_number(const char *p, double *value) {
+    if (!is_digit((unsigned char)*p)) return NULL;
+    uint64_t mantissa = 0;
+    int digits = 0, fraction_digits = 0;
+    for (; is_digit((unsigned char)*p); p++, digits++)
+        if (digits < 15) mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+    if (*p == '.' && is_digit((unsigned char)p[1])) {
+        for (p++; is_digit((unsigned char)*p); p++, digits++, fraction_digits++)
+            if (digits < 15) mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+    }
+    if (digits > 15) return NULL;
+    double power_of_ten = 1;
+    for (int i = 0; i < fraction_digits; i++) power_of_ten *= 10;
+    *value = (double)mantissa / power_of_ten;
+    return p;
+}
+
+// The non-ASCII characters that may directly follow a number: closing punctuation only.
+static const char *const closing_marks[] = {
+    "\xE2\x80\x9D", "\xE2\x80\x99", "\xC2\xBB", "\xE2\x80\xA6",   // ” ’ » …
+    "\xE3\x80\x82", "\xEF\xBC\x8C", "\xEF\xBC\x89", "\xC2\xA0",   // 。 ， ） no-break space
+};
+
+// May a number end just before p? (See "number" in the grammar above.)
+static int number_ends_cleanly(const char *p) {
+    unsigned char c = (unsigned char)*p;
+    if (is_ascii_letter(c)) return 0;
+    if ((c == '.' || c == ',') && is_digit((unsigned char)p[1])) return 0;
+    if (c >= 0x80) {
+        for (size_t i = 0; i < sizeof closing_marks / sizeof closing_marks[0]; i++)
+            if (strncmp(p, closing_marks[i], strlen(closing_marks[i])) == 0) return 1;
+        return 0;
+    }
+    return 1;
+}
+
+// Reads an optional scale after a number: "/ N", "out of N", "(/ N)" or "(out of N)", blanks and
+// emphasis allowed around the parts. Returns the end: p itself when no scale starts here
+// (*has_scale 0); NULL when one starts but does not finish with a clean number.
+static const char *read_scale(const char *p, int *has_scale, double *scale) {
+    *has_scale = 0;
+    const char *q = skip_blanks_and_emphasis(p);
+    int parenthesized = *q == '(';
+    if (parenthesized) q = skip_blanks_and_emphasis(q + 1);
+    if (*q == '/') {
+        q++;
+    } else if (starts_with_word_ci(q, "out") && is_blank((unsigned char)q[3])) {
+        q = skip_blanks(q + 3);
+        if (!starts_with_word_ci(q, "of") || !(is_blank((unsigned char)q[2]) || is_digit((unsigned char)q[2]))) return p;
+        q += 2;
+    } else {
+        return p;   // e.g. "Score: 4 (a good answer)": no scale
+    }
+    q = read_number(skip_blanks_and_emphasis(q), scale);
+    if (!q || !number_ends_cleanly(q)) return NULL;
+    if (parenthesized) {
+        q = skip_blanks_and_emphasis(q);
+        if (*q != ')') return NULL;
+        q++;
+    }
+    *has_scale = 1;
+    return q;
+}
+
+int judge_parse_score(const char *text, double *score) {
+    if (score) *score = NAN;
+    const char *p = find_last_label(text);
+    if (!p) return JUDGE_SCORE_MISSING;
+    p = skip_space_and_emphasis(p);
+    int bracketed = *p == '<';
+    if (bracketed) p = skip_blanks_and_emphasis(p + 1);
+    int negative = *p == '-';
+    if (negative) p++;
+    double value;
+    p = read_number(p, &value);
+    if (!p || !number_ends_cleanly(p)) return JUDGE_SCORE_MISSING;
+    int has_scale;
+    double scale = 5;
+    p = read_scale(p, &has_scale, &scale);
+    if (!p) return JUDGE_SCORE_MISSING;
+    if (bracketed) {
+        p = skip_blanks_and_emphasis(p);
+        if (*p != '>') return JUDGE_SCORE_MISSING;
+        p++;
+    }
+    p = skip_blanks_and_emphasis(p);
+    if ((*p == '/' || *p == '-') && is_digit((unsigned char)*skip_blanks(p + 1))) return JUDGE_SCORE_MISSING;
+    if (negative || value > 5 || (has_scale && scale != 5)) return JUDGE_SCORE_OUT_OF_RANGE;
+    if (score) *score = value;
+    return JUDGE_SCORE_OK;
+}
+
+const char *judge_score_status_name(int status) {
+    switch (status) {
+    case JUDGE_SCORE_OK: return "ok";
+    case JUDGE_SCORE_MISSING: return "missing";
+    case JUDGE_SCORE_OUT_OF_RANGE: return "out_of_range";
+    default: return "unknown";
+    }
+}
+
+int judge_mean_score(const double *scores, const int *status, int n, double *mean) {
+    double sum = 0;
+    int counted = 0;
+    for (int i = 0; i < n; i++) {
+        if (status[i] != JUDGE_SCORE_OK) continue;
+        sum += scores[i];
+        counted++;
+    }
+    *mean = counted ? sum / counted : NAN;
+    return counted;
+}
+
+// ----------------------------------------------------------------------------
+// preference pairs
+//
+// The rule, for one prompt's candidates:
+//   - only scored candidates take part; fewer than 2: TOO_FEW;
+//   - rejected = the lowest mean, chosen = the highest mean; equal means are broken by the lowest
+//     candidate index, so the choice never depends on the order of the array;
+//   - highest mean == lowest mean: TIE (there is no preference to learn);
+//   - length control (length_rho >= 0, Meta-Rewarding): chosen is instead the SHORTEST of the
+//     candidates with mean >= (1 - rho) * max + rho * min (equal lengths: the higher mean, then the
+//     lowest index). rho = 0 admits only the top mean, rho = 1 every scored candidate. Rejected is
+//     still the lowest mean; when the chosen's mean equals it: TIE.
+// The threshold comparison allows 1e-9 so that a mean exactly on it is not lost to rounding.
+
+void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, PairChoice *out) {
+    out->status = JUDGE_PAIR_TOO_FEW;
+    out->chosen = out->rejected = -1;
+    out->score_chosen = out->score_rejected = NAN;
+
+    const JudgedCandidate *best = NULL, *worst = NULL;
+    int n_scored = 0;
+    for (int i = 0; i < n; i++) {
+        const JudgedCandidate *x = &c[i];
+        if (!x->scored) continue;
+        n_scored++;
+        if (!best || x->mean > best->mean || (x->mean == best->mean && x->index < best->index)) best = x;
+        if (!worst || x->mean < worst->mean || (x->mean == worst->mean && x->index < worst->index)) worst = x;
+    }
+    if (n_scored < 2) return;
+
+    const JudgedCandidate *chosen = best;
+    if (length_rho >= 0) {
+        double threshold = (1 - length_rho) * best->mean + length_rho * worst->mean;
+        chosen = NULL;   // best itself always qualifies, so this is set again below
+        for (int i = 0; i < n; i++) {
+            const JudgedCandidate *x = &c[i];
+            if (!x->scored || x->mean < threshold - 1e-9) continue;
+            if (!chosen || x->length < chosen->length ||
+                (x->length == chosen->length &&
+                 (x->mean > chosen->mean || (x->mean == chosen->mean && x->index < chosen->index))))
+                chosen = x;
+        }
+    }
+
+    out->score_chosen = chosen->mean;
+    out->score_rejected = worst->mean;
+    if (chosen->mean == worst->mean) {
+        out->status = JUDGE_PAIR_TIE;
+        return;
+    }
+    out->status = JUDGE_PAIR_OK;
+    out->chosen = chosen->index;
+    out->rejected = worst->index;
+}
+
+const char *judge_pair_status_name(int status) {
+    switch (status) {
+    case JUDGE_PAIR_OK: return "ok";
+    case JUDGE_PAIR_TIE: return "tie";
+    case JUDGE_PAIR_TOO_FEW: return "too_few";
+    default: return "unknown";
+    }
+}
+
+// ----------------------------------------------------------------------------
+// correlations
+
+static int sign_of(double d) { return (d > 0) - (d < 0); }
+
+static int is_constant(const double *x, int n) {
+    for (int i = 1; i < n; i++)
+        if (x[i] != x[0]) return 0;
+    return 1;
+}
+
+double pearson(const double *x, const double *y, int n) {
+    // Checked exactly, before any arithmetic: a constant vector's deviations from its computed mean
+    // need not round to exactly 0.
+    if (n < 2 || is_constant(x, n) || is_constant(y, n)) return NAN;
+    double mean_x = 0, mean_y = 0;
+    for (int i = 0; i < n; i++) {
+        mean_x += x[i];
+        mean_y += y[i];
+    }
+    mean_x /= n;
+    mean_y /= n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (int i = 0; i < n; i++) {
+        double dx = x[i] - mean_x, dy = y[i] - mean_y;
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    double r = sxy / sqrt(sxx * syy);
+    return r > 1 ? 1 : r < -1 ? -1 : r;   // rounding can carry |r| a hair past 1
+}
+
+typedef struct {
+    double value;
+    int index;
+} ValueIndex;
+
+static int compare_value_index(const void *pa, const void *pb) {
+    const ValueIndex *a = pa, *b = pb;
+    if (a->value != b->value) return a->value < b->value ? -1 : 1;
+    return a->index - b->index;
+}
+
+// Ranks 1..n of finite values; tied values share the average of the ranks they span
+// ({10, 20, 20, 30} -> {1, 2.5, 2.5, 4}).
+static void average_ranks(const double *x, int n, double *rank) {
+    ValueIndex *sorted = xmalloc((size_t)n * sizeof *sorted);
+    for (int i = 0; i < n; i++) sorted[i] = (ValueIndex){x[i], i};
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_value_index);
+    for (int first = 0; first < n;) {
+        int last = first;
+        while (last + 1 < n && sorted[last + 1].value == sorted[first].value) last++;
+        double shared_rank = (first + last) / 2.0 + 1;
+        for (int k = first; k <= last; k++) rank[sorted[k].index] = shared_rank;
+        first = last + 1;
+    }
+    free(sorted);
+}
+
+double spearman_rho(const double *x, const double *y, int n) {
+    if (n < 2 || is_constant(x, n) || is_constant(y, n)) return NAN;
+    double *rank_x = xmalloc((size_t)n * sizeof *rank_x);
+    double *rank_y = xmalloc((size_t)n * sizeof *rank_y);
+    average_ranks(x, n, rank_x);
+    average_ranks(y, n, rank_y);
+    double rho = pearson(rank_x, rank_y, n);
+    free(rank_x);
+    free(rank_y);
+    return rho;
+}
+
+// tau_b = (concordant - discordant) / sqrt((n0 - ties_x) * (n0 - ties_y)) with n0 = n(n-1)/2 pairs.
+// With sx, sy the signs of a pair's differences this is sum(sx * sy) / sqrt(sum(sx^2) * sum(sy^2)):
+// a concordant pair adds 1, a discordant one -1, and a pair tied in x drops out of the x count.
+double kendall_tau_b(const double *x, const double *y, int n) {
+    long long sum_sign_products = 0, untied_x = 0, untied_y = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = i + 1; j < n; j++) {
+            int sx = sign_of(x[i] - x[j]), sy = sign_of(y[i] - y[j]);
+            sum_sign_products += sx * sy;
+            untied_x += sx != 0;
+            untied_y += sy != 0;
+        }
+    }
+    if (untied_x == 0 || untied_y == 0) return NAN;
+    return (double)sum_sign_products / sqrt((double)untied_x * (double)untied_y);
+}
+
+// ----------------------------------------------------------------------------
+// measuring the judge
+
+// One item's five-best credit: the share of the judge's top responses (the scored ones sharing
+// the highest judge score) that are gold-best. 0 when the judge scored none of them.
+static double five_best_credit(const JudgeItem *it) {
+    double gold_top = it->gold[0], judge_top = 0;
+    int any_scored = 0;
+    for (int i = 0; i < it->n; i++) {
+        if (it->gold[i] > gold_top) gold_top = it->gold[i];
+        if (it->judge_ok[i]) {
+            if (!any_scored || it->judge[i] > judge_top) judge_top = it->judge[i];
+            any_scored = 1;
+        }
+    }
+    if (!any_scored) return 0;
+    int n_judge_top = 0, n_judge_top_gold_best = 0;
+    for (int i = 0; i < it->n; i++) {
+        if (!it->judge_ok[i] || it->judge[i] != judge_top) continue;
+        n_judge_top++;
+        n_judge_top_gold_best += it->gold[i] == gold_top;
+    }
+    return (double)n_judge_top_gold_best / n_judge_top;
+}
+
+void judge_metrics(const JudgeItem *items, int n_items, JudgeMetrics *out) {
+    double parse_rate = out->parse_rate;
+    memset(out, 0, sizeof *out);
+    out->parse_rate = parse_rate;
+    out->n_items = n_items;
+
+    int n_pairs_agreeing = 0, n_ranked_items = 0, n_exact = 0;
+    double five_best_sum = 0, spearman_sum = 0, kendall_sum = 0;
+    for (int t = 0; t < n_items; t++) {
+        const JudgeItem *it = &items[t];
+        out->n_responses += it->n;
+        int unscored = 0;
+        for (int i = 0; i < it->n; i++) unscored += !it->judge_ok[i];
+        out->n_unscored += unscored;
+        if (it->n == 0) continue;   // nothing to rank
+        n_ranked_items++;
+
+        // Pairwise accuracy and exact match look at every pair of this item's responses.
+        int exact = unscored == 0;
+        for (int i = 0; i < it->n; i++) {
+            for (int j = i + 1; j < it->n; j++) {
+                int both_scored = it->judge_ok[i] && it->judge_ok[j];
+                int gold_order = sign_of(it->gold[i] - it->gold[j]);
+                int judge_order = both_scored ? sign_of(it->judge[i] - it->judge[j]) : 0;
+                int agree = both_scored && judge_order == gold_order;
+                if (gold_order != 0) {
+                    out->n_pairs++;
+                    n_pairs_agreeing += agree;
+                }
+                if (!agree) exact = 0;
+            }
+        }
+        n_exact += exact;
+        five_best_sum += five_best_credit(it);
+
+        if (unscored == 0) {
+            double rho = spearman_rho(it->judge, it->gold, it->n);
+            double tau = kendall_tau_b(it->judge, it->gold, it->n);
+            if (!isnan(rho)) {
+                spearman_sum += rho;
+                out->n_spearman_items++;
+            }
+            if (!isnan(tau)) {
+                kendall_sum += tau;
+                out->n_kendall_items++;
+            }
+        }
+    }
+    out->pairwise_accuracy = out->n_pairs ? (double)n_pairs_agreeing / out->n_pairs : NAN;
+    out->five_best = n_ranked_items ? five_best_sum / n_ranked_items : NAN;
+    out->exact_match = n_ranked_items ? (double)n_exact / n_ranked_items : NAN;
+    out->spearman = out->n_spearman_items ? spearman_sum / out->n_spearman_items : NAN;
+    out->kendall_tau_b = out->n_kendall_items ? kendall_sum / out->n_kendall_items : NAN;
+}
+
+// ----------------------------------------------------------------------------
+// bootstrap confidence intervals
+//
+// Percentile bootstrap: draw n_boot resamples of n items with replacement (util.h's Rng, seeded
+// once, so the same inputs and seed give the same interval on every run and machine), take each
+// resample's mean, sort the means m[0] <= ... <= m[n_boot - 1], and report
+//     lo = m[floor((1 - level) / 2 * n_boot)],   hi = m[ceil((1 + level) / 2 * n_boot) - 1].
+// Level 0.95 with 1000 resamples gives m[25] and m[974]: 25 means lie outside on each side.
+// (The 1e-9 below keeps products like 0.975 * 1000 = 974.9999... on the intended index.)
+
+static int compare_doubles(const void *pa, const void *pb) {
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+void bootstrap_mean_ci(const double *x, int n, int n_boot, uint64_t seed, double level, double *lo, double *hi) {
+    *lo = *hi = NAN;
+    if (n < 1 || n_boot < 1 || !(level > 0 && level < 1)) return;
+    Rng rng;
+    rng_seed(&rng, seed);
+    double *means = xmalloc((size_t)n_boot * sizeof *means);
+    for (int b = 0; b < n_boot; b++) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += x[rng_int(&rng, n)];
+        means[b] = sum / n;
+    }
+    qsort(means, (size_t)n_boot, sizeof *means, compare_doubles);
+    int lo_index = (int)floor((1 - level) / 2 * n_boot + 1e-9);
+    int hi_index = (int)ceil((1 + level) / 2 * n_boot - 1e-9) - 1;
+    if (lo_index > n_boot - 1) lo_index = n_boot - 1;
+    if (hi_index < lo_index) hi_index = lo_index;
+    *lo = means[lo_index];
+    *hi = means[hi_index];
+    free(means);
+}
+
+void bootstrap_paired_diff_ci(const double *a, const double *b, int n, int n_boot, uint64_t seed, double level,
+                              double *mean_diff, double *lo, double *hi) {
+    *mean_diff = *lo = *hi = NAN;
+    if (n < 1) return;
+    // Resampling the differences resamples each item's a and b together.
+    double *diff = xmalloc((size_t)n * sizeof *diff);
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        diff[i] = a[i] - b[i];
+        sum += diff[i];
+    }
+    *mean_diff = sum / n;
+    bootstrap_mean_ci(diff, n, n_boot, seed, level, lo, hi);
+    free(diff);
 }

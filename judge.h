@@ -3,6 +3,7 @@
 #define SRL_JUDGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // The default judge template: the paper's additive 5-point rubric in our own words, then the
 // request and the response, then the instruction to justify and end with "Score: <points>".
@@ -14,5 +15,94 @@ int judge_check_template(const char *template_text);
 
 // The judge prompt: the template with its placeholders replaced. Returns a malloc'd string.
 char *judge_format_prompt(const char *template_text, const char *instruction, const char *response);
+
+// ----------------------------------------------------------------------------
+// the score parser
+
+enum {
+    JUDGE_SCORE_OK = 0,             // a score in 0..5 was read
+    JUDGE_SCORE_MISSING = 1,        // no readable score: the sample is dropped
+    JUDGE_SCORE_OUT_OF_RANGE = 2,   // a score was written but is outside 0..5 or not on the 5-point scale: dropped
+};
+
+// Reads the judge's score from its output. The LAST "Score:" label decides (the judge ends with
+// its score); the full grammar and the cases it refuses are in judge.c. Returns a JUDGE_SCORE_*
+// status; *score (may be NULL) gets the score when OK and NaN otherwise. Linear time.
+int judge_parse_score(const char *text, double *score);
+const char *judge_score_status_name(int status);       // "ok", "missing", "out_of_range"
+
+// The mean of one candidate's judge samples: only samples whose status is JUDGE_SCORE_OK count.
+// Returns how many counted; 0 means the candidate has no score (*mean is NaN), never a score of 0.
+int judge_mean_score(const double *scores, const int *status, int n, double *mean);
+
+// ----------------------------------------------------------------------------
+// preference pairs
+
+enum {
+    JUDGE_PAIR_OK = 0,              // chosen and rejected are set
+    JUDGE_PAIR_TIE = 1,             // the chosen would score the same as the rejected: the prompt is dropped
+    JUDGE_PAIR_TOO_FEW = 2,         // fewer than 2 scored candidates: the prompt is dropped
+};
+
+typedef struct {
+    int index;          // the candidate's index within its prompt (its id, never a position in some array)
+    int scored;         // 0: no judge sample parsed, the candidate takes no part
+    double mean;        // mean judge score (when scored)
+    int length;         // response length in tokens or bytes (used by length control only)
+} JudgedCandidate;
+
+typedef struct {
+    int status;                         // JUDGE_PAIR_*
+    int chosen, rejected;               // candidate indexes when OK; -1 otherwise
+    double score_chosen, score_rejected; // their means; on TIE the tied mean; NaN on TOO_FEW
+} PairChoice;
+
+// Picks one prompt's preference pair from its judged candidates (rule in judge.c): chosen is the
+// highest mean, rejected the lowest; with length control (length_rho >= 0, Meta-Rewarding) chosen
+// is the shortest candidate scoring within length_rho of the top. length_rho < 0: off.
+void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, PairChoice *out);
+const char *judge_pair_status_name(int status);        // "ok", "tie", "too_few"
+
+// ----------------------------------------------------------------------------
+// measuring the judge against gold scores (held-out sets of ranked human replies)
+
+// One instruction with n responses: their gold scores (higher is better), the judge's mean
+// scores, and judge_ok[i] = 0 when the judge produced no score for response i.
+typedef struct {
+    int n;
+    const double *gold;
+    const double *judge;
+    const unsigned char *judge_ok;
+} JudgeItem;
+
+// All shares are fractions in 0..1 (the caller prints percentages); NaN when nothing was counted.
+// Items with no responses count in n_items only.
+typedef struct {
+    int n_items, n_responses, n_unscored;
+    double pairwise_accuracy; int n_pairs;      // over pairs of one item's responses with different gold scores: share the judge orders the same way (a judge tie or an unscored response: not agreeing)
+    double five_best;                           // share of items where the judge's top response is a gold-best one; ties at the judge's top earn |judge_top & gold_top| / |judge_top|
+    double exact_match;                         // share of items whose judge order equals the gold order on every pair (ties must match ties; an unscored response: no match)
+    double spearman; int n_spearman_items;      // mean Spearman rho over items; items with an unscored response or a constant side are skipped, not counted
+    double kendall_tau_b; int n_kendall_items;  // mean Kendall tau-b over items, same skipping rule
+    double parse_rate;                          // set by the caller from its sample counts; judge_metrics leaves it as passed in
+} JudgeMetrics;
+
+void judge_metrics(const JudgeItem *items, int n_items, JudgeMetrics *out);
+
+// Correlations of two n-vectors; NaN when undefined (n < 2 or either side constant).
+double pearson(const double *x, const double *y, int n);
+double spearman_rho(const double *x, const double *y, int n);     // Pearson on ranks, ties get their average rank
+double kendall_tau_b(const double *x, const double *y, int n);    // tie-corrected; O(n^2)
+
+// ----------------------------------------------------------------------------
+// bootstrap confidence intervals (percentile bootstrap; identical on every run for a given seed)
+
+// The level (e.g. 0.95) interval of the mean of x from n_boot resamples. NaN bounds when n < 1,
+// n_boot < 1 or level is not in (0, 1).
+void bootstrap_mean_ci(const double *x, int n, int n_boot, uint64_t seed, double level, double *lo, double *hi);
+
+// The interval of mean(a - b), item i of a and b resampled together (a paired comparison).
+void bootstrap_paired_diff_ci(const double *a, const double *b, int n, int n_boot, uint64_t seed, double level,
+                              double *mean_diff, double *lo, double *hi);
 
 #endif

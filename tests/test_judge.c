@@ -1,0 +1,487 @@
+// test_judge.c: the pure parts of the judge: the score parser, the mean of a candidate's samples,
+// pair selection with and without length control, judge metrics against gold scores, and
+// bootstrap confidence intervals.
+// Build: cc -O2 -Wall -Wextra -o test_judge tests/test_judge.c judge.c util.c -lm
+#include <stdint.h>
+
+#include "check.h"
+#include "../judge.h"
+#include "../util.h"
+
+// ----------------------------------------------------------------------------
+// the score parser
+
+typedef struct {
+    const char *text;
+    int status;
+    double score;   // expected when status is OK
+} ScoreCase;
+
+static const ScoreCase score_cases[] = {
+    // the forms the template asks for, and their usual variations
+    {"Score: 4", JUDGE_SCORE_OK, 4},
+    {"Score: 4.5", JUDGE_SCORE_OK, 4.5},
+    {"Score: 3.7", JUDGE_SCORE_OK, 3.7},                     // the double nearest 3.7, exactly
+    {"score: 4/5", JUDGE_SCORE_OK, 4},
+    {"Score: 4 / 5", JUDGE_SCORE_OK, 4},
+    {"Score: 4/5.0", JUDGE_SCORE_OK, 4},
+    {"Score: 5/5", JUDGE_SCORE_OK, 5},
+    {"Score: 2.5 out of 5.", JUDGE_SCORE_OK, 2.5},
+    {"Score: 4 (out of 5)", JUDGE_SCORE_OK, 4},
+    {"Score:4", JUDGE_SCORE_OK, 4},
+    {"score : 4", JUDGE_SCORE_OK, 4},
+    {"SCORE: 2", JUDGE_SCORE_OK, 2},
+    {"Score:\n4", JUDGE_SCORE_OK, 4},
+    {"Score:\t\t 4", JUDGE_SCORE_OK, 4},
+    {"Score: 4.", JUDGE_SCORE_OK, 4},                        // a sentence's period, not a decimal point
+    {"Score: 4...", JUDGE_SCORE_OK, 4},
+    {"Score: 4, because it is complete.", JUDGE_SCORE_OK, 4},
+    {"Score: 4 points", JUDGE_SCORE_OK, 4},
+    {"Score: 4 - a solid answer", JUDGE_SCORE_OK, 4},
+    {"Score: 4 (a good answer)", JUDGE_SCORE_OK, 4},
+    {"Score: 4 out there", JUDGE_SCORE_OK, 4},               // "out" not followed by "of": no scale
+    {"Score: 0", JUDGE_SCORE_OK, 0},
+    {"Score: 5.0", JUDGE_SCORE_OK, 5},
+    {"Score: 0004", JUDGE_SCORE_OK, 4},
+    {"Final Score: 5", JUDGE_SCORE_OK, 5},
+    {"### Score: 3/5", JUDGE_SCORE_OK, 3},
+    {"The response is relevant and complete.\nScore: 3\nThanks!", JUDGE_SCORE_OK, 3},
+    // markdown around the label and the number
+    {"**Score:** 4", JUDGE_SCORE_OK, 4},
+    {"**Score**: 4", JUDGE_SCORE_OK, 4},
+    {"*Score*: _4_", JUDGE_SCORE_OK, 4},
+    {"__Score__: **4**", JUDGE_SCORE_OK, 4},
+    {"**Score: 4**", JUDGE_SCORE_OK, 4},
+    {"Score: **4**/5", JUDGE_SCORE_OK, 4},
+    // the template's own placeholder form
+    {"Score: <4>", JUDGE_SCORE_OK, 4},
+    {"Score: <4/5>", JUDGE_SCORE_OK, 4},
+    {"Score: <4", JUDGE_SCORE_MISSING, 0},                   // could mean "below 4"
+    {"Score: <total points>", JUDGE_SCORE_MISSING, 0},
+    {"Score: <4>/10", JUDGE_SCORE_MISSING, 0},
+    // several labels: the last one decides, even when it is unreadable or out of range
+    {"Score: 2\nOn reflection it is better.\nScore: 5", JUDGE_SCORE_OK, 5},
+    {"Score: 7 was a typo. Score: 3", JUDGE_SCORE_OK, 3},
+    {"Score: 3 ... Score: 7", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 3 ... Score: four", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4\n\nScore breakdown follows.", JUDGE_SCORE_OK, 4},   // "Score breakdown" has no colon
+    {"Score: 4. It scores 4 points; the score is high.", JUDGE_SCORE_OK, 4},
+    // prose, other separators, and words that merely contain "score"
+    {"the score is high", JUDGE_SCORE_MISSING, 0},
+    {"This response scores 4 points.", JUDGE_SCORE_MISSING, 0},
+    {"SCORE - 4", JUDGE_SCORE_MISSING, 0},
+    {"score = 4", JUDGE_SCORE_MISSING, 0},
+    {"Scores: 4", JUDGE_SCORE_MISSING, 0},
+    {"Subscore: 4", JUDGE_SCORE_MISSING, 0},
+    {"HighScore: 4", JUDGE_SCORE_MISSING, 0},
+    {"Score\xEF\xBC\x9A" "4", JUDGE_SCORE_MISSING, 0},       // full-width colon
+    {"", JUDGE_SCORE_MISSING, 0},
+    {"4", JUDGE_SCORE_MISSING, 0},
+    // written but not a readable number
+    {"Score: four", JUDGE_SCORE_MISSING, 0},
+    {"Score: ", JUDGE_SCORE_MISSING, 0},
+    {"Score:", JUDGE_SCORE_MISSING, 0},
+    {"Score: 1e3", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4e", JUDGE_SCORE_MISSING, 0},
+    {"Score: 0x4", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4.5.6", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4,5", JUDGE_SCORE_MISSING, 0},
+    {"Score: .5", JUDGE_SCORE_MISSING, 0},
+    {"Score: +4", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4th", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4points", JUDGE_SCORE_MISSING, 0},
+    {"Score: nan", JUDGE_SCORE_MISSING, 0},
+    {"Score: NaN", JUDGE_SCORE_MISSING, 0},
+    {"Score: inf", JUDGE_SCORE_MISSING, 0},
+    {"Score: -inf", JUDGE_SCORE_MISSING, 0},
+    {"Score: 3-4", JUDGE_SCORE_MISSING, 0},                  // a range
+    {"Score: 3 - 4", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4/5/5", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4/", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4 (/5", JUDGE_SCORE_MISSING, 0},
+    {"Score: 4 out of five", JUDGE_SCORE_MISSING, 0},
+    {"Score: 1234567890123456", JUDGE_SCORE_MISSING, 0},     // 16 digits
+    // written, readable, but not a score on the 5-point scale
+    {"Score: -1", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: -0", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 7", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 10", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 5.01", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 4/10", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 6/5", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 4 out of 10", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 4 (out of 10)", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: **4**/10", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Score: 123456789012345", JUDGE_SCORE_OUT_OF_RANGE, 0}, // 15 digits
+    // non-ASCII around the score
+    {"\xE2\x80\x9CScore: 4\xE2\x80\x9D", JUDGE_SCORE_OK, 4},           // “Score: 4”
+    {"\xE2\x86\x92 Score: 4 \xE2\x9C\x93", JUDGE_SCORE_OK, 4},         // → Score: 4 ✓
+    {"\xC2\xABScore: 3\xC2\xBB", JUDGE_SCORE_OK, 3},                   // «Score: 3»
+    {"Score: 4\xE3\x80\x82", JUDGE_SCORE_OK, 4},                       // 4。
+    {"Score: 4\xE2\x80\xA6", JUDGE_SCORE_OK, 4},                       // 4…
+    {"Score: 4\xC2\xA0points", JUDGE_SCORE_OK, 4},                     // no-break space
+    {"R\xC3\xA9ponse correcte. Score: 2", JUDGE_SCORE_OK, 2},
+    {"Score: 4\xC2\xBD", JUDGE_SCORE_MISSING, 0},                      // 4½
+    {"Score: 4\xE2\x81\x84" "5", JUDGE_SCORE_MISSING, 0},              // 4⁄5 with the fraction slash
+    {"Score: \xEF\xBC\x94", JUDGE_SCORE_MISSING, 0},                   // full-width 4
+    {"Score: 4\xC3\xA9", JUDGE_SCORE_MISSING, 0},                      // 4é
+    {"Scor\xC3\xA9: 4", JUDGE_SCORE_MISSING, 0},
+};
+
+static void test_score_table(void) {
+    int n = (int)(sizeof score_cases / sizeof score_cases[0]);
+    CHECK(n >= 40, "the table holds %d cases", n);
+    for (int i = 0; i < n; i++) {
+        const ScoreCase *sc = &score_cases[i];
+        double score = -123;
+        int status = judge_parse_score(sc->text, &score);
+        CHECK(status == sc->status, "\"%s\": status %s, expected %s", sc->text, judge_score_status_name(status),
+              judge_score_status_name(sc->status));
+        if (sc->status == JUDGE_SCORE_OK) CHECK(score == sc->score, "\"%s\": score %g, expected %g", sc->text, score, sc->score);
+        else CHECK(isnan(score), "\"%s\": a score that is not OK is NaN, got %g", sc->text, score);
+    }
+    CHECK(judge_parse_score("Score: 4", NULL) == JUDGE_SCORE_OK, "a NULL score pointer is allowed");
+    CHECK(strcmp(judge_score_status_name(JUDGE_SCORE_OK), "ok") == 0, "status name ok");
+    CHECK(strcmp(judge_score_status_name(JUDGE_SCORE_MISSING), "missing") == 0, "status name missing");
+    CHECK(strcmp(judge_score_status_name(JUDGE_SCORE_OUT_OF_RANGE), "out_of_range") == 0, "status name out_of_range");
+}
+
+// Builds prefix + `repeat` copies of unit + suffix in one malloc'd string.
+static char *repeated(const char *prefix, const char *unit, int repeat, const char *suffix) {
+    Buf b = {0};
+    buf_append_str(&b, prefix);
+    for (int i = 0; i < repeat; i++) buf_append_str(&b, unit);
+    buf_append_str(&b, suffix);
+    return b.data;
+}
+
+// Megabyte-sized outputs, built to punish a parser that rescans: the whole test must stay fast.
+static void test_score_long_inputs(void) {
+    struct {
+        const char *prefix, *unit;
+        int repeat;
+        const char *suffix;
+        int status;
+        double score;
+    } cases[] = {
+        {"", "x", 1 << 20, "\nScore: 4", JUDGE_SCORE_OK, 4},
+        {"", "x", 1 << 20, "Score: 4", JUDGE_SCORE_MISSING, 0},             // "xxxScore" is one word
+        {"", "Score: 1 ", 1 << 17, "Score: 5", JUDGE_SCORE_OK, 5},
+        {"", "score", 1 << 18, "", JUDGE_SCORE_MISSING, 0},
+        {"", "score ", 1 << 18, ": 4", JUDGE_SCORE_OK, 4},               // ends in "score : 4", a label
+        {"Score:", " *", 1 << 19, "4", JUDGE_SCORE_OK, 4},
+        {"Score", "*", 1 << 20, ": 3", JUDGE_SCORE_OK, 3},
+        {"Score: ", "0", 1 << 20, "4", JUDGE_SCORE_MISSING, 0},          // a million digits: too long
+        {"Score: 4.", "5", 1 << 20, "", JUDGE_SCORE_MISSING, 0},
+        {"", "Score:", 1 << 17, "", JUDGE_SCORE_MISSING, 0},
+        {"", "\xE2\x9C\x93 Score ", 1 << 17, "Score: 2", JUDGE_SCORE_OK, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = repeated(cases[i].prefix, cases[i].unit, cases[i].repeat, cases[i].suffix);
+        double score;
+        int status = judge_parse_score(text, &score);
+        CHECK(status == cases[i].status, "long case %zu: status %s", i, judge_score_status_name(status));
+        if (cases[i].status == JUDGE_SCORE_OK) CHECK(score == cases[i].score, "long case %zu: score %g", i, score);
+        free(text);
+    }
+}
+
+static void test_mean_score(void) {
+    double scores[] = {4, 123, 5, 3, -7};
+    int status[] = {JUDGE_SCORE_OK, JUDGE_SCORE_MISSING, JUDGE_SCORE_OK, JUDGE_SCORE_OK, JUDGE_SCORE_OUT_OF_RANGE};
+    double mean;
+    CHECK(judge_mean_score(scores, status, 5, &mean) == 3, "three samples count");
+    CHECK(mean == 4, "mean of 4, 5, 3 is 4, got %g", mean);
+    int none[] = {JUDGE_SCORE_MISSING, JUDGE_SCORE_OUT_OF_RANGE};
+    CHECK(judge_mean_score(scores, none, 2, &mean) == 0 && isnan(mean), "no OK sample: 0 counted, mean NaN");
+    CHECK(judge_mean_score(scores, status, 0, &mean) == 0 && isnan(mean), "no samples at all: 0 counted");
+}
+
+// ----------------------------------------------------------------------------
+// pair selection
+
+static void check_pair(int line, const JudgedCandidate *c, int n, double rho, int status, int chosen, int rejected) {
+    PairChoice p;
+    judge_select_pair(c, n, rho, &p);
+    int ok = p.status == status && p.chosen == chosen && p.rejected == rejected;
+    check_report(ok, __FILE__, line, "rho %g: got %s chosen %d rejected %d, expected %s chosen %d rejected %d", rho,
+                 judge_pair_status_name(p.status), p.chosen, p.rejected, judge_pair_status_name(status), chosen, rejected);
+}
+
+static void test_select_pair(void) {
+    const int OK = JUDGE_PAIR_OK, TIE = JUDGE_PAIR_TIE, TOO_FEW = JUDGE_PAIR_TOO_FEW;
+    const double OFF = -1;
+
+    // index, scored, mean, length
+    JudgedCandidate basic[] = {{0, 1, 3, 10}, {1, 1, 5, 10}, {2, 1, 1, 10}, {3, 1, 4, 10}};
+    check_pair(__LINE__, basic, 4, OFF, OK, 1, 2);
+    PairChoice p;
+    judge_select_pair(basic, 4, OFF, &p);
+    CHECK(p.score_chosen == 5 && p.score_rejected == 1, "pair scores 5 and 1, got %g and %g", p.score_chosen, p.score_rejected);
+
+    // ties at the top go to the lowest candidate index, not the first position
+    JudgedCandidate top_tie[] = {{7, 1, 5, 10}, {3, 1, 2, 10}, {2, 1, 5, 10}, {9, 1, 3, 10}};
+    check_pair(__LINE__, top_tie, 4, OFF, OK, 2, 3);
+    // ties at the bottom likewise
+    JudgedCandidate bottom_tie[] = {{0, 1, 4, 10}, {5, 1, 1, 10}, {4, 1, 1, 10}, {1, 1, 3, 10}};
+    check_pair(__LINE__, bottom_tie, 4, OFF, OK, 0, 4);
+
+    // all tied: no preference to learn
+    JudgedCandidate all_tied[] = {{0, 1, 4, 10}, {1, 1, 4, 20}, {2, 1, 4, 5}};
+    check_pair(__LINE__, all_tied, 3, OFF, TIE, -1, -1);
+    check_pair(__LINE__, all_tied, 3, 0.5, TIE, -1, -1);
+    judge_select_pair(all_tied, 3, OFF, &p);
+    CHECK(p.score_chosen == 4 && p.score_rejected == 4, "a tie reports the tied mean");
+
+    // unscored candidates take no part, whatever their mean holds
+    JudgedCandidate some_missing[] = {{0, 1, 3, 10}, {1, 0, NAN, 10}, {2, 1, 4, 10}, {3, 0, 5, 10}, {4, 0, 0, 10}};
+    check_pair(__LINE__, some_missing, 5, OFF, OK, 2, 0);
+    JudgedCandidate one_scored[] = {{0, 0, 5, 10}, {1, 1, 3, 10}, {2, 0, 1, 10}};
+    check_pair(__LINE__, one_scored, 3, OFF, TOO_FEW, -1, -1);
+    judge_select_pair(one_scored, 3, OFF, &p);
+    CHECK(isnan(p.score_chosen) && isnan(p.score_rejected), "too few: scores NaN");
+    JudgedCandidate none_scored[] = {{0, 0, 5, 10}, {1, 0, 3, 10}};
+    check_pair(__LINE__, none_scored, 2, OFF, TOO_FEW, -1, -1);
+    JudgedCandidate single[] = {{0, 1, 5, 10}};
+    check_pair(__LINE__, single, 1, OFF, TOO_FEW, -1, -1);
+    check_pair(__LINE__, single, 1, 0.5, TOO_FEW, -1, -1);
+    check_pair(__LINE__, NULL, 0, OFF, TOO_FEW, -1, -1);
+
+    // Length control. means 5, 4.5, 3, 1; lengths 300, 100, 50, 20.
+    JudgedCandidate lc[] = {{0, 1, 5, 300}, {1, 1, 4.5, 100}, {2, 1, 3, 50}, {3, 1, 1, 20}};
+    check_pair(__LINE__, lc, 4, OFF, OK, 0, 3);     // off: the top
+    check_pair(__LINE__, lc, 4, 0, OK, 0, 3);       // rho 0: threshold 5, only the top qualifies
+    check_pair(__LINE__, lc, 4, 0.25, OK, 1, 3);    // threshold 0.75*5 + 0.25*1 = 4: {5, 4.5}, shortest 4.5
+    check_pair(__LINE__, lc, 4, 0.5, OK, 2, 3);     // threshold 3 (a mean exactly on it counts): shortest 3
+    check_pair(__LINE__, lc, 4, 1, TIE, -1, -1);    // rho 1: all qualify, the shortest is the rejected itself
+    judge_select_pair(lc, 4, 0.25, &p);
+    CHECK(p.score_chosen == 4.5 && p.score_rejected == 1, "length control reports the chosen's own mean");
+
+    // rho 0 with a tie at the top: the shorter of the top ones, whatever its index
+    JudgedCandidate lc_top_tie[] = {{0, 1, 5, 300}, {1, 1, 5, 200}, {2, 1, 2, 10}};
+    check_pair(__LINE__, lc_top_tie, 3, 0, OK, 1, 2);
+    check_pair(__LINE__, lc_top_tie, 3, OFF, OK, 0, 2);
+    // equal lengths: the higher mean, then the lowest index
+    JudgedCandidate lc_same_length[] = {{4, 1, 4, 50}, {3, 1, 4.5, 50}, {1, 1, 4.5, 50}, {0, 1, 5, 90}, {2, 1, 1, 10}};
+    check_pair(__LINE__, lc_same_length, 5, 0.5, OK, 1, 2);
+    // rho 1 where the shortest is not the worst: every candidate qualifies
+    JudgedCandidate lc_all[] = {{0, 1, 5, 300}, {1, 1, 2, 20}, {2, 1, 1, 80}};
+    check_pair(__LINE__, lc_all, 3, 1, OK, 1, 2);
+    // a mean exactly on the threshold whose computed value rounds above it:
+    // 0.3 * 5 + 0.7 * 0 = 1.5000000000000002 in doubles, the mean 1.5 still qualifies
+    JudgedCandidate lc_boundary[] = {{0, 1, 5, 100}, {1, 1, 1.5, 10}, {2, 1, 0, 50}};
+    check_pair(__LINE__, lc_boundary, 3, 0.7, OK, 1, 2);
+    // unscored short candidates are never chosen
+    JudgedCandidate lc_unscored[] = {{0, 1, 5, 300}, {1, 0, 5, 1}, {2, 1, 4, 100}, {3, 1, 1, 200}};
+    check_pair(__LINE__, lc_unscored, 4, 0.5, OK, 2, 3);
+
+    CHECK(strcmp(judge_pair_status_name(OK), "ok") == 0 && strcmp(judge_pair_status_name(TIE), "tie") == 0 &&
+          strcmp(judge_pair_status_name(TOO_FEW), "too_few") == 0, "pair status names");
+}
+
+// ----------------------------------------------------------------------------
+// correlations and judge metrics
+
+static void test_correlations(void) {
+    // Spearman with ties on both sides, by hand:
+    //   x = {4, 4, 3, 5, 2}  ranks {3.5, 3.5, 2, 5, 1}   (the two 4s share ranks 3 and 4)
+    //   y = {3, 2, 2, 5, 1}  ranks {4, 2.5, 2.5, 5, 1}   (the two 2s share ranks 2 and 3)
+    //   both rank means are 3; deviations dx = {.5, .5, -1, 2, -2}, dy = {1, -.5, -.5, 2, -2}
+    //   sum dx*dy = .5 - .25 + .5 + 4 + 4 = 8.75, sum dx^2 = 9.5, sum dy^2 = 9.5
+    //   rho = 8.75 / 9.5 = 35/38
+    double x[] = {4, 4, 3, 5, 2}, y[] = {3, 2, 2, 5, 1};
+    double rho = spearman_rho(x, y, 5);
+    CHECK(fabs(rho - 35.0 / 38.0) < 1e-12, "spearman with ties %.15f, expected 35/38", rho);
+    // Kendall tau-b on the same data, by hand: of the 10 pairs, (0,1) is tied in x only and (1,2)
+    // in y only; the other 8 are all concordant. tau_b = (8 - 0) / sqrt((10 - 1) * (10 - 1)) = 8/9.
+    double tau = kendall_tau_b(x, y, 5);
+    CHECK(fabs(tau - 8.0 / 9.0) < 1e-12, "kendall tau-b with ties %.15f, expected 8/9", tau);
+    // With discordant pairs: x = {1, 2, 2, 3}, y = {2, 1, 3, 3}.
+    //   pairs (0,1) -, (0,2) +, (0,3) +, (1,2) tied in x, (1,3) +, (2,3) tied in y
+    //   concordant 3, discordant 1, untied in x 5, untied in y 5: tau_b = 2/5.
+    //   ranks x {1, 2.5, 2.5, 4}, y {2, 1, 3.5, 3.5}; dx {-1.5, 0, 0, 1.5}, dy {-.5, -1.5, 1, 1}
+    //   sum dx*dy = .75 + 1.5 = 2.25, sum dx^2 = 4.5, sum dy^2 = .25 + 2.25 + 1 + 1 = 4.5: rho = 0.5.
+    double x2[] = {1, 2, 2, 3}, y2[] = {2, 1, 3, 3};
+    CHECK(fabs(kendall_tau_b(x2, y2, 4) - 0.4) < 1e-12, "kendall with a discordant pair %.15f", kendall_tau_b(x2, y2, 4));
+    CHECK(fabs(spearman_rho(x2, y2, 4) - 0.5) < 1e-12, "spearman with a discordant pair %.15f", spearman_rho(x2, y2, 4));
+    // reversed order: -1 for both
+    double up[] = {1, 2, 3, 4}, down[] = {8, 6, 4, 2};
+    CHECK(spearman_rho(up, down, 4) == -1 && kendall_tau_b(up, down, 4) == -1, "reversed order gives -1");
+    CHECK(fabs(pearson(up, down, 4) + 1) < 1e-15, "pearson of a reversed line is -1");
+    // undefined
+    double constant[] = {3, 3, 3, 3};
+    CHECK(isnan(spearman_rho(constant, up, 4)) && isnan(spearman_rho(up, constant, 4)), "spearman of a constant side is NaN");
+    CHECK(isnan(kendall_tau_b(constant, up, 4)) && isnan(kendall_tau_b(up, constant, 4)), "kendall of a constant side is NaN");
+    CHECK(isnan(pearson(constant, up, 4)), "pearson of a constant side is NaN");
+    CHECK(isnan(spearman_rho(up, down, 1)) && isnan(kendall_tau_b(up, down, 1)), "one value: NaN");
+    double tenths[] = {0.1, 0.1, 0.1};
+    CHECK(isnan(pearson(tenths, up, 3)), "a constant that does not average exactly is still constant");
+}
+
+static void test_metrics(void) {
+    // A: gold {3,2,1}, judge {5,4,4}. Pairs: (0,1) agree, (0,2) agree, (1,2) judge tie: 2 of 3.
+    //    Not an exact match. Judge top {0} is gold-best: 1. Spearman sqrt(3)/2, Kendall 2/sqrt(6):
+    //    judge ranks {3, 1.5, 1.5}, gold ranks {3, 2, 1}: sum dxdy 1.5, sum dx^2 1.5, sum dy^2 2;
+    //    sign sum 2, untied judge pairs 2, untied gold pairs 3.
+    double ga[] = {3, 2, 1}, ja[] = {5, 4, 4};
+    unsigned char oka[] = {1, 1, 1};
+    // B: gold {5,4,4,1}, judge {4,4,4,2}. Judge top {0,1,2}, gold-best {0}: credit 1/3.
+    //    Pairs with different gold: (0,1) no, (0,2) no, (0,3) yes, (1,3) yes, (2,3) yes: 3 of 5.
+    //    Judge ranks {3,3,3,1}, gold ranks {4,2.5,2.5,1}: sum dxdy 3, sum dx^2 3, sum dy^2 4.5:
+    //    Spearman 3/sqrt(13.5) = sqrt(2/3). Kendall: sign sum 3, untied 3 and 5: 3/sqrt(15).
+    double gb[] = {5, 4, 4, 1}, jb[] = {4, 4, 4, 2};
+    unsigned char okb[] = {1, 1, 1, 1};
+    // C: gold {2,1,3}, judge {1,?,4} with response 1 unscored. Pairs: (0,1) unscored: no,
+    //    (0,2) agree, (1,2) unscored: no: 1 of 3. Judge top among scored {2} is gold-best: 1.
+    //    Not an exact match; skipped by Spearman and Kendall.
+    double gc[] = {2, 1, 3}, jc[] = {1, 99, 4};
+    unsigned char okc[] = {1, 0, 1};
+    // D: gold {3,3,1}, judge {4.5,4.5,2}: ties match ties, an exact match; 2 of 2 pairs; the judge
+    //    top {0,1} is all gold-best: 1. Spearman 1, Kendall 1.
+    double gd[] = {3, 3, 1}, jd[] = {4.5, 4.5, 2};
+    unsigned char okd[] = {1, 1, 1};
+    // E: gold {1,2}, judge {3,3}: the pair is a judge tie: 0 of 1. Judge top {0,1}, gold-best {1}:
+    //    1/2. The judge is constant: skipped by Spearman and Kendall.
+    double ge[] = {1, 2}, je[] = {3, 3};
+    unsigned char oke[] = {1, 1};
+    // F: no responses: counted in n_items only.
+    // G: gold {1,2}, nothing scored: 0 of 1 pair, five-best credit 0, no exact match, skipped.
+    double gg[] = {1, 2}, jg[] = {0, 0};
+    unsigned char okg[] = {0, 0};
+    JudgeItem items[] = {
+        {3, ga, ja, oka}, {4, gb, jb, okb}, {3, gc, jc, okc}, {3, gd, jd, okd}, {2, ge, je, oke}, {0, NULL, NULL, NULL}, {2, gg, jg, okg},
+    };
+    JudgeMetrics m;
+    m.parse_rate = 0.75;
+    judge_metrics(items, 7, &m);
+    CHECK(m.n_items == 7, "n_items %d", m.n_items);
+    CHECK(m.n_responses == 17, "n_responses %d", m.n_responses);
+    CHECK(m.n_unscored == 3, "n_unscored %d", m.n_unscored);
+    CHECK(m.n_pairs == 15, "n_pairs %d", m.n_pairs);
+    CHECK(fabs(m.pairwise_accuracy - 8.0 / 15.0) < 1e-12, "pairwise accuracy %.15f, expected 8/15", m.pairwise_accuracy);
+    double five_best = (1 + 1.0 / 3 + 1 + 1 + 0.5 + 0) / 6;
+    CHECK(fabs(m.five_best - five_best) < 1e-12, "five-best %.15f, expected %.15f", m.five_best, five_best);
+    CHECK(fabs(m.exact_match - 1.0 / 6) < 1e-12, "exact match %.15f, expected 1/6", m.exact_match);
+    CHECK(m.n_spearman_items == 3 && m.n_kendall_items == 3, "correlation items %d %d, expected 3 3", m.n_spearman_items,
+          m.n_kendall_items);
+    double spearman = (sqrt(3) / 2 + sqrt(2.0 / 3) + 1) / 3;
+    double kendall = (2 / sqrt(6) + 3 / sqrt(15) + 1) / 3;
+    CHECK(fabs(m.spearman - spearman) < 1e-12, "spearman %.15f, expected %.15f", m.spearman, spearman);
+    CHECK(fabs(m.kendall_tau_b - kendall) < 1e-12, "kendall %.15f, expected %.15f", m.kendall_tau_b, kendall);
+    CHECK(m.parse_rate == 0.75, "parse_rate is left as passed in");
+
+    // Nothing to measure: NaN shares, zero counts.
+    judge_metrics(items + 5, 1, &m);
+    CHECK(m.n_items == 1 && m.n_pairs == 0 && isnan(m.pairwise_accuracy) && isnan(m.five_best) && isnan(m.exact_match) &&
+          isnan(m.spearman) && isnan(m.kendall_tau_b), "an empty item gives NaN shares");
+    // A perfect judge.
+    judge_metrics(items + 3, 1, &m);
+    CHECK(m.pairwise_accuracy == 1 && m.five_best == 1 && m.exact_match == 1 && m.spearman == 1 && m.kendall_tau_b == 1,
+          "a judge that matches gold scores 1 everywhere");
+}
+
+// ----------------------------------------------------------------------------
+// bootstrap
+
+static void test_bootstrap(void) {
+    double lo, hi, lo2, hi2, diff;
+    double threes[50];
+    for (int i = 0; i < 50; i++) threes[i] = 3;
+    bootstrap_mean_ci(threes, 50, 1000, 1, 0.95, &lo, &hi);
+    CHECK(lo == 3 && hi == 3, "a constant vector: [3, 3], got [%g, %g]", lo, hi);
+    double tenths[7] = {0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1};
+    bootstrap_mean_ci(tenths, 7, 500, 1, 0.9, &lo, &hi);
+    CHECK(lo == hi && fabs(lo - 0.1) < 1e-15, "a constant vector of 0.1: zero width at 0.1, got [%.17g, %.17g]", lo, hi);
+
+    Rng rng;
+    rng_seed(&rng, 42);
+    double x[200], mean = 0;
+    for (int i = 0; i < 200; i++) {
+        x[i] = 2 + rng_normal(&rng);
+        mean += x[i];
+    }
+    mean /= 200;
+    bootstrap_mean_ci(x, 200, 2000, 7, 0.95, &lo, &hi);
+    CHECK(lo < mean && mean < hi, "the interval [%g, %g] holds the mean %g", lo, hi, mean);
+    CHECK(hi - lo > 0.1 && hi - lo < 0.5, "width %g is about 4 standard errors (0.28)", hi - lo);
+    bootstrap_mean_ci(x, 200, 2000, 7, 0.95, &lo2, &hi2);
+    CHECK(lo2 == lo && hi2 == hi, "the same seed gives identical bounds");
+    bootstrap_mean_ci(x, 200, 2000, 8, 0.95, &lo2, &hi2);
+    CHECK(lo2 != lo || hi2 != hi, "another seed gives other bounds");
+
+    // The documented percentile rule, replayed: the same Rng draws, sorted, indices 25 and 974.
+    {
+        int n = 20, n_boot = 1000;
+        double means[1000];
+        rng_seed(&rng, 99);
+        for (int b = 0; b < n_boot; b++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++) sum += x[rng_int(&rng, n)];
+            means[b] = sum / n;
+        }
+        // insertion sort: small and obviously right
+        for (int i = 1; i < n_boot; i++)
+            for (int j = i; j > 0 && means[j - 1] > means[j]; j--) {
+                double t = means[j];
+                means[j] = means[j - 1];
+                means[j - 1] = t;
+            }
+        bootstrap_mean_ci(x, n, n_boot, 99, 0.95, &lo, &hi);
+        CHECK(lo == means[25] && hi == means[974], "level 0.95 of 1000 resamples is m[25], m[974]");
+        bootstrap_mean_ci(x, n, n_boot, 99, 0.9, &lo, &hi);
+        CHECK(lo == means[50] && hi == means[949], "level 0.9 of 1000 resamples is m[50], m[949]");
+    }
+
+    // Coverage: over 200 samples of 30 standard normals, the 95% interval should hold the true
+    // mean 0 about 93-95% of the time (the percentile bootstrap runs a little narrow for small n).
+    int covered = 0;
+    for (int t = 0; t < 200; t++) {
+        double s[30];
+        for (int i = 0; i < 30; i++) s[i] = rng_normal(&rng);
+        bootstrap_mean_ci(s, 30, 400, (uint64_t)t, 0.95, &lo, &hi);
+        covered += lo <= 0 && 0 <= hi;
+    }
+    CHECK(covered >= 170 && covered <= 198, "coverage %d of 200", covered);
+
+    // paired differences
+    bootstrap_paired_diff_ci(x, x, 200, 1000, 3, 0.95, &diff, &lo, &hi);
+    CHECK(diff == 0 && lo == 0 && hi == 0, "identical vectors: difference 0 in [0, 0], got %g [%g, %g]", diff, lo, hi);
+    double a[5] = {3, 4, 5, 2, 1}, b[5] = {2, 3, 4, 1, 0};
+    bootstrap_paired_diff_ci(a, b, 5, 1000, 3, 0.95, &diff, &lo, &hi);
+    CHECK(diff == 1 && lo == 1 && hi == 1, "a constant difference of 1: [1, 1], got %g [%g, %g]", diff, lo, hi);
+    // Pairing matters: a and b vary a lot but their difference does not, so the paired interval
+    // is far narrower than the two unpaired ones.
+    double pa[100], pb[100], d[100];
+    for (int i = 0; i < 100; i++) {
+        pa[i] = 10 * rng_normal(&rng);
+        pb[i] = pa[i] - 0.5 + 0.1 * rng_normal(&rng);
+        d[i] = pa[i] - pb[i];
+    }
+    bootstrap_paired_diff_ci(pa, pb, 100, 1000, 5, 0.95, &diff, &lo, &hi);
+    CHECK(lo < diff && diff < hi && hi - lo < 0.1 && lo > 0.4 && hi < 0.6, "paired difference %g in [%g, %g]", diff, lo, hi);
+    bootstrap_mean_ci(d, 100, 1000, 5, 0.95, &lo2, &hi2);
+    CHECK(lo2 == lo && hi2 == hi, "the paired interval is the interval of the differences");
+
+    // undefined inputs
+    bootstrap_mean_ci(x, 0, 1000, 1, 0.95, &lo, &hi);
+    CHECK(isnan(lo) && isnan(hi), "no items: NaN bounds");
+    bootstrap_mean_ci(x, 10, 1000, 1, 1.0, &lo, &hi);
+    CHECK(isnan(lo) && isnan(hi), "level 1: NaN bounds");
+    bootstrap_mean_ci(x, 10, 0, 1, 0.95, &lo, &hi);
+    CHECK(isnan(lo) && isnan(hi), "no resamples: NaN bounds");
+    bootstrap_paired_diff_ci(a, b, 0, 1000, 3, 0.95, &diff, &lo, &hi);
+    CHECK(isnan(diff) && isnan(lo) && isnan(hi), "paired, no items: NaN");
+    bootstrap_mean_ci(x, 10, 1, 1, 0.95, &lo, &hi);
+    CHECK(lo == hi && !isnan(lo), "one resample: both bounds are its mean");
+}
+
+int main(void) {
+    test_score_table();
+    test_score_long_inputs();
+    test_mean_score();
+    test_select_pair();
+    test_correlations();
+    test_metrics();
+    test_bootstrap();
+    return check_summary("test_judge");
+}
