@@ -151,7 +151,8 @@ static int config_from_json(Config *c, const JsonValue *root, const char *path) 
     if (json_field_int(root, path, "num_attention_heads", &c->n_heads, 1, 1, 1024) < 0) return -1;
     c->n_kv_heads = c->n_heads;
     if (json_field_int(root, path, "num_key_value_heads", &c->n_kv_heads, 0, 1, 1024) < 0) return -1;
-    if (c->dim % c->n_heads != 0 && !json_get(root, "head_dim"))
+    const JsonValue *head_dim = json_get(root, "head_dim");
+    if (c->dim % c->n_heads != 0 && (!head_dim || head_dim->type == JSON_NULL))
         return errorf("%s: num_attention_heads (%d) does not divide hidden_size (%d)", path, c->n_heads, c->dim);
     c->head_dim = c->dim / c->n_heads;
     if (json_field_int(root, path, "head_dim", &c->head_dim, 0, 1, 1024) < 0) return -1;
@@ -385,7 +386,9 @@ static inline vec16 vec16_load(const float *p) {
 
 static inline void vec16_store(float *p, vec16 v) { memcpy(p, &v, sizeof v); }
 
-enum { B_ROWS = 0, B_TRANSPOSED = 1 };
+// B_PACKED: B already in the packed layout, panel after panel: panel jp holds
+// B[0 : P][32 jp : 32 jp + 32] as P rows of PANEL floats (see pack_linear_weight).
+enum { B_ROWS = 0, B_TRANSPOSED = 1, B_PACKED = 2 };
 
 // Copies the block B[p0 : p0+np][j0 : j0+PANEL] into packed[p][j], zero beyond column N.
 static void pack_b_block(float *packed, const float *B, int ldb, int layout, int p0, int np, int j0, int N) {
@@ -470,14 +473,18 @@ static void matmul(float *C, int ldc, const float *A, int lda, const float *B, i
             int m_end = (mb + 1) * BLOCK_M < M ? (mb + 1) * BLOCK_M : M;
             for (int p0 = 0; p0 < P; p0 += BLOCK_P) {
                 int np = P - p0 < BLOCK_P ? P - p0 : BLOCK_P;
-                pack_b_block(packed, B, ldb, layout, p0, np, j0, N);
+                const float *block = packed;
+                if (layout == B_PACKED) block = B + ((size_t)jp * P + p0) * PANEL;
+                else pack_b_block(packed, B, ldb, layout, p0, np, j0, N);
                 int load_c = accumulate || p0 > 0;
                 for (int i = mb * BLOCK_M; i < m_end; i += TILE_ROWS) {
                     float *c = C + (size_t)i * ldc + j0;
                     const float *a = A + (size_t)i * lda + p0;
                     int rows = m_end - i < TILE_ROWS ? m_end - i : TILE_ROWS;
-                    if (rows == TILE_ROWS) matmul_tile(c, ldc, a, lda, packed, np, TILE_ROWS, cols, load_c);
-                    else matmul_tile(c, ldc, a, lda, packed, np, rows, cols, load_c);
+                    // constant row counts let the compiler keep the accumulators in registers
+                    if (rows == TILE_ROWS) matmul_tile(c, ldc, a, lda, block, np, TILE_ROWS, cols, load_c);
+                    else if (rows == 1) matmul_tile(c, ldc, a, lda, block, np, 1, cols, load_c);
+                    else matmul_tile(c, ldc, a, lda, block, np, rows, cols, load_c);
                 }
             }
         }
@@ -499,6 +506,25 @@ static void transpose(float *out, const float *in, int rows, int cols) {
 // A linear layer y (N, OUT) = x (N, IN) W^T, W (OUT, IN) as Hugging Face stores it.
 static void linear_forward(float *y, const float *x, const float *W, int N, int IN, int OUT) {
     matmul(y, OUT, x, IN, W, IN, B_TRANSPOSED, N, OUT, IN, 0);
+}
+
+// The packed copy of a weight W (OUT, IN) for B_PACKED: ceil(OUT/32) panels of IN x 32 floats,
+// zero past row OUT. Generation packs every weight once, so that decoding, which multiplies a
+// few rows by each weight, reads it in one contiguous stream instead of re-packing it per call.
+static size_t packed_size(int IN, int OUT) { return (size_t)((OUT + PANEL - 1) / PANEL) * PANEL * IN; }
+
+static void pack_linear_weight(float *packed, const float *W, int IN, int OUT) {
+    int n_panels = (OUT + PANEL - 1) / PANEL;
+#pragma omp parallel for schedule(static)
+    for (int jp = 0; jp < n_panels; jp++)
+        for (int p0 = 0; p0 < IN; p0 += BLOCK_P) {
+            int np = IN - p0 < BLOCK_P ? IN - p0 : BLOCK_P;
+            pack_b_block(packed + ((size_t)jp * IN + p0) * PANEL, W, IN, B_TRANSPOSED, p0, np, jp * PANEL, OUT);
+        }
+}
+
+static void linear_forward_packed(float *y, const float *x, const float *W_packed, int N, int IN, int OUT) {
+    matmul(y, OUT, x, IN, W_packed, 0, B_PACKED, N, OUT, IN, 0);
 }
 
 // Its backward: dx (N, IN) (+)= dy W, and dW (OUT, IN) += dy^T x. dy_t is scratch for dy^T
@@ -1085,16 +1111,16 @@ int safetensors_open(SafeTensors *st, const char *path) {
     memset(st, 0, sizeof *st);
     snprintf(st->path, sizeof st->path, "%s", path);
     if (map_file(path, &st->file) < 0) return -1;
-    if (st->file.size < 8) {
+    size_t size = st->file.size;
+    if (size < 8) {
         unmap_file(&st->file);
-        return errorf("%s: file is %zu bytes, too short for a safetensors header", path, st->file.size);
+        return errorf("%s: file is %zu bytes, too short for a safetensors header", path, size);
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | st->file.data[i];
-    if (n > st->file.size - 8) {
+    if (n > size - 8) {
         unmap_file(&st->file);
-        return errorf("%s: header length %llu runs past the end of the file (%zu bytes)", path, (unsigned long long)n,
-                      st->file.size);
+        return errorf("%s: header length %llu runs past the end of the file (%zu bytes)", path, (unsigned long long)n, size);
     }
     if (n > SAFETENSORS_MAX_HEADER) {
         unmap_file(&st->file);
@@ -1351,9 +1377,10 @@ static int load_hf_folder(Model *m, const char *dir) {
 static int load_llama2c(Model *m, const char *path) {
     MappedFile f;
     if (map_file(path, &f) < 0) return -1;
-    if (f.size < 28) {
+    size_t size = f.size;
+    if (size < 28) {
         unmap_file(&f);
-        return errorf("%s: file is %zu bytes, too short for a llama2.c header", path, f.size);
+        return errorf("%s: file is %zu bytes, too short for a llama2.c header", path, size);
     }
     int32_t h[7];
     memcpy(h, f.data, sizeof h);
@@ -1390,9 +1417,9 @@ static int load_llama2c(Model *m, const char *path) {
     for (int t = 0; t < N_PARAM_TENSORS; t++) n += sizes[t];
     size_t freq = (size_t)c.max_seq_len * (c.head_dim / 2) * 2;  // freq_cis_real and freq_cis_imag, unused
     size_t expected = 28 + 4 * (n + freq);
-    if (f.size != expected) {
+    if (size != expected) {
         unmap_file(&f);
-        return errorf("%s: file is %zu bytes but its header implies %zu", path, f.size, expected);
+        return errorf("%s: file is %zu bytes but its header implies %zu", path, size, expected);
     }
     model_alloc(m, &c);
     const unsigned char *src = f.data + 28;
@@ -1532,6 +1559,7 @@ void model_copy_weights(Model *dst, const Model *src) {
 }
 
 void model_free(Model *m) {
+    model_drop_packed_weights(m);
     free(m->params_memory);
     free(m->grads_memory);
     free(m->adam_m);
@@ -1589,6 +1617,48 @@ static float *cache_values(const KVCache *c, int layer, int slot) {
     return c->v + ((size_t)layer * c->n_slots + slot) * c->max_len * c->kv_dim;
 }
 
+void model_pack_weights(Model *m) {
+    const Config *c = &m->config;
+    model_drop_packed_weights(m);
+    int C = c->dim, F = c->hidden_dim, QD = c->n_heads * c->head_dim, KVD = c->n_kv_heads * c->head_dim;
+    size_t L = (size_t)c->n_layers;
+    size_t sq = packed_size(C, QD), skv = packed_size(C, KVD), so = packed_size(QD, C);
+    size_t sf = packed_size(C, F), sd = packed_size(F, C), sh = packed_size(C, c->vocab_size);
+    PackedWeights *pk = &m->packed;
+    pk->memory = xmalloc((L * (sq + 2 * skv + so + 2 * sf + sd) + sh) * sizeof(float));
+    pk->wq = pk->memory;
+    pk->wk = pk->wq + L * sq;
+    pk->wv = pk->wk + L * skv;
+    pk->wo = pk->wv + L * skv;
+    pk->w_gate = pk->wo + L * so;
+    pk->w_up = pk->w_gate + L * sf;
+    pk->w_down = pk->w_up + L * sf;
+    pk->lm_head = pk->w_down + L * sd;
+    const Params *p = &m->params;
+    for (size_t l = 0; l < L; l++) {
+        pack_linear_weight(pk->wq + l * sq, p->wq + l * QD * C, C, QD);
+        pack_linear_weight(pk->wk + l * skv, p->wk + l * KVD * C, C, KVD);
+        pack_linear_weight(pk->wv + l * skv, p->wv + l * KVD * C, C, KVD);
+        pack_linear_weight(pk->wo + l * so, p->wo + l * C * QD, QD, C);
+        pack_linear_weight(pk->w_gate + l * sf, p->w_gate + l * F * C, C, F);
+        pack_linear_weight(pk->w_up + l * sf, p->w_up + l * F * C, C, F);
+        pack_linear_weight(pk->w_down + l * sd, p->w_down + l * C * F, F, C);
+    }
+    pack_linear_weight(pk->lm_head, p->lm_head, C, c->vocab_size);
+}
+
+void model_drop_packed_weights(Model *m) {
+    free(m->packed.memory);
+    memset(&m->packed, 0, sizeof m->packed);
+}
+
+// y = x W^T for inference: through the packed copy of W when there is one (the same sums, so
+// the same numbers, either way).
+static void inference_linear(float *y, const float *x, const float *W, const float *W_packed, int n, int IN, int OUT) {
+    if (W_packed) linear_forward_packed(y, x, W_packed, n, IN, OUT);
+    else linear_forward(y, x, W, n, IN, OUT);
+}
+
 void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, const int *slots, const int *positions,
                         const unsigned char *want_logits, float *logits) {
     const Config *c = &m->config;
@@ -1609,12 +1679,15 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
     float *att_out = q + (size_t)n * QD, *k = att_out + (size_t)n * QD, *v = k + (size_t)n * KVD;
     float *gate = v + (size_t)n * KVD, *up = gate + (size_t)n * F, *scores = up + (size_t)n * F;
 
+    const PackedWeights *pk = m->packed.memory ? &m->packed : NULL;
+    size_t sq = packed_size(C, QD), skv = packed_size(C, KVD), so = packed_size(QD, C);
+    size_t sf = packed_size(C, F), sd = packed_size(F, C);
     embedding_forward(x, p->token_embedding, tokens, n, C);
     for (int l = 0; l < c->n_layers; l++) {
         rmsnorm_forward(norm, NULL, x, p->attn_norm + (size_t)l * C, n, C, c->norm_eps);
-        linear_forward(q, norm, p->wq + (size_t)l * QD * C, n, C, QD);
-        linear_forward(k, norm, p->wk + (size_t)l * KVD * C, n, C, KVD);
-        linear_forward(v, norm, p->wv + (size_t)l * KVD * C, n, C, KVD);
+        inference_linear(q, norm, p->wq + (size_t)l * QD * C, pk ? pk->wq + l * sq : NULL, n, C, QD);
+        inference_linear(k, norm, p->wk + (size_t)l * KVD * C, pk ? pk->wk + l * skv : NULL, n, C, KVD);
+        inference_linear(v, norm, p->wv + (size_t)l * KVD * C, pk ? pk->wv + l * skv : NULL, n, C, KVD);
         rope_forward(q, positions, n, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         rope_forward(k, positions, n, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         for (int r = 0; r < n; r++) {
@@ -1632,13 +1705,13 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
                           cache_values(cache, l, slots[r]) + kvh * D, KVD, positions[r] + 1, D,
                           scores + (size_t)thread_id() * cache->max_len);
         }
-        linear_forward(tmp, att_out, p->wo + (size_t)l * C * QD, n, QD, C);
+        inference_linear(tmp, att_out, p->wo + (size_t)l * C * QD, pk ? pk->wo + l * so : NULL, n, QD, C);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
         rmsnorm_forward(norm, NULL, x, p->mlp_norm + (size_t)l * C, n, C, c->norm_eps);
-        linear_forward(gate, norm, p->w_gate + (size_t)l * F * C, n, C, F);
-        linear_forward(up, norm, p->w_up + (size_t)l * F * C, n, C, F);
+        inference_linear(gate, norm, p->w_gate + (size_t)l * F * C, pk ? pk->w_gate + l * sf : NULL, n, C, F);
+        inference_linear(up, norm, p->w_up + (size_t)l * F * C, pk ? pk->w_up + l * sf : NULL, n, C, F);
         swiglu_forward(gate, gate, up, (size_t)n * F);
-        linear_forward(tmp, gate, p->w_down + (size_t)l * C * F, n, F, C);
+        inference_linear(tmp, gate, p->w_down + (size_t)l * C * F, pk ? pk->w_down + l * sd : NULL, n, F, C);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
     }
     // the head, on the rows whose logits are wanted, gathered together
@@ -1649,7 +1722,7 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
         n_out++;
     }
     rmsnorm_forward(norm, NULL, tmp, p->final_norm, n_out, C, c->norm_eps);
-    linear_forward(logits, norm, p->lm_head, n_out, C, V);
+    inference_linear(logits, norm, p->lm_head, pk ? pk->lm_head : NULL, n_out, C, V);
     free(mem);
 }
 
@@ -1743,6 +1816,7 @@ int model_generate(Model *m, int n, const int *const *prompts, const int *prompt
     if (rope_ensure(m, max_len) < 0) return -1;
     KVCache cache;
     if (kv_cache_init(&cache, c, S, max_len) < 0) return -1;
+    model_pack_weights(m);
 
     // per slot: the sequence it decodes (-1: free), the tokens whose keys and values it holds,
     // and the token sampled last, not yet fed
@@ -1869,6 +1943,7 @@ int model_generate(Model *m, int n, const int *const *prompts, const int *prompt
     free(row_pos);
     free(want);
     kv_cache_free(&cache);
+    model_drop_packed_weights(m);
     return 0;
 }
 

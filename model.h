@@ -119,9 +119,16 @@ typedef struct {
 // ----------------------------------------------------------------------------
 // the model
 
+// Weights copied into the matmul kernel's packed layout, for fast inference (see model.c).
+typedef struct {
+    float *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down, *lm_head;   // every layer, one after another
+    float *memory;           // NULL when there is no packed copy
+} PackedWeights;
+
 typedef struct {
     Config config;
     Params params;
+    PackedWeights packed;    // made by model_pack_weights, used by model_forward_rows
     float *params_memory;
     size_t n_params;         // floats in params_memory (the tied head counted once)
     Params grads;            // NULL pointers until training starts
@@ -246,6 +253,12 @@ void kv_cache_free(KVCache *c);
 // on batching or on the number of threads.
 void model_forward_rows(Model *m, KVCache *cache, int n_rows, const int *tokens, const int *slots,
                         const int *positions, const unsigned char *want_logits, float *logits);
+
+// A packed copy of the weights makes model_forward_rows read each weight as one stream (it
+// matters when decoding a few sequences). Drop it, or pack again, after the weights change:
+// model_generate packs on entry and drops on exit.
+void model_pack_weights(Model *m);
+void model_drop_packed_weights(Model *m);
 
 typedef struct {
     int max_new_tokens;      // the token budget per sequence
