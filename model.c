@@ -491,7 +491,16 @@ static void matmul(float *C, int ldc, const float *A, int lda, const float *B, i
     }
 }
 
-// out (cols, rows) = in (rows, cols)^T
+// out (cols, rows) = in (rows, cols)^T, in blocks of 32 x 32 so both sides stay in cache.
+static void transpose_serial(float *out, const float *in, int rows, int cols) {
+    for (int c0 = 0; c0 < cols; c0 += 32)
+        for (int r0 = 0; r0 < rows; r0 += 32) {
+            int c1 = c0 + 32 < cols ? c0 + 32 : cols, r1 = r0 + 32 < rows ? r0 + 32 : rows;
+            for (int c = c0; c < c1; c++)
+                for (int r = r0; r < r1; r++) out[(size_t)c * rows + r] = in[(size_t)r * cols + c];
+        }
+}
+
 static void transpose(float *out, const float *in, int rows, int cols) {
 #pragma omp parallel for schedule(static)
     for (int c0 = 0; c0 < cols; c0 += 32) {
@@ -619,74 +628,98 @@ static void rope_backward(float *dx, const int *pos, int N, int n_heads, int D, 
 }
 
 // ----------------------------------------------------------------------------
-// attention of one query row against n_keys keys and values (causal: the caller passes the
-// keys at positions 0..t for the query at t):
+// exp, vectorizable: libm's expf is a function call the compiler cannot vectorize, and
+// softmax over attention scores and vocabularies calls it billions of times. This is the
+// classic range reduction exp(x) = 2^k exp(r), r = x - k ln2 in [-ln2/2, ln2/2], with Cephes'
+// degree-6 polynomial for exp(r): within 2 ulp of expf over the float range (0 below -87.3).
+
+static inline float fast_exp(float x) {
+    if (x < -87.3f) x = -87.3f;
+    if (x > 88.7f) x = 88.7f;
+    float k = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f;  // ln2 in two parts, for precision
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+// ----------------------------------------------------------------------------
+// attention. For one query at position t over the keys and values at positions 0..t:
 //   score[s] = (q . k_s) / sqrt(D);  att = softmax(score);  out = sum_s att[s] v_s
-// Keys come transposed, kt[d * kt_stride + s], so the scores of all s are computed together
-// (one FMA per d, vectors over s); values come as rows v[s * v_stride + d]. Training and
-// decoding both call this, so a token gets the same numbers either way. att (may be NULL)
-// receives the probabilities; scores is scratch of n_keys floats.
-static void attention_row(float *out, float *att, const float *q, const float *kt, int kt_stride, const float *v,
-                          int v_stride, int n_keys, int D, float *scores) {
-    float scale = 1.0f / sqrtf((float)D);
+// Training computes it for all positions of a head at once with the matmul kernel (scores
+// = Q K^T, out = att V; the probabilities above the diagonal are 0). Decoding computes one
+// row against the KV cache. Both sum in the same order (d for the scores, s for the output),
+// so a token gets the same numbers either way.
+
+// scale, then softmax over row[0 : n]; row[n : width] becomes 0 (the causal mask).
+static void softmax_causal_row(float *row, int n, int width, float scale) {
+    float max = -INFINITY;
+    for (int s = 0; s < n; s++) {
+        row[s] *= scale;
+        if (row[s] > max) max = row[s];
+    }
+    float sum = 0.0f;
+    for (int s = 0; s < n; s++) {
+        row[s] = fast_exp(row[s] - max);
+        sum += row[s];
+    }
+    float inv = 1.0f / sum;
+    for (int s = 0; s < n; s++) row[s] *= inv;
+    for (int s = n; s < width; s++) row[s] = 0.0f;
+}
+
+// One query row against n_keys cached keys, given transposed (kt[d * kt_stride + s]) so the
+// scores of all s are computed together, and values as rows (v[s * v_stride + d]). scores is
+// scratch of n_keys floats.
+static void attention_row(float *out, const float *q, const float *kt, int kt_stride, const float *v, int v_stride,
+                          int n_keys, int D, float *scores) {
     for (int s = 0; s < n_keys; s++) scores[s] = 0.0f;
     for (int d = 0; d < D; d++) {
         const float *krow = kt + (size_t)d * kt_stride;
         float qd = q[d];
         for (int s = 0; s < n_keys; s++) scores[s] += qd * krow[s];
     }
-    float max = -INFINITY;
-    for (int s = 0; s < n_keys; s++) {
-        scores[s] *= scale;
-        if (scores[s] > max) max = scores[s];
-    }
-    float sum = 0.0f;
-    for (int s = 0; s < n_keys; s++) {
-        scores[s] = expf(scores[s] - max);
-        sum += scores[s];
-    }
-    float inv = 1.0f / sum;
-    for (int s = 0; s < n_keys; s++) scores[s] *= inv;
+    softmax_causal_row(scores, n_keys, n_keys, 1.0f / sqrtf((float)D));
     for (int d = 0; d < D; d++) out[d] = 0.0f;
     for (int s = 0; s < n_keys; s++) {
         const float *vrow = v + (size_t)s * v_stride;
         float a = scores[s];
         for (int d = 0; d < D; d++) out[d] += a * vrow[d];
     }
-    if (att) memcpy(att, scores, (size_t)n_keys * sizeof(float));
 }
 
 // Training attention over a batch (B, T): q (B, T, H*D), k and v (B, T, KV*D) after RoPE;
-// out (B, T, H*D); att (B, T, H, T) keeps the probabilities for the backward. One task per
-// (sequence, kv head): it transposes that head's keys once into its scratch, then runs every
-// query head of the group at every position. scratch: per thread, D*T + T floats.
+// out (B, T, H*D); att (B, H, T, T) keeps the probabilities for the backward. One task per
+// (sequence, query head); query head h reads kv head h / (H / KV).
 static void attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
-                              int H, int KV, int D, float *scratch) {
+                              int H, int KV, int D) {
     int QD = H * D, KVD = KV * D, group = H / KV;
+    float scale = 1.0f / sqrtf((float)D);
 #pragma omp parallel for schedule(static)
-    for (int task = 0; task < B * KV; task++) {
-        int b = task / KV, kvh = task % KV;
-        float *kt = scratch + (size_t)thread_id() * ((size_t)D * T + T);
-        float *scores = kt + (size_t)D * T;
-        for (int s = 0; s < T; s++)
-            for (int d = 0; d < D; d++) kt[(size_t)d * T + s] = k[((size_t)b * T + s) * KVD + kvh * D + d];
-        const float *vbase = v + (size_t)b * T * KVD + kvh * D;
-        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-            for (int t = 0; t < T; t++) {
-                size_t row = (size_t)b * T + t;
-                attention_row(out + row * QD + h * D, att + (row * H + h) * T, q + row * QD + h * D, kt, T, vbase, KVD,
-                              t + 1, D, scores);
-            }
-        }
+    for (int task = 0; task < B * H; task++) {
+        int b = task / H, h = task % H, kvh = h / group;
+        const float *qh = q + (size_t)b * T * QD + h * D, *kh = k + (size_t)b * T * KVD + kvh * D;
+        const float *vh = v + (size_t)b * T * KVD + kvh * D;
+        float *a = att + (size_t)task * T * T;
+        matmul(a, T, qh, QD, kh, KVD, B_TRANSPOSED, T, T, D, 0);  // scores[t][s] = q_t . k_s
+        for (int t = 0; t < T; t++) softmax_causal_row(a + (size_t)t * T, t + 1, T, scale);
+        matmul(out + (size_t)b * T * QD + h * D, QD, a, T, vh, KVD, B_ROWS, T, D, T, 0);  // att V
     }
 }
 
-// Backward of attention_forward. With g = d_out for one query row:
-//   d_att[s] = g . v_s                     d_v_s += att[s] g
-//   d_score[s] = att[s] (d_att[s] - sum_s' att[s'] d_att[s']) / sqrt(D)
-//   d_q = sum_s d_score[s] k_s             d_k_s += d_score[s] q
-// One task per (sequence, kv head) owns that head's d_k and d_v, so no two threads add to the
-// same gradient. d_k and d_v are overwritten; scratch as in attention_forward plus T floats.
+// Backward of attention_forward, per head, with G = d_out and A = att:
+//   dA = G V^T;  dS[t][s] = A[t][s] (dA[t][s] - sum_s' A[t][s'] dA[t][s']) / sqrt(D)
+//   dQ = dS K;   dK = sum over the group's heads of dS^T Q;   dV = sum of A^T G
+// One task per (sequence, kv head) owns that head's dK and dV, so no two threads add to the
+// same gradient. scratch: per thread, 2 T^2 floats.
 static void attention_backward(float *d_q, float *d_k, float *d_v, const float *d_out, const float *att,
                                const float *q, const float *k, const float *v, int B, int T, int H, int KV, int D,
                                float *scratch) {
@@ -695,44 +728,27 @@ static void attention_backward(float *d_q, float *d_k, float *d_v, const float *
 #pragma omp parallel for schedule(static)
     for (int task = 0; task < B * KV; task++) {
         int b = task / KV, kvh = task % KV;
-        float *vt = scratch + (size_t)thread_id() * ((size_t)D * T + 2 * T);
-        float *d_att = vt + (size_t)D * T;
-        float *d_score = d_att + T;
-        for (int s = 0; s < T; s++)
-            for (int d = 0; d < D; d++) vt[(size_t)d * T + s] = v[((size_t)b * T + s) * KVD + kvh * D + d];
-        for (int s = 0; s < T; s++) {
-            memset(d_k + ((size_t)b * T + s) * KVD + kvh * D, 0, (size_t)D * sizeof(float));
-            memset(d_v + ((size_t)b * T + s) * KVD + kvh * D, 0, (size_t)D * sizeof(float));
-        }
+        float *ds = scratch + (size_t)thread_id() * 2 * T * T, *ds_t = ds + (size_t)T * T;
+        const float *kh = k + (size_t)b * T * KVD + kvh * D, *vh = v + (size_t)b * T * KVD + kvh * D;
+        float *dk = d_k + (size_t)b * T * KVD + kvh * D, *dv = d_v + (size_t)b * T * KVD + kvh * D;
         for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+            const float *a = att + ((size_t)b * H + h) * T * T;
+            const float *g = d_out + (size_t)b * T * QD + h * D, *qh = q + (size_t)b * T * QD + h * D;
+            int first = h == kvh * group;
+            matmul(ds, T, g, QD, vh, KVD, B_TRANSPOSED, T, T, D, 0);  // dA[t][s] = g_t . v_s
             for (int t = 0; t < T; t++) {
-                size_t row = (size_t)b * T + t;
-                const float *g = d_out + row * QD + h * D;
-                const float *a = att + (row * H + h) * T;
-                const float *qr = q + row * QD + h * D;
-                float *dq = d_q + row * QD + h * D;
-                int n = t + 1;
-                for (int s = 0; s < n; s++) d_att[s] = 0.0f;
-                for (int d = 0; d < D; d++) {
-                    const float *vrow = vt + (size_t)d * T;
-                    for (int s = 0; s < n; s++) d_att[s] += g[d] * vrow[s];
-                }
+                float *row = ds + (size_t)t * T;
+                const float *arow = a + (size_t)t * T;
                 float dot = 0.0f;
-                for (int s = 0; s < n; s++) dot += a[s] * d_att[s];
-                for (int s = 0; s < n; s++) d_score[s] = a[s] * (d_att[s] - dot) * scale;
-                for (int d = 0; d < D; d++) dq[d] = 0.0f;
-                for (int s = 0; s < n; s++) {
-                    size_t kv_row = ((size_t)b * T + s) * KVD + kvh * D;
-                    const float *krow = k + kv_row;
-                    float *dk = d_k + kv_row, *dv = d_v + kv_row;
-                    float ds = d_score[s], as = a[s];
-                    for (int d = 0; d < D; d++) {
-                        dq[d] += ds * krow[d];
-                        dk[d] += ds * qr[d];
-                        dv[d] += as * g[d];
-                    }
-                }
+                for (int s = 0; s <= t; s++) dot += arow[s] * row[s];
+                for (int s = 0; s <= t; s++) row[s] = arow[s] * (row[s] - dot) * scale;
+                for (int s = t + 1; s < T; s++) row[s] = 0.0f;
             }
+            matmul(d_q + (size_t)b * T * QD + h * D, QD, ds, T, kh, KVD, B_ROWS, T, D, T, 0);  // dQ = dS K
+            transpose_serial(ds_t, ds, T, T);
+            matmul(dk, KVD, ds_t, T, qh, QD, B_ROWS, T, D, T, !first);  // dK += dS^T Q
+            transpose_serial(ds_t, a, T, T);
+            matmul(dv, KVD, ds_t, T, g, QD, B_ROWS, T, D, T, !first);   // dV += A^T G
         }
     }
 }
@@ -744,7 +760,7 @@ static void swiglu_forward(float *out, const float *gate, const float *up, size_
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = g / (1.0f + fast_exp(-g)) * up[i];
     }
 }
 
@@ -753,7 +769,7 @@ static void swiglu_backward(float *d_gate, float *d_up, const float *d_out, cons
                             size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float g = gate[i], sig = 1.0f / (1.0f + expf(-g));
+        float g = gate[i], sig = 1.0f / (1.0f + fast_exp(-g));
         d_gate[i] = d_out[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
         d_up[i] = d_out[i] * g * sig;
     }
@@ -782,6 +798,26 @@ static void embedding_backward(float *d_table, const float *d_out, const int *to
 // from d = dL/dlogprob[n]: dlogits[n][v] = d * ([v == target] - softmax(logits[n])[v]),
 // written over the logits.
 
+// sum_v exp(x[v] - max), in 16 interleaved partial sums (so the loop vectorizes) that are
+// then added in double: a fixed order, and accurate for vocabularies of any size.
+static double sum_exp(const float *x, int n, float max) {
+    float lanes[16] = {0};
+    int v = 0;
+    for (; v + 16 <= n; v += 16)
+        for (int l = 0; l < 16; l++) lanes[l] += fast_exp(x[v + l] - max);
+    double sum = 0.0;
+    for (int l = 0; l < 16; l++) sum += lanes[l];
+    for (; v < n; v++) sum += fast_exp(x[v] - max);
+    return sum;
+}
+
+static float row_max(const float *x, int n) {
+    float max = -INFINITY;
+    for (int v = 0; v < n; v++)
+        if (x[v] > max) max = x[v];
+    return max;
+}
+
 static void logprob_forward(float *logprob, const float *logits, const int *targets, int N, int V) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -790,12 +826,8 @@ static void logprob_forward(float *logprob, const float *logits, const int *targ
             logprob[n] = 0.0f;
             continue;
         }
-        float max = -INFINITY;
-        for (int v = 0; v < V; v++)
-            if (l[v] > max) max = l[v];
-        double sum = 0.0;
-        for (int v = 0; v < V; v++) sum += exp((double)(l[v] - max));
-        logprob[n] = l[targets[n]] - max - (float)log(sum);
+        float max = row_max(l, V);
+        logprob[n] = l[targets[n]] - max - (float)log(sum_exp(l, V, max));
     }
 }
 
@@ -808,13 +840,9 @@ static void logprob_backward(float *logits, const float *d_logprob, const int *t
             memset(l, 0, (size_t)V * sizeof(float));
             continue;
         }
-        float max = -INFINITY;
-        for (int v = 0; v < V; v++)
-            if (l[v] > max) max = l[v];
-        double sum = 0.0;
-        for (int v = 0; v < V; v++) sum += exp((double)(l[v] - max));
-        float log_z = max + (float)log(sum);
-        for (int v = 0; v < V; v++) l[v] = -d * expf(l[v] - log_z);
+        float max = row_max(l, V);
+        float log_z = max + (float)log(sum_exp(l, V, max));
+        for (int v = 0; v < V; v++) l[v] = -d * fast_exp(l[v] - log_z);
         l[targets[n]] += d;
     }
 }
@@ -834,7 +862,7 @@ static size_t linear_max_out(const Config *c) {
 static size_t acts_float_count(const Config *c, int B, int T, Activations *a, float *base) {
     size_t N = (size_t)B * T, L = (size_t)c->n_layers, C = (size_t)c->dim, F = (size_t)c->hidden_dim;
     size_t V = (size_t)c->vocab_size, QD = (size_t)c->n_heads * c->head_dim, KVD = (size_t)c->n_kv_heads * c->head_dim;
-    size_t H = (size_t)c->n_heads, D = (size_t)c->head_dim;
+    size_t H = (size_t)c->n_heads;
     size_t max_out = linear_max_out(c);
     size_t threads = (size_t)max_threads();
     struct {
@@ -849,7 +877,7 @@ static size_t acts_float_count(const Config *c, int B, int T, Activations *a, fl
         {&a->d_norm_out, N * C}, {&a->d_att_out, N * QD}, {&a->d_q, N * QD}, {&a->d_k, N * KVD}, {&a->d_v, N * KVD},
         {&a->d_gate, N * F}, {&a->d_up, N * F}, {&a->d_swiglu, N * F},
         // transposes for the weight gradients, and per-thread attention scratch
-        {&a->scratch, max_out * N + threads * (D * (size_t)T + 2 * (size_t)T)},
+        {&a->scratch, max_out * N + threads * 2 * (size_t)T * T},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
@@ -928,7 +956,7 @@ void model_forward(Model *m, const int *inputs, const int *targets, int B, int T
         linear_forward(v, norm, p->wv + (size_t)l * KVD * C, N, C, KVD);
         rope_forward(q, pos, N, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         rope_forward(k, pos, N, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
-        attention_forward(att_out, a->att + (size_t)l * N * H * T, q, k, v, B, T, H, KV, D, a->scratch);
+        attention_forward(att_out, a->att + (size_t)l * N * H * T, q, k, v, B, T, H, KV, D);
         linear_forward(mid, att_out, p->wo + (size_t)l * C * QD, N, QD, C);
         for (size_t i = 0; i < NC; i++) mid[i] += x[i];
 
@@ -1700,7 +1728,7 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
 #pragma omp parallel for schedule(static)
         for (int task = 0; task < n * H; task++) {
             int r = task / H, h = task % H, kvh = h / group;
-            attention_row(att_out + (size_t)r * QD + h * D, NULL, q + (size_t)r * QD + h * D,
+            attention_row(att_out + (size_t)r * QD + h * D, q + (size_t)r * QD + h * D,
                           cache_keys(cache, l, slots[r], kvh, D), cache->max_len,
                           cache_values(cache, l, slots[r]) + kvh * D, KVD, positions[r] + 1, D,
                           scores + (size_t)thread_id() * cache->max_len);
@@ -1989,4 +2017,66 @@ void model_tensor_name(const Model *m, int index, char *out, size_t cap) {
         index -= layers;
     }
     snprintf(out, cap, "?");
+}
+
+// ----------------------------------------------------------------------------
+// optimizer state on disk
+
+int safetensors_write_f32(const char *path, int n, const char *const *names, const float *const *data,
+                          const size_t *numel, const char *metadata) {
+    Buf header = {0};
+    buf_printf(&header, "{\"__metadata__\":{\"format\":\"pt\"%s%s}", metadata ? "," : "", metadata ? metadata : "");
+    size_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        buf_printf(&header, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}", names[i], numel[i],
+                   offset, offset + numel[i] * 4);
+        offset += numel[i] * 4;
+    }
+    buf_append_char(&header, '}');
+    while (header.len % 8) buf_append_char(&header, ' ');
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) {
+        buf_free(&header);
+        return -1;
+    }
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
+    fwrite(len8, 1, 8, af.f);
+    fwrite(header.data, 1, header.len, af.f);
+    for (int i = 0; i < n; i++) fwrite(data[i], sizeof(float), numel[i], af.f);  // little-endian hosts
+    buf_free(&header);
+    return atomic_commit(&af);
+}
+
+int model_save_optimizer(const Model *m, const char *path) {
+    if (!m->adam_m) return errorf("%s: no optimizer state to save", path);
+    char meta[64];
+    snprintf(meta, sizeof meta, "\"adam_step\":\"%ld\"", m->adam_step);
+    const char *names[2] = {"adam_m", "adam_v"};
+    const float *data[2] = {m->adam_m, m->adam_v};
+    size_t numel[2] = {m->n_params, m->n_params};
+    return safetensors_write_f32(path, 2, names, data, numel, meta);
+}
+
+int model_load_optimizer(Model *m, const char *path) {
+    SafeTensors st;
+    if (safetensors_open(&st, path) < 0) return -1;
+    SafeTensor tm, tv;
+    int rc = 0;
+    if (safetensors_find(&st, "adam_m", &tm) < 0 || safetensors_find(&st, "adam_v", &tv) < 0) rc = -1;
+    else if (tm.numel != m->n_params || tv.numel != m->n_params || tm.dtype != DTYPE_F32 || tv.dtype != DTYPE_F32)
+        rc = errorf("%s: optimizer state is for %zu parameters in F32, the model has %zu", path, tm.numel, m->n_params);
+    const char *step = json_get_string(json_get(st.header.root, "__metadata__"), "adam_step");
+    if (rc == 0 && !step) rc = errorf("%s: no adam_step in the metadata", path);
+    if (rc == 0) {
+        if (!m->adam_m) {
+            m->adam_m = xcalloc(m->n_params, sizeof(float));
+            m->adam_v = xcalloc(m->n_params, sizeof(float));
+        }
+        safetensor_to_f32(&tm, m->adam_m);
+        safetensor_to_f32(&tv, m->adam_v);
+        m->adam_step = atol(step);
+    }
+    safetensors_close(&st);
+    return rc;
 }

@@ -91,7 +91,7 @@ typedef struct {
     float *q;                // (L, B, T, H*D)   after RoPE
     float *k;                // (L, B, T, KV*D)  after RoPE
     float *v;                // (L, B, T, KV*D)
-    float *att;              // (L, B, T, H, T)  softmax probabilities; [.., s] for s <= t
+    float *att;              // (L, B, H, T, T)  softmax probabilities (0 above the diagonal)
     float *att_out;          // (L, B, T, H*D)   attention output before o_proj
     float *mid;              // (L, B, T, C)     residual after attention
     float *mlp_norm_out;     // (L, B, T, C)
@@ -186,6 +186,14 @@ int model_tensor_count(const Model *m);
 void model_tensor_name(const Model *m, int index, char *out, size_t cap);
 // Weights of src copied into dst (same config).
 void model_copy_weights(Model *dst, const Model *src);
+
+// AdamW's state (moments and step count) beside a checkpoint, so training can resume exactly.
+int model_save_optimizer(const Model *m, const char *path);   // a safetensors file, atomically
+int model_load_optimizer(Model *m, const char *path);         // -1 with srl_error
+// A safetensors file of named F32 tensors (1-D), written atomically; metadata may be NULL or a
+// JSON object's members as text (e.g. "\"step\": \"12\"").
+int safetensors_write_f32(const char *path, int n, const char *const *names, const float *const *data,
+                          const size_t *numel, const char *metadata);
 
 // Bytes needed to generate (weights + KV cache for n_seqs x seq_len) and to train (weights,
 // gradients, AdamW state, activations for B x T).

@@ -443,29 +443,2028 @@ static int cmd_detokenize(Options *o) {
 }
 
 static const char HELP_TRAIN_TOKENIZER[] =
-    "usage: srl train-tokenizer --data FILE --vocab-size N --out tokenizer.json\n"
+    "usage: srl train-tokenizer --data FILE[,FILE...] --vocab-size N --out tokenizer.json\n"
     "\n"
-    "Learns a byte-level BPE tokenizer from a text file (Llama 3's pre-tokenizer, merges by\n"
-    "frequency, ties to the smallest pair) with srl's special tokens (<|begin_of_text|>,\n"
-    "<|end_of_text|>, <|start_header_id|>, <|end_header_id|>, <|eot_id|>, <|pad|>), and writes it\n"
-    "as a Hugging Face tokenizer.json. Deterministic.\n";
+    "Learns a byte-level BPE tokenizer from text (Llama 3's pre-tokenizer, merges by frequency,\n"
+    "ties to the smallest pair) with srl's special tokens (<|begin_of_text|>, <|end_of_text|>,\n"
+    "<|start_header_id|>, <|end_header_id|>, <|eot_id|>, <|pad|>), and writes it as a Hugging Face\n"
+    "tokenizer.json. Deterministic. A .jsonl file contributes the contents of its chat messages.\n";
+
+// The training text of a file: a .jsonl file gives its messages' contents, one per line.
+static void append_training_text(Buf *out, const char *path) {
+    size_t n = strlen(path);
+    if (n > 6 && strcmp(path + n - 6, ".jsonl") == 0) {
+        JsonlReader r;
+        if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+        const JsonValue *rec;
+        int rc;
+        while ((rc = jsonl_next(&r, &rec)) > 0) {
+            const JsonValue *msgs = json_get(rec, "messages");
+            for (const JsonValue *m = msgs && msgs->type == JSON_ARRAY ? msgs->child : NULL; m; m = m->next) {
+                const JsonValue *c = json_get(m, "content");
+                if (c && c->type == JSON_STRING) {
+                    buf_append(out, c->string, c->length);
+                    buf_append_char(out, '\n');
+                }
+            }
+        }
+        if (rc < 0) fatal("%s", srl_error);
+        jsonl_close(&r);
+    } else {
+        char *text;
+        size_t len;
+        if (read_file(path, &text, &len, 0) < 0) fatal("%s", srl_error);
+        buf_append(out, text, len);
+        free(text);
+    }
+}
 
 static int cmd_train_tokenizer(Options *o) {
     if (wants_help(o, HELP_TRAIN_TOKENIZER)) return 0;
     const char *data = opt_required(o, "data"), *out = opt_required(o, "out");
     int vocab = (int)opt_long(o, "vocab-size", 0, 1, 1000000);
     options_done(o);
+    Buf text = {0};
+    char *files = xstrdup(data);
+    for (char *f = strtok(files, ","); f; f = strtok(NULL, ",")) append_training_text(&text, f);
+    free(files);
+    double t0 = now_seconds();
+    Tokenizer *t;
+    if (tokenizer_train(&t, text.data ? text.data : "", text.len, vocab, NULL, 0) < 0) fatal("train-tokenizer: %s", srl_error);
+    if (tokenizer_save_json(t, out) < 0) fatal("%s", srl_error);
+    printf("trained a %d-token tokenizer on %zu bytes in %.2fs, wrote %s\n", tokenizer_vocab_size(t), text.len,
+           now_seconds() - t0, out);
+    tokenizer_free(t);
+    buf_free(&text);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// stage outputs: a folder counts as finished only when its srl_done.json exists, and that
+// file is written last, after every other output is in place.
+
+static int stage_done(const char *dir) {
+    char *p = path_join(dir, "srl_done.json");
+    int done = file_exists(p);
+    free(p);
+    return done;
+}
+
+static void stage_mark_done(const char *dir, const char *what) {
+    char *p = path_join(dir, "srl_done.json");
+    char text[256];
+    int n = snprintf(text, sizeof text, "{\"stage\": \"%s\"}\n", what);
+    if (write_file_atomic(p, text, (size_t)n) < 0) fatal("%s", srl_error);
+    free(p);
+}
+
+// Skips a finished stage (unless --force). Returns 1 when the caller should stop.
+static int stage_skip(const char *dir, int force, const char *what) {
+    if (!stage_done(dir)) return 0;
+    if (force) {
+        char *p = path_join(dir, "srl_done.json");
+        unlink(p);
+        free(p);
+        return 0;
+    }
+    fprintf(stderr, "%s: %s is already done (remove it or pass --force to redo)\n", what, dir);
+    return 1;
+}
+
+// Saves a trained model folder with its tokenizer, then marks it done.
+static void save_model_folder(const Model *m, const char *dir, const Tokenizer *tok, const char *what) {
+    if (model_save(m, dir, 0) < 0) fatal("%s", srl_error);
+    char *tp = path_join(dir, "tokenizer.json");
+    if (tok && tokenizer_save_json(tok, tp) < 0) fatal("%s", srl_error);
+    free(tp);
+    stage_mark_done(dir, what);
+}
+
+// ----------------------------------------------------------------------------
+// chat data: JSON Lines records with "messages" [{"role", "content"}...] become token sequences
+// through the chat template, with the assistant's tokens as the training targets.
+
+// The messages of a record (an array of {"role", "content"} objects). Returns the count, or
+// -1 with srl_error naming the file and line.
+static int record_messages(const JsonValue *rec, const char *path, long line, ChatMessage *out, int cap) {
+    const JsonValue *msgs = json_get(rec, "messages");
+    if (!msgs || msgs->type != JSON_ARRAY || msgs->count == 0)
+        return errorf("%s:%ld: a record needs a non-empty \"messages\" array", path, line);
+    int n = 0;
+    for (const JsonValue *m = msgs->child; m; m = m->next) {
+        const char *role = json_get_string(m, "role"), *content = json_get_string(m, "content");
+        if (!role || !content) return errorf("%s:%ld: message %d needs string \"role\" and \"content\"", path, line, n + 1);
+        if (n == cap) return errorf("%s:%ld: more than %d messages", path, line, cap);
+        out[n].role = role;
+        out[n].content = content;
+        n++;
+    }
+    return n;
+}
+
+// Reads chat records into set; sequences longer than max_len tokens are skipped and counted.
+static void load_chat_set(const Tokenizer *tok, const char *path, int max_len, SeqSet *set) {
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, skipped = 0;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        ChatMessage msgs[64];
+        int n = record_messages(rec, path, r.line, msgs, 64);
+        if (n < 0) fatal("%s", srl_error);
+        int *ids, n_ids;
+        unsigned char *mask;
+        if (chat_encode(tok, msgs, n, 0, &ids, &mask, &n_ids) < 0) fatal("%s:%ld: %s", path, r.line, srl_error);
+        if (n_ids > max_len) skipped++;
+        else seqset_add(set, ids, mask, n_ids, json_get_string(rec, "id"));
+        free(ids);
+        free(mask);
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    if (skipped) warnf("%s: %d records longer than %d tokens were skipped", path, skipped, max_len);
+}
+
+// Splits a set: every k-th sequence (by position) goes to the held-out part.
+static void split_heldout(SeqSet *all, double fraction, SeqSet *train, SeqSet *heldout) {
+    int every = fraction > 0 ? (int)(1.0 / fraction + 0.5) : 0;
+    for (int i = 0; i < all->n; i++) {
+        SeqSet *dst = every > 0 && i % every == every - 1 ? heldout : train;
+        seqset_add(dst, all->ids[i], all->mask[i], all->lens[i], all->keys[i]);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// srl world, srl grade
+
+static const char HELP_WORLD[] =
+    "usage: srl world --out DIR [--seed S] [--difficulty D] [sizes]\n"
+    "\n"
+    "Writes the task world: pretrain.txt (the base model's corpus), ift_seed.jsonl,\n"
+    "eft_seed.jsonl, eft_eval.jsonl, test.jsonl, judge_test.jsonl and judge_template.txt.\n"
+    "Deterministic: the same options give the same bytes.\n"
+    "  --seed S              (default 1)\n"
+    "  --difficulty D        1..5: constraints per instruction, list lengths, tightness (default 3)\n"
+    "  --pretrain-bytes N    size of pretrain.txt (default 3000000)\n"
+    "  --ift N --eft N --eft-eval N --test N --judge-test N   records per file\n";
+
+static int cmd_world(Options *o) {
+    if (wants_help(o, HELP_WORLD)) return 0;
+    WorldOptions w;
+    world_default_options(&w);
+    const char *out = opt_required(o, "out");
+    w.seed = (uint64_t)opt_long(o, "seed", (long)w.seed, 0, 0x7fffffffffffffffL);
+    w.difficulty = (int)opt_long(o, "difficulty", w.difficulty, 1, 5);
+    w.pretrain_bytes = opt_long(o, "pretrain-bytes", w.pretrain_bytes, 0, 1L << 32);
+    w.n_ift = (int)opt_long(o, "ift", w.n_ift, 0, 10000000);
+    w.n_eft = (int)opt_long(o, "eft", w.n_eft, 0, 10000000);
+    w.n_eft_eval = (int)opt_long(o, "eft-eval", w.n_eft_eval, 0, 10000000);
+    w.n_test = (int)opt_long(o, "test", w.n_test, 0, 10000000);
+    w.n_judge_test = (int)opt_long(o, "judge-test", w.n_judge_test, 0, 10000000);
+    options_done(o);
+    double t0 = now_seconds();
+    if (world_generate(&w, out) < 0) fatal("%s", srl_error);
+    printf("wrote the task world (seed %llu, difficulty %d) to %s in %.1fs\n", (unsigned long long)w.seed, w.difficulty, out,
+           now_seconds() - t0);
+    return 0;
+}
+
+static const char HELP_GRADE[] =
+    "usage: srl grade --data FILE [--out FILE]\n"
+    "\n"
+    "Scores responses to task-world instructions with the world's grader (the additive 0-5\n"
+    "rubric; 5 = every constraint met and nothing extra). Each record gives an instruction and\n"
+    "a response, as {\"instruction\", \"response\"}, {\"prompt\", \"completion\"}, or \"messages\"\n"
+    "with a user and an assistant turn. Prints the summary; --out writes one grade per record.\n";
+
+// The instruction and response of a record, in any of the accepted forms.
+static int record_instruction_response(const JsonValue *rec, const char **instruction, const char **response) {
+    *instruction = json_get_string(rec, "instruction");
+    *response = json_get_string(rec, "response");
+    if (!*instruction) *instruction = json_get_string(rec, "prompt");
+    if (!*response) *response = json_get_string(rec, "completion");
+    const JsonValue *msgs = json_get(rec, "messages");
+    for (const JsonValue *m = msgs && msgs->type == JSON_ARRAY ? msgs->child : NULL; m; m = m->next) {
+        const char *role = json_get_string(m, "role"), *content = json_get_string(m, "content");
+        if (!role || !content) continue;
+        if (strcmp(role, "user") == 0 && !*instruction) *instruction = content;
+        if (strcmp(role, "assistant") == 0 && !*response) *response = content;
+    }
+    return *instruction && *response ? 0 : -1;
+}
+
+static int cmd_grade(Options *o) {
+    if (wants_help(o, HELP_GRADE)) return 0;
+    const char *path = opt_required(o, "data"), *out = opt_str(o, "out", NULL);
+    options_done(o);
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    AtomicFile af = {0};
+    if (out && atomic_open(&af, out) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n = 0, not_world = 0, histogram[6] = {0};
+    double sum = 0;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        const char *instruction, *response;
+        if (record_instruction_response(rec, &instruction, &response) < 0)
+            fatal("%s:%ld: no instruction and response in the record", path, r.line);
+        WorldGrade g;
+        int ok = world_grade(instruction, response, &g) == 0;
+        if (!ok) not_world++;
+        else n++, sum += g.score, histogram[g.score]++;
+        if (out) {
+            fprintf(af.f, "{\"line\": %ld, ", r.line);
+            const char *id = json_get_string(rec, "id");
+            if (id) fprintf(af.f, "\"id\": "), json_write_cstring(af.f, id), fprintf(af.f, ", ");
+            if (ok) fprintf(af.f, "\"score\": %d, \"exact\": %d, \"checks\": %d, \"met\": %d, \"family\": \"%s\"}\n", g.score, g.exact,
+                            g.n_checks, g.n_met, world_family_names[g.family]);
+            else fprintf(af.f, "\"score\": null}\n");
+        }
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    if (out && atomic_commit(&af) < 0) fatal("%s", srl_error);
+    printf("graded %d responses (%d records were not task-world instructions)\n", n, not_world);
+    if (n) {
+        printf("mean score %.3f, accuracy (score 5) %.1f%%\nscores:", sum / n, 100.0 * histogram[5] / n);
+        for (int s = 0; s <= 5; s++) printf(" %d:%d", s, histogram[s]);
+        printf("\n");
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// srl pretrain, srl sft
+
+typedef struct {
+    int batch, micro_batch, epochs, steps, eval_every, save_every;
+    double lr, lr_min, warmup, weight_decay, grad_clip, heldout;
+    uint64_t seed;
+} TrainFlags;
+
+static void read_train_flags(Options *o, TrainFlags *f) {
+    f->batch = (int)opt_long(o, "batch", f->batch, 1, 1 << 20);
+    f->micro_batch = (int)opt_long(o, "micro-batch", f->micro_batch, 0, 1 << 20);
+    f->epochs = (int)opt_long(o, "epochs", f->epochs, 0, 1 << 20);
+    f->steps = (int)opt_long(o, "steps", f->steps, 0, 1 << 30);
+    f->lr = opt_double(o, "lr", f->lr, 0, 10);
+    f->lr_min = opt_double(o, "lr-min", f->lr_min, 0, 10);
+    f->warmup = opt_double(o, "warmup", f->warmup, 0, 1);
+    f->weight_decay = opt_double(o, "weight-decay", f->weight_decay, 0, 10);
+    f->grad_clip = opt_double(o, "grad-clip", f->grad_clip, 0, 1e9);
+    f->eval_every = (int)opt_long(o, "eval-every", f->eval_every, 0, 1 << 30);
+    f->save_every = (int)opt_long(o, "save-every", f->save_every, 0, 1 << 30);
+    f->heldout = opt_double(o, "heldout", f->heldout, 0, 0.5);
+    f->seed = (uint64_t)opt_long(o, "seed", (long)f->seed, 0, 0x7fffffffffffffffL);
+}
+
+static LMTrainConfig lm_config(const TrainFlags *f, const char *label, const char *out, int per_sequence, int quiet) {
+    LMTrainConfig c = {0};
+    c.label = label, c.epochs = f->epochs, c.max_steps = f->steps, c.batch_size = f->batch;
+    c.micro_batch = f->micro_batch, c.lr = (float)f->lr, c.lr_min = (float)f->lr_min, c.warmup = (float)f->warmup;
+    c.weight_decay = (float)f->weight_decay, c.grad_clip = (float)f->grad_clip, c.per_sequence_mean = per_sequence;
+    c.seed = f->seed, c.eval_every = f->eval_every, c.save_every = f->save_every, c.out_dir = out, c.quiet = quiet;
+    return c;
+}
+
+#define TRAIN_FLAGS_HELP \
+    "  --batch N          sequences per optimizer step\n" \
+    "  --micro-batch N    sequences per forward/backward (gradients accumulate; 0 = batch)\n" \
+    "  --epochs N         passes over the data (--steps N instead fixes the step count)\n" \
+    "  --lr X --lr-min X  peak and final learning rate (linear warmup, then cosine decay)\n" \
+    "  --warmup F         warmup as a fraction of the steps\n" \
+    "  --weight-decay X --grad-clip X\n" \
+    "  --eval-every N     steps between held-out evaluations\n" \
+    "  --save-every N     steps between checkpoints (a rerun resumes from the last one)\n" \
+    "  --heldout F        fraction of the data held out for the held-out loss\n" \
+    "  --seed S           data order\n"
+
+static const char HELP_PRETRAIN[] =
+    "usage: srl pretrain --data FILE --tokenizer PATH --config FILE --out DIR [options]\n"
+    "\n"
+    "Trains a base model from scratch on plain text: paragraphs (split at blank lines) are\n"
+    "encoded with a beginning-of-text token each, packed into one stream and cut into windows\n"
+    "of --seq tokens, shuffled every epoch; every token is a target. --config is a Hugging Face\n"
+    "config.json (sizes; vocab_size must match the tokenizer). Writes DIR as a Hugging Face\n"
+    "model folder with the tokenizer, train_log.jsonl, and srl_done.json last.\n"
+    "  --seq T            tokens per window (default 256)\n"
+    "  --init-seed S      weight initialization (default 1)\n" TRAIN_FLAGS_HELP
+    "  --force            redo a finished stage\n";
+
+static int cmd_pretrain(Options *o) {
+    if (wants_help(o, HELP_PRETRAIN)) return 0;
+    const char *data = opt_required(o, "data"), *tok_path = opt_required(o, "tokenizer");
+    const char *config_path = opt_required(o, "config"), *out = opt_required(o, "out");
+    int T = (int)opt_long(o, "seq", 256, 8, 1 << 16);
+    uint64_t init_seed = (uint64_t)opt_long(o, "init-seed", 1, 0, 0x7fffffffffffffffL);
+    TrainFlags f = {.batch = 32, .epochs = 1, .lr = 1e-3, .lr_min = 1e-4, .warmup = 0.02, .weight_decay = 0.1,
+                    .grad_clip = 1.0, .eval_every = 200, .save_every = 500, .heldout = 0.02, .seed = 1};
+    read_train_flags(o, &f);
+    int force = opt_flag(o, "force");
+    options_done(o);
+    if (stage_skip(out, force, "pretrain")) return 0;
+    Tokenizer *tok = load_tokenizer_for(tok_path, NULL);
+    Config c;
+    if (config_load_json(&c, config_path) < 0) fatal("%s", srl_error);
+    if (c.vocab_size != tokenizer_vocab_size(tok))
+        fatal("%s: vocab_size %d does not match the tokenizer's %d", config_path, c.vocab_size, tokenizer_vocab_size(tok));
+    if (T > c.max_seq_len) fatal("--seq %d exceeds the config's max_position_embeddings %d", T, c.max_seq_len);
+    c.bos_token_id = tokenizer_bos_id(tok);
+    c.n_eos = 0;
+    if (tokenizer_eos_id(tok) >= 0) c.eos_token_ids[c.n_eos++] = tokenizer_eos_id(tok);
+    if (tokenizer_eot_id(tok) >= 0) c.eos_token_ids[c.n_eos++] = tokenizer_eot_id(tok);
+    // the token stream: each paragraph after a beginning-of-text token
     char *text;
     size_t len;
     if (read_file(data, &text, &len, 0) < 0) fatal("%s", srl_error);
-    double t0 = now_seconds();
-    Tokenizer *t;
-    if (tokenizer_train(&t, text, len, vocab, NULL, 0) < 0) fatal("train-tokenizer: %s", srl_error);
-    if (tokenizer_save_json(t, out) < 0) fatal("%s", srl_error);
-    printf("trained a %d-token tokenizer on %zu bytes in %.2fs, wrote %s\n", tokenizer_vocab_size(t), len,
-           now_seconds() - t0, out);
-    tokenizer_free(t);
+    int *stream = NULL;
+    size_t n_stream = 0, cap = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && !(text[j] == '\n' && j + 1 < len && text[j + 1] == '\n')) j++;
+        size_t end = j < len ? j + 1 : len;  // keep the paragraph's final newline
+        int *ids, n;
+        if (tokenizer_encode(tok, text + i, end - i, 0, &ids, &n) < 0) fatal("%s: %s", data, srl_error);
+        if (n_stream + (size_t)n + 1 > cap) {
+            cap = (n_stream + (size_t)n + 1) * 2;
+            stream = xrealloc(stream, cap * sizeof(int));
+        }
+        stream[n_stream++] = c.bos_token_id >= 0 ? c.bos_token_id : 0;
+        memcpy(stream + n_stream, ids, (size_t)n * sizeof(int));
+        n_stream += (size_t)n;
+        free(ids);
+        i = end;
+        while (i < len && text[i] == '\n') i++;
+    }
     free(text);
+    // windows of T + 1 tokens (T predictions each), the last ones held out
+    SeqSet all = {0}, train = {0}, heldout = {0};
+    unsigned char *mask = xmalloc((size_t)T + 1);
+    memset(mask, 1, (size_t)T + 1);
+    mask[0] = 0;
+    for (size_t w = 0; (w + 1) * (size_t)T + 1 <= n_stream; w++) seqset_add(&all, stream + w * T, mask, T + 1, NULL);
+    free(stream);
+    free(mask);
+    int n_held = (int)(all.n * f.heldout + 0.5);
+    for (int i = 0; i < all.n; i++)
+        seqset_add(i < all.n - n_held ? &train : &heldout, all.ids[i], all.mask[i], all.lens[i], NULL);
+    seqset_free(&all);
+    fprintf(stderr, "pretrain: %zu tokens, %d windows of %d for training, %d held out\n", n_stream, train.n, T, heldout.n);
+    Model m;
+    model_init_random(&m, &c, init_seed);
+    LMTrainConfig lc = lm_config(&f, "pretrain", out, 0, 0);
+    if (train_lm(&m, &train, &heldout, &lc) < 0) fatal("%s", srl_error);
+    double loss = eval_lm_loss(&m, &heldout, f.micro_batch > 0 ? f.micro_batch : f.batch, 0);
+    printf("pretrain: held-out loss %.4f (perplexity %.2f) over %ld tokens\n", loss, exp(loss), seqset_target_count(&heldout));
+    save_model_folder(&m, out, tok, "pretrain");
+    seqset_free(&train), seqset_free(&heldout);
+    model_free(&m);
+    tokenizer_free(tok);
+    return 0;
+}
+
+static const char HELP_SFT[] =
+    "usage: srl sft --model DIR --data FILE.jsonl[,FILE2.jsonl...] --out DIR [options]\n"
+    "\n"
+    "Supervised fine-tuning on chat records {\"messages\": [...]}: the conversation goes through\n"
+    "the chat template and the loss counts the assistant's tokens only (each sequence's mean\n"
+    "loss counts equally unless --token-mean). Several files are trained on together (IFT and\n"
+    "EFT jointly, as the paper). Writes DIR as a model folder; resumable.\n"
+    "  --max-len N        skip records longer than N tokens (default: the model's context)\n"
+    "  --token-mean 1     weight every token equally instead\n" TRAIN_FLAGS_HELP
+    "  --force            redo a finished stage\n";
+
+// SFT of the model at model_path on one or more chat files (comma-separated), into out.
+static void stage_sft(const char *model_path, const char *tok_path, const char *data, const char *out, const TrainFlags *f,
+                      int max_len, int per_sequence) {
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
+    if (max_len <= 0) max_len = m.config.max_seq_len;
+    SeqSet all = {0}, train = {0}, heldout = {0};
+    char *files = xstrdup(data);
+    for (char *file = strtok(files, ","); file; file = strtok(NULL, ",")) load_chat_set(tok, file, max_len, &all);
+    free(files);
+    split_heldout(&all, f->heldout, &train, &heldout);
+    seqset_free(&all);
+    fprintf(stderr, "sft: %d sequences (%ld target tokens) for training, %d held out\n", train.n, seqset_target_count(&train),
+            heldout.n);
+    LMTrainConfig lc = lm_config(f, "sft", out, per_sequence, 0);
+    if (train_lm(&m, &train, &heldout, &lc) < 0) fatal("%s", srl_error);
+    save_model_folder(&m, out, tok, "sft");
+    seqset_free(&train), seqset_free(&heldout);
+    model_free(&m);
+    tokenizer_free(tok);
+}
+
+static const TrainFlags SFT_DEFAULTS = {.batch = 16, .epochs = 3, .lr = 3e-4, .lr_min = 3e-5, .warmup = 0.04,
+                                        .weight_decay = 0.1, .grad_clip = 1.0, .eval_every = 0, .save_every = 200,
+                                        .heldout = 0.05, .seed = 1};
+
+static int cmd_sft(Options *o) {
+    if (wants_help(o, HELP_SFT)) return 0;
+    const char *model_path = opt_required(o, "model"), *data = opt_required(o, "data"), *out = opt_required(o, "out");
+    const char *tok_path = opt_str(o, "tokenizer", NULL);
+    int max_len = (int)opt_long(o, "max-len", 0, 0, 1 << 24);
+    int token_mean = (int)opt_long(o, "token-mean", 0, 0, 1);
+    TrainFlags f = SFT_DEFAULTS;
+    read_train_flags(o, &f);
+    int force = opt_flag(o, "force");
+    options_done(o);
+    if (stage_skip(out, force, "sft")) return 0;
+    stage_sft(model_path, tok_path, data, out, &f, max_len, !token_mean);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// generation through the chat template
+
+// Responses to n single-turn requests: each request goes through the chat template with the
+// assistant's header opened; generation stops at the end-of-turn token. seeds[i] makes
+// response i reproducible on its own. texts (malloc'd) and token counts are returned.
+static void chat_generate(Model *m, const Tokenizer *tok, const char *const *requests, int n, const uint64_t *seeds,
+                          float temperature, float top_p, int max_new, int batch, const char *label, char **texts,
+                          int *n_tokens) {
+    int **prompts = xmalloc((size_t)(n ? n : 1) * sizeof(int *)), *lens = xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    for (int i = 0; i < n; i++) {
+        ChatMessage msg = {"user", requests[i]};
+        if (chat_encode(tok, &msg, 1, 1, &prompts[i], NULL, &lens[i]) < 0) fatal("%s", srl_error);
+        if (lens[i] + max_new > m->config.max_seq_len)  // keep the start and end of an overlong prompt? no: cut the budget
+            fatal("a request of %d tokens leaves no room for %d new ones in the model's %d positions", lens[i], max_new,
+                  m->config.max_seq_len);
+    }
+    int stops[MAX_EOS_IDS + 2];
+    GenerateConfig g = {.max_new_tokens = max_new, .temperature = temperature, .top_p = top_p, .max_batch = batch,
+                        .progress = 1, .progress_label = label};
+    g.n_stop = stop_tokens(m, tok, stops, MAX_EOS_IDS + 2);
+    g.stop_ids = stops;
+    int **outs = xmalloc((size_t)(n ? n : 1) * sizeof(int *)), *out_lens = xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    if (model_generate(m, n, (const int *const *)prompts, lens, seeds, &g, outs, out_lens, NULL) < 0)
+        fatal("%s: %s", label, srl_error);
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        if (tokenizer_decode(tok, outs[i], out_lens[i], &texts[i], &len) < 0) fatal("%s", srl_error);
+        if (n_tokens) n_tokens[i] = out_lens[i];
+        free(outs[i]);
+        free(prompts[i]);
+    }
+    free(outs), free(out_lens), free(prompts), free(lens);
+}
+
+// A seed for one generation: from the run's seed, what it is for, the record's key (a prompt
+// id, never a position) and an index (candidate, sample). The same on every run and in any
+// batch, different for every generation.
+static uint64_t item_seed(uint64_t seed, const char *purpose, const char *key, long index) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over purpose and key
+    for (const char *p = purpose; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ 0xFF) * 1099511628211ull;
+    for (const char *p = key ? key : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    Rng r;
+    rng_seed(&r, seed ^ h ^ ((uint64_t)index * 0x9E3779B97F4A7C15ull));
+    return rng_next(&r);
+}
+
+// ----------------------------------------------------------------------------
+// LLM-as-a-Judge: K sampled judgments of each (instruction, response), parsed into scores
+
+typedef struct {
+    int n, k;                // responses, samples per response
+    char **texts;            // (n * k) the judge's outputs
+    double *scores;          // (n * k) parsed scores (NaN when not parsed)
+    int *status;             // (n * k) JUDGE_SCORE_*
+    double *mean;            // (n) mean of the parsed samples (NaN when none parsed)
+    int *n_scored;           // (n) parsed samples
+} Judgments;
+
+static void judgments_free(Judgments *j) {
+    for (int i = 0; i < j->n * j->k; i++) free(j->texts[i]);
+    free(j->texts), free(j->scores), free(j->status), free(j->mean), free(j->n_scored);
+    memset(j, 0, sizeof *j);
+}
+
+// Sample s of response i is seeded by (seed, purpose, keys[i], key_index[i], s): a judgment does
+// not depend on the batch or the position it was computed in.
+static void judge_responses(Model *m, const Tokenizer *tok, const char *template_text, const char *const *instructions,
+                            const char *const *responses, const char *const *keys, const int *key_index, int n, int k,
+                            float temperature, uint64_t seed, const char *purpose, int max_new, int batch, Judgments *out) {
+    memset(out, 0, sizeof *out);
+    out->n = n, out->k = k;
+    int total = n * k;
+    char **prompts = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
+    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < k; s++) {
+            prompts[i * k + s] = judge_format_prompt(template_text, instructions[i], responses[i]);
+            seeds[i * k + s] = item_seed(seed, purpose, keys[i], (long)key_index[i] * 1024 + s);
+        }
+    out->texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
+    chat_generate(m, tok, (const char *const *)prompts, total, seeds, temperature, 0.9f, max_new, batch, purpose, out->texts, NULL);
+    out->scores = xmalloc((size_t)(total ? total : 1) * sizeof(double));
+    out->status = xmalloc((size_t)(total ? total : 1) * sizeof(int));
+    out->mean = xmalloc((size_t)(n ? n : 1) * sizeof(double));
+    out->n_scored = xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    for (int i = 0; i < total; i++) out->status[i] = judge_parse_score(out->texts[i], &out->scores[i]);
+    for (int i = 0; i < n; i++) out->n_scored[i] = judge_mean_score(out->scores + i * k, out->status + i * k, k, &out->mean[i]);
+    for (int i = 0; i < total; i++) free(prompts[i]);
+    free(prompts), free(seeds);
+}
+
+static char *read_template(const char *path) {
+    if (!path) return xstrdup(JUDGE_DEFAULT_TEMPLATE);
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, 1 << 20) < 0) fatal("%s", srl_error);
+    if (judge_check_template(text) < 0) fatal("%s: %s", path, srl_error);
+    return text;
+}
+
+// ----------------------------------------------------------------------------
+// evaluation: instruction following on test.jsonl, judging on judge_test.jsonl
+
+typedef struct {
+    int n;
+    char **ids, **instructions, **responses;
+    int *scores, *tokens, *families;   // score -1: not a task-world instruction
+    double accuracy, mean_score, mean_tokens;
+} InstructionEval;
+
+static void instruction_eval_free(InstructionEval *e) {
+    for (int i = 0; i < e->n; i++) free(e->ids[i]), free(e->instructions[i]), free(e->responses[i]);
+    free(e->ids), free(e->instructions), free(e->responses), free(e->scores), free(e->tokens), free(e->families);
+    memset(e, 0, sizeof *e);
+}
+
+// Reads the first user message (and the id) of each record of a chat file.
+static int read_requests(const char *path, char ***ids, char ***requests) {
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n = 0, cap = 0;
+    *ids = NULL, *requests = NULL;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        const char *instruction = json_get_string(rec, "instruction"), *response;
+        if (!instruction) record_instruction_response(rec, &instruction, &response);
+        if (!instruction) fatal("%s:%ld: no user message or instruction in the record", path, r.line);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            *ids = xrealloc(*ids, (size_t)cap * sizeof(char *));
+            *requests = xrealloc(*requests, (size_t)cap * sizeof(char *));
+        }
+        const char *id = json_get_string(rec, "id");
+        char fallback[32];
+        snprintf(fallback, sizeof fallback, "line-%ld", r.line);
+        (*ids)[n] = xstrdup(id ? id : fallback);
+        (*requests)[n] = xstrdup(instruction);
+        n++;
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    return n;
+}
+
+// Greedy responses to every request of test_path, graded by the world's grader; written to
+// out_path (JSON Lines, one per item) when given.
+static void eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int max_new, int batch,
+                              const char *out_path, InstructionEval *e) {
+    memset(e, 0, sizeof *e);
+    e->n = read_requests(test_path, &e->ids, &e->instructions);
+    e->responses = xcalloc((size_t)(e->n ? e->n : 1), sizeof(char *));
+    e->tokens = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
+    e->scores = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
+    e->families = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
+    chat_generate(m, tok, (const char *const *)e->instructions, e->n, NULL, 0.0f, 1.0f, max_new, batch, "eval", e->responses,
+                  e->tokens);
+    int graded = 0;
+    double sum = 0, exact = 0, tokens = 0;
+    for (int i = 0; i < e->n; i++) {
+        WorldGrade g;
+        if (world_grade(e->instructions[i], e->responses[i], &g) < 0) {
+            e->scores[i] = -1, e->families[i] = -1;
+            continue;
+        }
+        e->scores[i] = g.score, e->families[i] = g.family;
+        graded++, sum += g.score, exact += g.score == 5, tokens += e->tokens[i];
+    }
+    e->accuracy = graded ? exact / graded : NAN;
+    e->mean_score = graded ? sum / graded : NAN;
+    e->mean_tokens = graded ? tokens / graded : NAN;
+    if (out_path) {
+        AtomicFile af;
+        if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
+        for (int i = 0; i < e->n; i++) {
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, e->ids[i]);
+            fprintf(af.f, ", \"instruction\": ");
+            json_write_cstring(af.f, e->instructions[i]);
+            fprintf(af.f, ", \"response\": ");
+            json_write_cstring(af.f, e->responses[i]);
+            if (e->scores[i] >= 0)
+                fprintf(af.f, ", \"score\": %d, \"family\": \"%s\", \"tokens\": %d}\n", e->scores[i],
+                        world_family_names[e->families[i]], e->tokens[i]);
+            else fprintf(af.f, ", \"score\": null, \"tokens\": %d}\n", e->tokens[i]);
+        }
+        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    }
+}
+
+typedef struct {
+    JudgeMetrics metrics;
+    int n_samples, n_parsed;
+} JudgeEval;
+
+// The judge on judge_test.jsonl: k sampled judgments of every response, their means set
+// against the gold scores.
+static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *path, int k, float temperature,
+                       uint64_t seed, int max_new, int batch, const char *out_path, JudgeEval *je) {
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n_items = 0, n_resp = 0, cap = 0;
+    char **instr = NULL, **resp = NULL, **item_ids = NULL;
+    int *item_of = NULL, *index_in_item = NULL;
+    double *gold = NULL;
+    int *key_index = NULL;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        const char *instruction = json_get_string(rec, "instruction");
+        const JsonValue *rs = json_get(rec, "responses"), *sc = json_get(rec, "scores");
+        if (!instruction || !rs || !sc || rs->type != JSON_ARRAY || sc->type != JSON_ARRAY || rs->count != sc->count)
+            fatal("%s:%ld: a judge record needs \"instruction\", and \"responses\" and \"scores\" of equal length", path, r.line);
+        const JsonValue *a = rs->child, *b = sc->child;
+        for (int j = 0; a && b; a = a->next, b = b->next, j++) {
+            if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: responses must be strings, scores numbers", path, r.line);
+            if (n_resp == cap) {
+                cap = cap ? 2 * cap : 512;
+                instr = xrealloc(instr, (size_t)cap * sizeof(char *));
+                resp = xrealloc(resp, (size_t)cap * sizeof(char *));
+                item_of = xrealloc(item_of, (size_t)cap * sizeof(int));
+                index_in_item = xrealloc(index_in_item, (size_t)cap * sizeof(int));
+                gold = xrealloc(gold, (size_t)cap * sizeof(double));
+                key_index = xrealloc(key_index, (size_t)cap * sizeof(int));
+            }
+            instr[n_resp] = xstrdup(instruction), resp[n_resp] = xstrdup(a->string);
+            item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = b->number, key_index[n_resp] = j;
+            n_resp++;
+        }
+        item_ids = xrealloc(item_ids, (size_t)(n_items + 1) * sizeof(char *));
+        const char *id = json_get_string(rec, "id");
+        item_ids[n_items] = xstrdup(id ? id : "?");
+        n_items++;
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    const char **keys = xmalloc((size_t)(n_resp ? n_resp : 1) * sizeof(char *));
+    for (int i = 0; i < n_resp; i++) keys[i] = item_ids[item_of[i]];
+    Judgments j;
+    judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, keys, key_index, n_resp, k,
+                    temperature, seed, "judge-eval", max_new, batch, &j);
+    free(keys);
+    JudgeItem *items = xcalloc((size_t)(n_items ? n_items : 1), sizeof(JudgeItem));
+    unsigned char *ok = xmalloc((size_t)(n_resp ? n_resp : 1));
+    for (int i = 0; i < n_resp; i++) ok[i] = j.n_scored[i] > 0;
+    for (int i = 0; i < n_resp; i++) {
+        JudgeItem *it = &items[item_of[i]];
+        if (it->n == 0) it->gold = gold + i, it->judge = j.mean + i, it->judge_ok = ok + i;
+        it->n++;
+    }
+    memset(je, 0, sizeof *je);
+    je->n_samples = n_resp * k;
+    for (int i = 0; i < n_resp * k; i++) je->n_parsed += j.status[i] == JUDGE_SCORE_OK;
+    je->metrics.parse_rate = je->n_samples ? (double)je->n_parsed / je->n_samples : NAN;
+    judge_metrics(items, n_items, &je->metrics);
+    if (out_path) {
+        AtomicFile af;
+        if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
+        for (int i = 0; i < n_resp; i++) {
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, item_ids[item_of[i]]);
+            fprintf(af.f, ", \"response_index\": %d, \"gold\": ", index_in_item[i]);
+            json_write_number(af.f, gold[i]);
+            fprintf(af.f, ", \"mean\": ");
+            json_write_number(af.f, j.mean[i]);
+            fprintf(af.f, ", \"scores\": [");
+            for (int s = 0; s < k; s++) {
+                if (s) fprintf(af.f, ", ");
+                json_write_number(af.f, j.scores[i * k + s]);
+            }
+            fprintf(af.f, "], \"judgments\": [");
+            for (int s = 0; s < k; s++) {
+                if (s) fprintf(af.f, ", ");
+                json_write_cstring(af.f, j.texts[i * k + s]);
+            }
+            fprintf(af.f, "]}\n");
+        }
+        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    }
+    judgments_free(&j);
+    for (int i = 0; i < n_resp; i++) free(instr[i]), free(resp[i]);
+    for (int i = 0; i < n_items; i++) free(item_ids[i]);
+    free(instr), free(resp), free(item_ids), free(item_of), free(index_in_item), free(gold), free(key_index), free(items), free(ok);
+}
+
+static const char HELP_EVAL[] =
+    "usage: srl eval --model DIR [--data test.jsonl] [--judge-data judge_test.jsonl] [options]\n"
+    "\n"
+    "Instruction following: greedy responses to every request of --data, scored by the task\n"
+    "world's grader: accuracy (every constraint met: score 5), mean rubric score, mean length.\n"
+    "Judging: --judge-samples judgments of every response of --judge-data, against their gold\n"
+    "scores: pairwise accuracy, 5-best, exact match, Spearman, Kendall tau-b, parse rate.\n"
+    "  --out DIR              write responses.jsonl, judgments.jsonl and metrics.json there\n"
+    "  --judge-template FILE  the judge prompt, with {instruction} and {response}\n"
+    "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
+    "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
+    "  --batch N              sequences decoded together (default 64)\n"
+    "  --seed S\n";
+
+static void print_instruction_eval(const char *name, const InstructionEval *e) {
+    printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens\n", name, 100 * e->accuracy, e->n,
+           e->mean_score, e->mean_tokens);
+}
+
+static void print_judge_eval(const char *name, const JudgeEval *j) {
+    const JudgeMetrics *m = &j->metrics;
+    printf("%s judge: pairwise %.1f%%, 5-best %.1f%%, exact %.1f%%, Spearman %.3f, Kendall %.3f, parsed %.1f%%\n", name,
+           100 * m->pairwise_accuracy, 100 * m->five_best, 100 * m->exact_match, m->spearman, m->kendall_tau_b,
+           100 * m->parse_rate);
+}
+
+static int cmd_eval(Options *o) {
+    if (wants_help(o, HELP_EVAL)) return 0;
+    const char *model_path = opt_required(o, "model"), *data = opt_str(o, "data", NULL);
+    const char *judge_data = opt_str(o, "judge-data", NULL), *out = opt_str(o, "out", NULL);
+    const char *template_path = opt_str(o, "judge-template", NULL), *tok_path = opt_str(o, "tokenizer", NULL);
+    int k = (int)opt_long(o, "judge-samples", 3, 1, 64);
+    float jt = (float)opt_double(o, "judge-temperature", 0.7, 0, 10);
+    int max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16);
+    int judge_max_new = (int)opt_long(o, "judge-max-new-tokens", 160, 1, 1 << 16);
+    int batch = (int)opt_long(o, "batch", 64, 1, 4096);
+    uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    options_done(o);
+    if (!data && !judge_data) fatal("eval: give --data and/or --judge-data");
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
+    if (out && make_dirs(out) < 0) fatal("%s", srl_error);
+    if (data) {
+        InstructionEval e;
+        char *path = out ? path_join(out, "responses.jsonl") : NULL;
+        eval_instructions(&m, tok, data, max_new, batch, path, &e);
+        print_instruction_eval(model_path, &e);
+        instruction_eval_free(&e);
+        free(path);
+    }
+    if (judge_data) {
+        char *template_text = read_template(template_path);
+        JudgeEval je;
+        char *path = out ? path_join(out, "judgments.jsonl") : NULL;
+        eval_judge(&m, tok, template_text, judge_data, k, jt, seed, judge_max_new, batch, path, &je);
+        print_judge_eval(model_path, &je);
+        free(path);
+        free(template_text);
+    }
+    tokenizer_free(tok);
+    model_free(&m);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the self-rewarding loop, stage by stage. Each stage reads and writes JSON Lines; every
+// record carries its prompt id (and candidate index), and records are matched by those keys,
+// never by position.
+
+// ROUGE-L F-measure between two texts, on lowercase words: the longest common subsequence
+// of words, as a share of each text's length, combined harmonically. Self-Instruct drops a new
+// instruction whose ROUGE-L with any instruction already in the pool exceeds 0.7.
+static int split_words(const char *text, char words[][24], int cap) {
+    int n = 0;
+    for (const char *p = text; *p && n < cap;) {
+        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) p++;
+        if (!*p) break;
+        int len = 0;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) {
+            if (len < 23) words[n][len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+            p++;
+        }
+        words[n][len] = 0;
+        n++;
+    }
+    return n;
+}
+
+#define ROUGE_MAX_WORDS 128
+static double rouge_l(char a[][24], int na, char b[][24], int nb) {
+    if (na == 0 || nb == 0) return 0.0;
+    int prev[ROUGE_MAX_WORDS + 1] = {0}, cur[ROUGE_MAX_WORDS + 1] = {0};
+    for (int i = 1; i <= na; i++) {
+        for (int j = 1; j <= nb; j++)
+            cur[j] = strcmp(a[i - 1], b[j - 1]) == 0 ? prev[j - 1] + 1 : (prev[j] > cur[j - 1] ? prev[j] : cur[j - 1]);
+        memcpy(prev, cur, sizeof prev);
+    }
+    double lcs = prev[nb];
+    if (lcs == 0) return 0.0;
+    double precision = lcs / nb, recall = lcs / na;
+    return 2 * precision * recall / (precision + recall);
+}
+
+// The tokens whose text holds a newline: generation of one numbered instruction stops there.
+static int newline_tokens(const Tokenizer *tok, int **out) {
+    int V = tokenizer_vocab_size(tok), n = 0;
+    *out = xmalloc((size_t)V * sizeof(int));
+    for (int id = 0; id < V; id++) {
+        const char *bytes;
+        size_t len;
+        if (tokenizer_token_bytes(tok, id, &bytes, &len) == 0 && memchr(bytes, '\n', len)) (*out)[n++] = id;
+    }
+    return n;
+}
+
+typedef struct {
+    int n_prompts;           // prompts to keep
+    int shots_seed, shots_pool;   // demonstrations from the seed set and from the new pool (6 + 2)
+    float temperature, top_p;     // 0.6, 0.9
+    int max_new, batch, min_words, max_words;
+    double rouge_max;             // 0.7
+    uint64_t seed;
+} GenPromptsConfig;
+
+static const char *const prompt_blacklist[] = {"image", "picture", "photo", "draw", "graph", "video", "file", "http",
+                                               "www", "map", "plot", "chart", NULL};
+
+typedef struct {
+    int generated, kept, too_short, too_long, blacklisted, unfinished, duplicate, similar;
+} PromptStats;
+
+// Self-instruction creation: the model continues a numbered list of 8 example requests (6
+// from the seed set, 2 from those made so far) at "9."; new requests pass the filters.
+static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, const char *out_path,
+                              const char *id_prefix, const GenPromptsConfig *cfg, PromptStats *st) {
+    memset(st, 0, sizeof *st);
+    char **seed_ids, **seeds;
+    int n_seeds = read_requests(seed_path, &seed_ids, &seeds);
+    if (n_seeds < cfg->shots_seed + cfg->shots_pool) fatal("gen-prompts: %s has only %d requests", seed_path, n_seeds);
+    // the pool of known requests, as word lists for ROUGE-L: the seeds, then every new one
+    int pool_cap = n_seeds + cfg->n_prompts + 1, pool_n = 0;
+    char(*pool_words)[ROUGE_MAX_WORDS][24] = xmalloc((size_t)pool_cap * sizeof *pool_words);
+    int *pool_len = xmalloc((size_t)pool_cap * sizeof(int));
+    for (int i = 0; i < n_seeds; i++) pool_len[pool_n] = split_words(seeds[i], pool_words[pool_n], ROUGE_MAX_WORDS), pool_n++;
+    char **kept = xmalloc((size_t)(cfg->n_prompts + 1) * sizeof(char *));
+    int *stops, n_stops = newline_tokens(tok, &stops);
+    int eot = tokenizer_eot_id(tok), eos = tokenizer_eos_id(tok);
+    if (eot >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eot;
+    if (eos >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eos;
+    GenerateConfig g = {.max_new_tokens = cfg->max_new, .temperature = cfg->temperature, .top_p = cfg->top_p,
+                        .stop_ids = stops, .n_stop = n_stops, .max_batch = cfg->batch};
+    int **prompts = xmalloc((size_t)cfg->batch * sizeof(int *)), *lens = xmalloc((size_t)cfg->batch * sizeof(int));
+    int **outs = xmalloc((size_t)cfg->batch * sizeof(int *)), *out_lens = xmalloc((size_t)cfg->batch * sizeof(int));
+    uint64_t *gen_seeds = xmalloc((size_t)cfg->batch * sizeof(uint64_t));
+    Progress progress;
+    progress_start(&progress, "gen-prompts", cfg->n_prompts, "prompts");
+    int max_rounds = 20 + 20 * (cfg->n_prompts / cfg->batch + 1);
+    for (int round = 0; round < max_rounds && st->kept < cfg->n_prompts; round++) {
+        for (int j = 0; j < cfg->batch; j++) {
+            Rng rng;
+            rng_seed(&rng, item_seed(cfg->seed, "gen-prompts", id_prefix, (long)round * 4096 + j));
+            Buf text = {0};
+            buf_append_str(&text, "Some requests:\n");
+            int n_pool = st->kept < cfg->shots_pool ? st->kept : cfg->shots_pool;
+            int n_shots = cfg->shots_seed + cfg->shots_pool, shot = 1;
+            for (int d = 0; d < n_shots; d++) {
+                const char *demo = d >= cfg->shots_seed && d - cfg->shots_seed < n_pool ? kept[rng_int(&rng, st->kept)]
+                                                                                       : seeds[rng_int(&rng, n_seeds)];
+                buf_printf(&text, "%d. %s\n", shot++, demo);
+            }
+            buf_printf(&text, "%d.", shot);
+            int *ids, n;
+            if (tokenizer_encode(tok, text.data, text.len, 0, &ids, &n) < 0) fatal("%s", srl_error);
+            prompts[j] = xmalloc((size_t)(n + 1) * sizeof(int));
+            prompts[j][0] = tokenizer_bos_id(tok) >= 0 ? tokenizer_bos_id(tok) : m->config.bos_token_id;
+            memcpy(prompts[j] + 1, ids, (size_t)n * sizeof(int));
+            lens[j] = n + 1;
+            gen_seeds[j] = rng_next(&rng);
+            free(ids);
+            buf_free(&text);
+        }
+        if (model_generate(m, cfg->batch, (const int *const *)prompts, lens, gen_seeds, &g, outs, out_lens, NULL) < 0)
+            fatal("gen-prompts: %s", srl_error);
+        for (int j = 0; j < cfg->batch; j++) {
+            char *text;
+            size_t len;
+            if (tokenizer_decode(tok, outs[j], out_lens[j], &text, &len) < 0) fatal("%s", srl_error);
+            free(outs[j]);
+            free(prompts[j]);
+            if (st->kept >= cfg->n_prompts) {
+                free(text);
+                continue;
+            }
+            st->generated++;
+            char *nl = strchr(text, '\n');
+            int finished = nl != NULL;
+            if (nl) *nl = 0;
+            char *start = text;
+            while (*start == ' ') start++;
+            size_t l = strlen(start);
+            while (l > 0 && start[l - 1] == ' ') start[--l] = 0;
+            char words[ROUGE_MAX_WORDS][24];
+            int nw = split_words(start, words, ROUGE_MAX_WORDS);
+            int bad = 0;
+            for (int b = 0; prompt_blacklist[b] && !bad; b++)
+                for (int w = 0; w < nw && !bad; w++) bad = strcmp(words[w], prompt_blacklist[b]) == 0;
+            if (!finished || l == 0 || (start[l - 1] != '.' && start[l - 1] != '?')) st->unfinished++;
+            else if (nw < cfg->min_words) st->too_short++;
+            else if (nw > cfg->max_words) st->too_long++;
+            else if (bad) st->blacklisted++;
+            else {
+                double worst = 0;
+                int same = 0;
+                for (int q = 0; q < pool_n && worst <= cfg->rouge_max; q++) {
+                    double r = rouge_l(words, nw, pool_words[q], pool_len[q]);
+                    if (r > worst) worst = r;
+                    if (r >= 1.0) same = 1;
+                }
+                if (same) st->duplicate++;
+                else if (worst > cfg->rouge_max) st->similar++;
+                else {
+                    kept[st->kept++] = xstrdup(start);
+                    memcpy(pool_words[pool_n], words, sizeof words);
+                    pool_len[pool_n++] = nw;
+                }
+            }
+            free(text);
+        }
+        char extra[96];
+        snprintf(extra, sizeof extra, "(%d generated)", st->generated);
+        progress_update(&progress, st->kept, extra);
+    }
+    char extra[96];
+    snprintf(extra, sizeof extra, "(%d generated)", st->generated);
+    progress_end(&progress, st->kept, extra);
+    if (st->kept < cfg->n_prompts) warnf("gen-prompts: kept %d of the %d prompts asked for", st->kept, cfg->n_prompts);
+    AtomicFile af;
+    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
+    for (int i = 0; i < st->kept; i++) {
+        fprintf(af.f, "{\"id\": \"%s-%05d\", \"prompt\": ", id_prefix, i + 1);
+        json_write_cstring(af.f, kept[i]);
+        fprintf(af.f, "}\n");
+        free(kept[i]);
+    }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    for (int i = 0; i < n_seeds; i++) free(seed_ids[i]), free(seeds[i]);
+    free(seed_ids), free(seeds), free(pool_words), free(pool_len), free(kept), free(stops);
+    free(prompts), free(lens), free(outs), free(out_lens), free(gen_seeds);
+}
+
+// The records of a prompts file: {"id", "prompt"}.
+static int read_prompts(const char *path, char ***ids, char ***prompts) {
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n = 0;
+    *ids = NULL, *prompts = NULL;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        const char *id = json_get_string(rec, "id"), *prompt = json_get_string(rec, "prompt");
+        if (!id || !prompt) fatal("%s:%ld: a prompt record needs string \"id\" and \"prompt\"", path, r.line);
+        *ids = xrealloc(*ids, (size_t)(n + 1) * sizeof(char *));
+        *prompts = xrealloc(*prompts, (size_t)(n + 1) * sizeof(char *));
+        (*ids)[n] = xstrdup(id), (*prompts)[n] = xstrdup(prompt);
+        n++;
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    return n;
+}
+
+// N candidate responses per prompt, sampled.
+static void stage_gen_responses(Model *m, const Tokenizer *tok, const char *prompts_path, const char *out_path, int n_cand,
+                                float temperature, float top_p, int max_new, int batch, uint64_t seed) {
+    char **ids, **prompts;
+    int n = read_prompts(prompts_path, &ids, &prompts);
+    int total = n * n_cand;
+    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
+    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < n_cand; c++) {
+            requests[i * n_cand + c] = prompts[i];
+            seeds[i * n_cand + c] = item_seed(seed, "candidate", ids[i], c);
+        }
+    char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
+    int *tokens = xcalloc((size_t)(total ? total : 1), sizeof(int));
+    chat_generate(m, tok, requests, total, seeds, temperature, top_p, max_new, batch, "gen-responses", texts, tokens);
+    AtomicFile af;
+    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < n_cand; c++) {
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, ids[i]);
+            fprintf(af.f, ", \"candidate\": %d, \"prompt\": ", c);
+            json_write_cstring(af.f, prompts[i]);
+            fprintf(af.f, ", \"response\": ");
+            json_write_cstring(af.f, texts[i * n_cand + c]);
+            fprintf(af.f, ", \"tokens\": %d}\n", tokens[i * n_cand + c]);
+        }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    for (int i = 0; i < total; i++) free(texts[i]);
+    for (int i = 0; i < n; i++) free(ids[i]), free(prompts[i]);
+    free(ids), free(prompts), free(requests), free(seeds), free(texts), free(tokens);
+}
+
+// One record per (prompt id, candidate): a candidates.jsonl or judgments.jsonl line.
+typedef struct {
+    char *id, *prompt, *response;
+    int candidate, tokens;
+    double mean;             // judge's mean score (judgments only; NaN: unscored)
+    int n_scored, n_samples;
+} CandidateRecord;
+
+static void candidate_records_free(CandidateRecord *r, int n) {
+    for (int i = 0; i < n; i++) free(r[i].id), free(r[i].prompt), free(r[i].response);
+    free(r);
+}
+
+static int read_candidates(const char *path, CandidateRecord **out) {
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n = 0;
+    *out = NULL;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        const char *id = json_get_string(rec, "id"), *prompt = json_get_string(rec, "prompt");
+        const char *response = json_get_string(rec, "response");
+        long long cand, tokens = 0;
+        if (!id || !prompt || !response || json_get_int(rec, "candidate", &cand) < 0)
+            fatal("%s:%ld: a candidate record needs \"id\", \"candidate\", \"prompt\" and \"response\"", path, r.line);
+        json_get_int(rec, "tokens", &tokens);
+        *out = xrealloc(*out, (size_t)(n + 1) * sizeof **out);
+        CandidateRecord *c = &(*out)[n++];
+        c->id = xstrdup(id), c->prompt = xstrdup(prompt), c->response = xstrdup(response);
+        c->candidate = (int)cand, c->tokens = (int)tokens;
+        double mean;
+        c->mean = json_get_number(rec, "mean", &mean) == 0 ? mean : NAN;
+        long long k = 0;
+        json_get_int(rec, "n_scored", &k);
+        c->n_scored = (int)k;
+        const JsonValue *sc = json_get(rec, "scores");
+        c->n_samples = sc && sc->type == JSON_ARRAY ? sc->count : 0;
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    return n;
+}
+
+// LLM-as-a-Judge on every candidate: K sampled judgments, parsed, averaged.
+static void stage_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *candidates_path,
+                        const char *out_path, int k, float temperature, int max_new, int batch, uint64_t seed) {
+    CandidateRecord *c;
+    int n = read_candidates(candidates_path, &c);
+    const char **instr = xmalloc((size_t)(n ? n : 1) * sizeof(char *)), **resp = xmalloc((size_t)(n ? n : 1) * sizeof(char *));
+    const char **keys = xmalloc((size_t)(n ? n : 1) * sizeof(char *));
+    int *key_index = xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    for (int i = 0; i < n; i++) instr[i] = c[i].prompt, resp[i] = c[i].response, keys[i] = c[i].id, key_index[i] = c[i].candidate;
+    Judgments j;
+    judge_responses(m, tok, template_text, instr, resp, keys, key_index, n, k, temperature, seed, "judge", max_new, batch, &j);
+    AtomicFile af;
+    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
+    for (int i = 0; i < n; i++) {
+        fprintf(af.f, "{\"id\": ");
+        json_write_cstring(af.f, c[i].id);
+        fprintf(af.f, ", \"candidate\": %d, \"prompt\": ", c[i].candidate);
+        json_write_cstring(af.f, c[i].prompt);
+        fprintf(af.f, ", \"response\": ");
+        json_write_cstring(af.f, c[i].response);
+        fprintf(af.f, ", \"tokens\": %d, \"scores\": [", c[i].tokens);
+        for (int s = 0; s < k; s++) {
+            if (s) fprintf(af.f, ", ");
+            json_write_number(af.f, j.scores[i * k + s]);
+        }
+        fprintf(af.f, "], \"status\": [");
+        for (int s = 0; s < k; s++) fprintf(af.f, "%s\"%s\"", s ? ", " : "", judge_score_status_name(j.status[i * k + s]));
+        fprintf(af.f, "], \"mean\": ");
+        json_write_number(af.f, j.mean[i]);
+        fprintf(af.f, ", \"n_scored\": %d, \"judgments\": [", j.n_scored[i]);
+        for (int s = 0; s < k; s++) {
+            if (s) fprintf(af.f, ", ");
+            json_write_cstring(af.f, j.texts[i * k + s]);
+        }
+        fprintf(af.f, "]}\n");
+    }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    judgments_free(&j);
+    candidate_records_free(c, n);
+    free(instr), free(resp), free(keys), free(key_index);
+}
+
+static int compare_candidate_keys(const void *a, const void *b) {
+    const CandidateRecord *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : x->candidate - y->candidate;
+}
+
+typedef struct {
+    int prompts, kept, tie, too_few, candidates, unscored_candidates, samples, unparsed_samples;
+} PairStats;
+
+// Per prompt: the highest mean score chosen, the lowest rejected (with optional length
+// control); ties and prompts with fewer than two scored candidates dropped and counted.
+// With grader_control, the world's grader scores the candidates instead of the judge: the
+// control run that shows what DPO could do with a perfect judge (never the default).
+static void stage_pairs(const char *judgments_path, const char *out_path, double length_rho, int grader_control,
+                        PairStats *st) {
+    CandidateRecord *c;
+    int n = read_candidates(judgments_path, &c);
+    qsort(c, (size_t)n, sizeof *c, compare_candidate_keys);
+    memset(st, 0, sizeof *st);
+    AtomicFile af;
+    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
+    for (int i0 = 0; i0 < n;) {
+        int i1 = i0;
+        while (i1 < n && strcmp(c[i1].id, c[i0].id) == 0) i1++;
+        int k = i1 - i0;
+        JudgedCandidate *jc = xmalloc((size_t)k * sizeof *jc);
+        for (int i = 0; i < k; i++) {
+            CandidateRecord *r = &c[i0 + i];
+            jc[i].index = r->candidate;
+            jc[i].length = r->tokens;
+            if (grader_control) {
+                WorldGrade g;
+                jc[i].scored = world_grade(r->prompt, r->response, &g) == 0;
+                jc[i].mean = jc[i].scored ? g.score : NAN;
+            } else {
+                jc[i].scored = r->n_scored > 0 && isfinite(r->mean);
+                jc[i].mean = r->mean;
+            }
+            st->candidates++;
+            st->unscored_candidates += !jc[i].scored;
+            st->samples += r->n_samples;
+            st->unparsed_samples += r->n_samples - r->n_scored;
+        }
+        PairChoice pc;
+        judge_select_pair(jc, k, length_rho, &pc);
+        st->prompts++;
+        if (pc.status == JUDGE_PAIR_TIE) st->tie++;
+        else if (pc.status == JUDGE_PAIR_TOO_FEW) st->too_few++;
+        else {
+            st->kept++;
+            const CandidateRecord *ch = NULL, *rj = NULL;
+            for (int i = i0; i < i1; i++) {
+                if (c[i].candidate == pc.chosen) ch = &c[i];
+                if (c[i].candidate == pc.rejected) rj = &c[i];
+            }
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, c[i0].id);
+            fprintf(af.f, ", \"prompt\": [{\"role\": \"user\", \"content\": ");
+            json_write_cstring(af.f, c[i0].prompt);
+            fprintf(af.f, "}], \"chosen\": [{\"role\": \"assistant\", \"content\": ");
+            json_write_cstring(af.f, ch->response);
+            fprintf(af.f, "}], \"rejected\": [{\"role\": \"assistant\", \"content\": ");
+            json_write_cstring(af.f, rj->response);
+            fprintf(af.f, "}], \"score_chosen\": ");
+            json_write_number(af.f, pc.score_chosen);
+            fprintf(af.f, ", \"score_rejected\": ");
+            json_write_number(af.f, pc.score_rejected);
+            fprintf(af.f, ", \"chosen_candidate\": %d, \"rejected_candidate\": %d}\n", pc.chosen, pc.rejected);
+        }
+        free(jc);
+        i0 = i1;
+    }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    candidate_records_free(c, n);
+}
+
+static void write_pair_stats(const char *path, const PairStats *st) {
+    char text[512];
+    int len = snprintf(text, sizeof text,
+                       "{\"prompts\": %d, \"kept\": %d, \"dropped_tie\": %d, \"dropped_too_few\": %d, \"candidates\": %d, "
+                       "\"unscored_candidates\": %d, \"judge_samples\": %d, \"unparsed_samples\": %d}\n",
+                       st->prompts, st->kept, st->tie, st->too_few, st->candidates, st->unscored_candidates, st->samples,
+                       st->unparsed_samples);
+    if (write_file_atomic(path, text, (size_t)len) < 0) fatal("%s", srl_error);
+}
+
+// Preference pairs (TRL format) as chosen and rejected token sequences, each the prompt and
+// one response through the chat template, the response's tokens as targets.
+static int load_pairs(const Tokenizer *tok, const char *path, int max_len, SeqSet *chosen, SeqSet *rejected) {
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, skipped = 0;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        const JsonValue *pr = json_get(rec, "prompt"), *ch = json_get(rec, "chosen"), *rj = json_get(rec, "rejected");
+        const char *id = json_get_string(rec, "id");
+        const char *user = pr && pr->type == JSON_ARRAY && pr->child ? json_get_string(pr->child, "content")
+                                                                     : json_get_string(rec, "prompt");
+        const char *cs = ch && ch->type == JSON_ARRAY && ch->child ? json_get_string(ch->child, "content")
+                                                                   : json_get_string(rec, "chosen");
+        const char *rs = rj && rj->type == JSON_ARRAY && rj->child ? json_get_string(rj->child, "content")
+                                                                   : json_get_string(rec, "rejected");
+        if (!id || !user || !cs || !rs) fatal("%s:%ld: a preference record needs \"id\", \"prompt\", \"chosen\" and \"rejected\"", path, r.line);
+        if (!*cs || !*rs) fatal("%s:%ld: a preference record has an empty response", path, r.line);
+        ChatMessage mc[2] = {{"user", user}, {"assistant", cs}}, mr[2] = {{"user", user}, {"assistant", rs}};
+        int *ic, *ir, nc, nr;
+        unsigned char *kc, *kr;
+        if (chat_encode(tok, mc, 2, 0, &ic, &kc, &nc) < 0 || chat_encode(tok, mr, 2, 0, &ir, &kr, &nr) < 0)
+            fatal("%s:%ld: %s", path, r.line, srl_error);
+        if (nc > max_len || nr > max_len) skipped++;
+        else {
+            seqset_add(chosen, ic, kc, nc, id);
+            seqset_add(rejected, ir, kr, nr, id);
+        }
+        free(ic), free(ir), free(kc), free(kr);
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    if (skipped) warnf("%s: %d pairs longer than %d tokens were skipped", path, skipped, max_len);
+    return chosen->n;
+}
+
+// DPO from the model that made the pairs: its log-probs (the frozen reference) are computed
+// once, stored beside the pairs in out_dir/reference_logprobs.jsonl, then the policy trains.
+static void stage_dpo(const char *model_path, const char *pairs_path, const char *out_dir, const DPOTrainConfig *cfg,
+                      int batch_eval) {
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_path);
+    SeqSet chosen = {0}, rejected = {0};
+    load_pairs(tok, pairs_path, m.config.max_seq_len, &chosen, &rejected);
+    if (chosen.n == 0) fatal("dpo: %s holds no usable pairs", pairs_path);
+    if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
+    char *ref_path = path_join(out_dir, "reference_logprobs.jsonl");
+    double *ref_c = xmalloc((size_t)chosen.n * sizeof(double)), *ref_r = xmalloc((size_t)chosen.n * sizeof(double));
+    int have = 0;
+    if (file_exists(ref_path)) {  // computed before an interruption: read back, keyed by id
+        JsonlReader r;
+        if (jsonl_open(&r, ref_path) < 0) fatal("%s", srl_error);
+        const JsonValue *rec;
+        int rc;
+        while ((rc = jsonl_next(&r, &rec)) > 0 && have < chosen.n) {
+            const char *id = json_get_string(rec, "id");
+            if (!id || strcmp(id, chosen.keys[have]) != 0 || json_get_number(rec, "ref_chosen", &ref_c[have]) < 0 ||
+                json_get_number(rec, "ref_rejected", &ref_r[have]) < 0)
+                break;
+            have++;
+        }
+        jsonl_close(&r);
+        if (have != chosen.n) have = 0;  // stale: compute again
+    }
+    if (!have) {
+        fprintf(stderr, "dpo: reference log-probs of %d pairs\n", chosen.n);
+        sequence_logprobs(&m, &chosen, batch_eval, ref_c);
+        sequence_logprobs(&m, &rejected, batch_eval, ref_r);
+        AtomicFile af;
+        if (atomic_open(&af, ref_path) < 0) fatal("%s", srl_error);
+        for (int i = 0; i < chosen.n; i++) {
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, chosen.keys[i]);
+            fprintf(af.f, ", \"ref_chosen\": %.9g, \"ref_rejected\": %.9g}\n", ref_c[i], ref_r[i]);
+        }
+        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    }
+    DPOTrainConfig c = *cfg;
+    c.out_dir = out_dir;
+    if (train_dpo(&m, &chosen, &rejected, ref_c, ref_r, &c) < 0) fatal("%s", srl_error);
+    save_model_folder(&m, out_dir, tok, "dpo");
+    free(ref_path), free(ref_c), free(ref_r);
+    seqset_free(&chosen), seqset_free(&rejected);
+    tokenizer_free(tok);
+    model_free(&m);
+}
+
+// ----------------------------------------------------------------------------
+// EFT data: the paper's construction on human-ranked replies, or the task world's graded ones
+
+typedef struct {
+    char *instruction, *response, *judgment;
+    int score;
+    char *id;
+} EftExample;
+
+static void write_eft_records(const char *path, const char *template_text, EftExample *ex, const int *order, int n) {
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) fatal("%s", srl_error);
+    for (int i = 0; i < n; i++) {
+        const EftExample *e = &ex[order[i]];
+        char *prompt = judge_format_prompt(template_text, e->instruction, e->response);
+        fprintf(af.f, "{\"id\": ");
+        json_write_cstring(af.f, e->id);
+        fprintf(af.f, ", \"instruction\": ");
+        json_write_cstring(af.f, e->instruction);
+        fprintf(af.f, ", \"response\": ");
+        json_write_cstring(af.f, e->response);
+        fprintf(af.f, ", \"score\": %d, \"messages\": [{\"role\": \"user\", \"content\": ", e->score);
+        json_write_cstring(af.f, prompt);
+        fprintf(af.f, "}, {\"role\": \"assistant\", \"content\": ");
+        json_write_cstring(af.f, e->judgment);
+        fprintf(af.f, "}]}\n");
+        free(prompt);
+    }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+}
+
+// "The most common score is downsampled": examples of the most frequent score are cut to the
+// count of the second most frequent one (keeping the first ones in order). Returns the count
+// kept; keep[i] says which.
+static int downsample_top_score(const EftExample *ex, int n, unsigned char *keep) {
+    int counts[6] = {0};
+    for (int i = 0; i < n; i++) counts[ex[i].score]++;
+    int top = 0;
+    for (int s = 1; s < 6; s++)
+        if (counts[s] > counts[top]) top = s;
+    int second = 0;
+    for (int s = 0; s < 6; s++)
+        if (s != top && counts[s] > second) second = counts[s];
+    int seen = 0, kept = 0;
+    for (int i = 0; i < n; i++) {
+        keep[i] = ex[i].score != top || seen++ < second;
+        kept += keep[i];
+    }
+    return kept;
+}
+
+static void eft_free(EftExample *ex, int n) {
+    for (int i = 0; i < n; i++) free(ex[i].instruction), free(ex[i].response), free(ex[i].judgment), free(ex[i].id);
+    free(ex);
+}
+
+// Task world: the SFT baseline answers the EFT seed's instructions (samples at T 0.7); the
+// world's grader writes the judgment of each answer (standing in for the human raters who
+// rank replies in the paper), the most common score is downsampled, and the result joins the
+// world's synthetic EFT seed. The model then learns to judge its own kind of answers.
+static void stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, const char *template_text,
+                                 const char *out_dir, int n_prompts, int samples, int max_new, int batch, uint64_t seed) {
+    char *seed_path = path_join(data_dir, "eft_seed.jsonl");
+    char **ids, **instructions;
+    int n_all = read_requests(seed_path, &ids, &instructions);
+    // distinct instructions, in file order, up to n_prompts
+    char **uniq = xmalloc((size_t)(n_all ? n_all : 1) * sizeof(char *)), **uniq_ids = xmalloc((size_t)(n_all ? n_all : 1) * sizeof(char *));
+    int n = 0;
+    for (int i = 0; i < n_all && n < n_prompts; i++) {
+        int dup = 0;
+        for (int j = 0; j < n && !dup; j++) dup = strcmp(uniq[j], instructions[i]) == 0;
+        if (!dup) uniq[n] = instructions[i], uniq_ids[n] = ids[i], n++;
+    }
+    int total = n * samples;
+    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
+    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(seed, "eft-prep", uniq_ids[i], s);
+    char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
+    chat_generate(m, tok, requests, total, seeds, 0.7f, 0.9f, max_new, batch, "eft-prep", texts, NULL);
+    EftExample *ex = xcalloc((size_t)(total ? total : 1), sizeof(EftExample));
+    int n_ex = 0;
+    for (int i = 0; i < total; i++) {
+        WorldGrade g;
+        char *judgment = world_judgment(requests[i], texts[i]);
+        if (!judgment || world_grade(requests[i], texts[i], &g) < 0) {
+            free(judgment);
+            continue;
+        }
+        char id[96];
+        snprintf(id, sizeof id, "%s-own%d", uniq_ids[i / samples], i % samples);
+        ex[n_ex++] = (EftExample){xstrdup(requests[i]), xstrdup(texts[i]), judgment, g.score, xstrdup(id)};
+    }
+    unsigned char *keep = xmalloc((size_t)(n_ex ? n_ex : 1));
+    int kept = downsample_top_score(ex, n_ex, keep);
+    int *order = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int)), n_order = 0;
+    for (int i = 0; i < n_ex; i++)
+        if (keep[i]) order[n_order++] = i;
+    int hist[6] = {0};
+    for (int i = 0; i < n_order; i++) hist[ex[order[i]].score]++;
+    fprintf(stderr, "eft-prep: %d own answers graded, %d kept after downsampling the most common score (0..5: %d %d %d %d %d %d)\n",
+            n_ex, kept, hist[0], hist[1], hist[2], hist[3], hist[4], hist[5]);
+    if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
+    char *own_path = path_join(out_dir, "eft_own.jsonl");
+    write_eft_records(own_path, template_text, ex, order, n_order);
+    // eft_train.jsonl: the world's synthetic EFT seed, then the graded own answers
+    char *train_path = path_join(out_dir, "eft_train.jsonl"), *seed_text, *own_text;
+    size_t seed_len, own_len;
+    if (read_file(seed_path, &seed_text, &seed_len, 0) < 0 || read_file(own_path, &own_text, &own_len, 0) < 0) fatal("%s", srl_error);
+    Buf both = {0};
+    buf_append(&both, seed_text, seed_len);
+    if (seed_len && seed_text[seed_len - 1] != '\n') buf_append_char(&both, '\n');
+    buf_append(&both, own_text, own_len);
+    if (write_file_atomic(train_path, both.data ? both.data : "", both.len) < 0) fatal("%s", srl_error);
+    buf_free(&both);
+    free(seed_text), free(own_text), free(own_path), free(train_path), free(seed_path);
+    for (int i = 0; i < total; i++) free(texts[i]);
+    for (int i = 0; i < n_all; i++) free(ids[i]), free(instructions[i]);
+    eft_free(ex, n_ex);
+    free(ids), free(instructions), free(uniq), free(uniq_ids), free(requests), free(seeds), free(texts), free(keep), free(order);
+}
+
+// The paper's construction (Open Assistant): the SFT baseline judges every human-ranked reply
+// (K samples); a prompt's judgments are kept when the order of the judge's mean scores agrees
+// with the human ranking; each kept reply gives one example (the judge's first parsed
+// judgment); the most common score is downsampled; prompts are split into train and eval.
+static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
+                                  const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
+    JsonlReader r;
+    if (jsonl_open(&r, candidates_path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n = 0, n_prompts = 0;
+    char **instr = NULL, **resp = NULL, **keys = NULL;
+    int *rank = NULL, *prompt_of = NULL, *key_index = NULL;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        const char *id = json_get_string(rec, "id"), *instruction = json_get_string(rec, "instruction");
+        const JsonValue *rs = json_get(rec, "responses"), *rk = json_get(rec, "ranks");
+        if (!id || !instruction || !rs || !rk || rs->type != JSON_ARRAY || rk->type != JSON_ARRAY || rs->count != rk->count)
+            fatal("%s:%ld: a ranked record needs \"id\", \"instruction\", \"responses\" and \"ranks\" of equal length", candidates_path, r.line);
+        int j = 0;
+        for (const JsonValue *a = rs->child, *b = rk->child; a && b; a = a->next, b = b->next, j++) {
+            if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: bad response or rank", candidates_path, r.line);
+            instr = xrealloc(instr, (size_t)(n + 1) * sizeof(char *));
+            resp = xrealloc(resp, (size_t)(n + 1) * sizeof(char *));
+            keys = xrealloc(keys, (size_t)(n + 1) * sizeof(char *));
+            rank = xrealloc(rank, (size_t)(n + 1) * sizeof(int));
+            prompt_of = xrealloc(prompt_of, (size_t)(n + 1) * sizeof(int));
+            key_index = xrealloc(key_index, (size_t)(n + 1) * sizeof(int));
+            instr[n] = xstrdup(instruction), resp[n] = xstrdup(a->string), keys[n] = xstrdup(id);
+            rank[n] = (int)b->number, prompt_of[n] = n_prompts, key_index[n] = j;
+            n++;
+        }
+        n_prompts++;
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    Judgments jd;
+    judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, (const char *const *)keys,
+                    key_index, n, k, 0.7f, seed, "eft-prep", max_new, batch, &jd);
+    EftExample *ex = xcalloc((size_t)(n ? n : 1), sizeof(EftExample));
+    int *ex_prompt = xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    int n_ex = 0, agreed = 0;
+    for (int i0 = 0; i0 < n;) {
+        int i1 = i0;
+        while (i1 < n && prompt_of[i1] == prompt_of[i0]) i1++;
+        int agree = i1 - i0 >= 2;
+        for (int a = i0; a < i1 && agree; a++) {
+            if (jd.n_scored[a] == 0) agree = 0;
+            for (int b = i0; b < i1 && agree; b++)
+                if (rank[a] < rank[b] && !(jd.mean[a] > jd.mean[b])) agree = 0;
+        }
+        if (agree) {
+            agreed++;
+            for (int a = i0; a < i1; a++) {
+                int s = 0;
+                while (jd.status[a * k + s] != JUDGE_SCORE_OK) s++;
+                char id[160];
+                snprintf(id, sizeof id, "%s-r%d", keys[a], key_index[a]);
+                ex_prompt[n_ex] = prompt_of[a];
+                ex[n_ex++] = (EftExample){xstrdup(instr[a]), xstrdup(resp[a]), xstrdup(jd.texts[a * k + s]),
+                                          (int)lround(jd.scores[a * k + s]), xstrdup(id)};
+            }
+        }
+        i0 = i1;
+    }
+    unsigned char *keep = xmalloc((size_t)(n_ex ? n_ex : 1));
+    downsample_top_score(ex, n_ex, keep);
+    int *train = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int)), *eval = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
+    int n_train = 0, n_eval = 0, every = eval_fraction > 0 ? (int)(1.0 / eval_fraction + 0.5) : 0;
+    for (int i = 0; i < n_ex; i++) {
+        if (!keep[i]) continue;
+        if (every > 0 && ex_prompt[i] % every == every - 1) eval[n_eval++] = i;  // split by prompt
+        else train[n_train++] = i;
+    }
+    fprintf(stderr, "eft-prep: %d of %d prompts judged in the human order; %d train and %d eval examples\n", agreed, n_prompts,
+            n_train, n_eval);
+    if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
+    char *tp = path_join(out_dir, "eft_train.jsonl"), *ep = path_join(out_dir, "eft_eval.jsonl");
+    write_eft_records(tp, template_text, ex, train, n_train);
+    write_eft_records(ep, template_text, ex, eval, n_eval);
+    free(tp), free(ep);
+    for (int i = 0; i < n; i++) free(instr[i]), free(resp[i]), free(keys[i]);
+    free(instr), free(resp), free(keys), free(rank), free(prompt_of), free(key_index), free(ex_prompt), free(keep), free(train), free(eval);
+    eft_free(ex, n_ex);
+    judgments_free(&jd);
+}
+
+// ----------------------------------------------------------------------------
+// Open Assistant message trees -> the IFT seed and the ranked EFT candidates
+
+static int is_english(const JsonValue *msg) {
+    const char *lang = json_get_string(msg, "lang");
+    const JsonValue *deleted = json_get(msg, "deleted");
+    return lang && strcmp(lang, "en") == 0 && !(deleted && deleted->type == JSON_TRUE);
+}
+
+static const char HELP_PREPARE_OASST[] =
+    "usage: srl prepare-oasst --trees FILE --out DIR\n"
+    "\n"
+    "From Open Assistant message trees (JSON Lines, one tree per line) writes:\n"
+    "  DIR/ift_seed.jsonl        the first turn of each English tree with its rank-0 reply\n"
+    "  DIR/eft_candidates.jsonl  prompts with two or more ranked English replies, in rank order\n"
+    "The paper keeps 3,200 IFT examples; use --max-ift N to cap.\n";
+
+static int cmd_prepare_oasst(Options *o) {
+    if (wants_help(o, HELP_PREPARE_OASST)) return 0;
+    const char *trees = opt_required(o, "trees"), *out = opt_required(o, "out");
+    int max_ift = (int)opt_long(o, "max-ift", 3200, 1, 1 << 30);
+    options_done(o);
+    if (make_dirs(out) < 0) fatal("%s", srl_error);
+    JsonlReader r;
+    if (jsonl_open(&r, trees) < 0) fatal("%s", srl_error);
+    char *ift_path = path_join(out, "ift_seed.jsonl"), *eft_path = path_join(out, "eft_candidates.jsonl");
+    AtomicFile ift, eft;
+    if (atomic_open(&ift, ift_path) < 0 || atomic_open(&eft, eft_path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n_trees = 0, n_ift = 0, n_eft = 0;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        n_trees++;
+        const JsonValue *prompt = json_get(rec, "prompt");
+        const char *tree_id = json_get_string(rec, "message_tree_id");
+        const char *text = json_get_string(prompt, "text"), *role = json_get_string(prompt, "role");
+        if (!prompt || !tree_id || !text || !role) fatal("%s:%ld: a tree needs message_tree_id and a prompt with text and role", trees, r.line);
+        if (strcmp(role, "prompter") != 0 || !is_english(prompt)) continue;
+        // the English, ranked direct replies, sorted by rank
+        const JsonValue *replies = json_get(prompt, "replies");
+        const JsonValue *ranked[64];
+        int n_ranked = 0;
+        for (const JsonValue *c = replies && replies->type == JSON_ARRAY ? replies->child : NULL; c && n_ranked < 64; c = c->next) {
+            const char *rt = json_get_string(c, "text"), *rr = json_get_string(c, "role");
+            double rank;
+            if (!rt || !rr || strcmp(rr, "assistant") != 0 || !is_english(c) || json_get_number(c, "rank", &rank) < 0) continue;
+            int at = n_ranked++;
+            while (at > 0) {  // insertion by rank
+                double prev;
+                json_get_number(ranked[at - 1], "rank", &prev);
+                if (prev <= rank) break;
+                ranked[at] = ranked[at - 1];
+                at--;
+            }
+            ranked[at] = c;
+        }
+        double best;
+        if (n_ranked > 0 && json_get_number(ranked[0], "rank", &best) == 0 && best == 0 && n_ift < max_ift) {
+            fprintf(ift.f, "{\"id\": ");
+            json_write_cstring(ift.f, tree_id);
+            fprintf(ift.f, ", \"messages\": [{\"role\": \"user\", \"content\": ");
+            json_write_cstring(ift.f, text);
+            fprintf(ift.f, "}, {\"role\": \"assistant\", \"content\": ");
+            json_write_cstring(ift.f, json_get_string(ranked[0], "text"));
+            fprintf(ift.f, "}]}\n");
+            n_ift++;
+        }
+        if (n_ranked >= 2) {
+            fprintf(eft.f, "{\"id\": ");
+            json_write_cstring(eft.f, tree_id);
+            fprintf(eft.f, ", \"instruction\": ");
+            json_write_cstring(eft.f, text);
+            fprintf(eft.f, ", \"responses\": [");
+            for (int i = 0; i < n_ranked; i++) {
+                if (i) fprintf(eft.f, ", ");
+                json_write_cstring(eft.f, json_get_string(ranked[i], "text"));
+            }
+            fprintf(eft.f, "], \"ranks\": [");
+            for (int i = 0; i < n_ranked; i++) {
+                double rk;
+                json_get_number(ranked[i], "rank", &rk);
+                fprintf(eft.f, "%s%d", i ? ", " : "", (int)rk);
+            }
+            fprintf(eft.f, "]}\n");
+            n_eft++;
+        }
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    if (atomic_commit(&ift) < 0 || atomic_commit(&eft) < 0) fatal("%s", srl_error);
+    printf("%d trees: %d IFT seed examples (%s), %d prompts with ranked replies (%s)\n", n_trees, n_ift, ift_path, n_eft, eft_path);
+    free(ift_path), free(eft_path);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the stage commands
+
+static const char HELP_GEN_PROMPTS[] =
+    "usage: srl gen-prompts --model DIR --seed-data ift_seed.jsonl --out prompts.jsonl [options]\n"
+    "\n"
+    "Self-instruction creation: the model continues a numbered list of 8 example requests (6\n"
+    "from the seed data, 2 from those made so far) at \"9.\"; a new request is kept when it ends\n"
+    "a sentence, has --min-words..--max-words words, no blacklisted word, and ROUGE-L at most\n"
+    "--rouge-max against every request known so far.\n"
+    "  --n N             prompts to make (default 400)\n"
+    "  --temperature T   (0.6)   --top-p P (0.9)   --max-new-tokens N (48)\n"
+    "  --min-words N (4) --max-words N (40) --rouge-max X (0.7) --batch N (64) --seed S\n";
+
+static int cmd_gen_prompts(Options *o) {
+    if (wants_help(o, HELP_GEN_PROMPTS)) return 0;
+    const char *model_path = opt_required(o, "model"), *seed_data = opt_required(o, "seed-data"), *out = opt_required(o, "out");
+    GenPromptsConfig c = {.n_prompts = (int)opt_long(o, "n", 400, 1, 1 << 24), .shots_seed = 6, .shots_pool = 2,
+                          .temperature = (float)opt_double(o, "temperature", 0.6, 0, 10),
+                          .top_p = (float)opt_double(o, "top-p", 0.9, 0, 1),
+                          .max_new = (int)opt_long(o, "max-new-tokens", 48, 1, 4096),
+                          .batch = (int)opt_long(o, "batch", 64, 1, 4096),
+                          .min_words = (int)opt_long(o, "min-words", 4, 1, 1000),
+                          .max_words = (int)opt_long(o, "max-words", 40, 1, ROUGE_MAX_WORDS),
+                          .rouge_max = opt_double(o, "rouge-max", 0.7, 0, 1),
+                          .seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL)};
+    const char *prefix = opt_str(o, "id-prefix", "p");
+    options_done(o);
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_path);
+    PromptStats st;
+    stage_gen_prompts(&m, tok, seed_data, out, prefix, &c, &st);
+    printf("gen-prompts: %d generated, %d kept; dropped: %d unfinished, %d too short, %d too long, %d blacklisted, %d "
+           "duplicates, %d near-duplicates\n",
+           st.generated, st.kept, st.unfinished, st.too_short, st.too_long, st.blacklisted, st.duplicate, st.similar);
+    tokenizer_free(tok);
+    model_free(&m);
+    return 0;
+}
+
+static const char HELP_GEN_RESPONSES[] =
+    "usage: srl gen-responses --model DIR --prompts prompts.jsonl --out candidates.jsonl [options]\n"
+    "\n"
+    "N candidate responses per prompt, sampled through the chat template and decoded in\n"
+    "batches through the KV cache. Records: {\"id\", \"candidate\", \"prompt\", \"response\", \"tokens\"}.\n"
+    "  --n N (4)  --temperature T (0.7)  --top-p P (0.9)  --max-new-tokens N (64)  --batch N (64)  --seed S\n";
+
+static int cmd_gen_responses(Options *o) {
+    if (wants_help(o, HELP_GEN_RESPONSES)) return 0;
+    const char *model_path = opt_required(o, "model"), *prompts = opt_required(o, "prompts"), *out = opt_required(o, "out");
+    int n = (int)opt_long(o, "n", 4, 1, 1024);
+    float t = (float)opt_double(o, "temperature", 0.7, 0, 10), top_p = (float)opt_double(o, "top-p", 0.9, 0, 1);
+    int max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
+    uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    options_done(o);
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_path);
+    stage_gen_responses(&m, tok, prompts, out, n, t, top_p, max_new, batch, seed);
+    tokenizer_free(tok);
+    model_free(&m);
+    return 0;
+}
+
+static const char HELP_JUDGE[] =
+    "usage: srl judge --model DIR --candidates candidates.jsonl --out judgments.jsonl [options]\n"
+    "\n"
+    "LLM-as-a-Judge: the model reads each (prompt, response) inside the judge template and\n"
+    "writes a justification ending in \"Score: <points>\", --samples times; scores are parsed\n"
+    "(unparseable or out-of-range outputs are dropped and counted, never made a number) and\n"
+    "averaged. Records keep every sample and are keyed by prompt id and candidate index.\n"
+    "  --template FILE     the judge prompt, with {instruction} and {response} (default: srl's)\n"
+    "  --samples K (3)  --temperature T (0.7)  --max-new-tokens N (160)  --batch N (64)  --seed S\n";
+
+static int cmd_judge(Options *o) {
+    if (wants_help(o, HELP_JUDGE)) return 0;
+    const char *model_path = opt_required(o, "model"), *cands = opt_required(o, "candidates"), *out = opt_required(o, "out");
+    char *template_text = read_template(opt_str(o, "template", NULL));
+    int k = (int)opt_long(o, "samples", 3, 1, 64);
+    float t = (float)opt_double(o, "temperature", 0.7, 0, 10);
+    int max_new = (int)opt_long(o, "max-new-tokens", 160, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
+    uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    options_done(o);
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_path);
+    stage_judge(&m, tok, template_text, cands, out, k, t, max_new, batch, seed);
+    free(template_text);
+    tokenizer_free(tok);
+    model_free(&m);
+    return 0;
+}
+
+static const char HELP_PAIRS[] =
+    "usage: srl pairs --judgments judgments.jsonl --out pairs.jsonl [--length-rho R] [--grader-pairs]\n"
+    "\n"
+    "Preference pairs, per prompt: the candidate with the highest mean score is chosen, the\n"
+    "lowest rejected; prompts whose scores tie or with fewer than two scored candidates are\n"
+    "dropped and counted. --length-rho R (Meta-Rewarding's length control): the chosen is the\n"
+    "shortest candidate scoring at least (1 - R) max + R min. Output in the TRL preference\n"
+    "format with the scores; counts go to pairs.stats.json beside it.\n"
+    "--grader-pairs scores candidates with the task world's grader instead of the judge: a\n"
+    "control that shows what DPO does with a perfect judge (never the method itself).\n";
+
+static char *stats_path_for(const char *pairs_path) {
+    Buf b = {0};
+    size_t n = strlen(pairs_path);
+    if (n > 6 && strcmp(pairs_path + n - 6, ".jsonl") == 0) n -= 6;
+    buf_append(&b, pairs_path, n);
+    buf_append_str(&b, ".stats.json");
+    return b.data;
+}
+
+static int cmd_pairs(Options *o) {
+    if (wants_help(o, HELP_PAIRS)) return 0;
+    const char *judgments = opt_required(o, "judgments"), *out = opt_required(o, "out");
+    double rho = opt_double(o, "length-rho", -1, -1, 1);
+    int grader = opt_flag(o, "grader-pairs");
+    options_done(o);
+    PairStats st;
+    stage_pairs(judgments, out, rho, grader, &st);
+    char *sp = stats_path_for(out);
+    write_pair_stats(sp, &st);
+    printf("pairs: %d prompts, %d pairs kept, %d dropped as ties, %d with fewer than 2 scored candidates; %d of %d judge "
+           "samples unparsed\n",
+           st.prompts, st.kept, st.tie, st.too_few, st.unparsed_samples, st.samples);
+    free(sp);
+    return 0;
+}
+
+static const char HELP_DPO[] =
+    "usage: srl dpo --model DIR --pairs pairs.jsonl --out DIR [options]\n"
+    "\n"
+    "Direct Preference Optimization. The reference is --model itself (the model that made the\n"
+    "pairs), frozen: its summed log-probs of every chosen and rejected response are computed\n"
+    "once and stored in DIR/reference_logprobs.jsonl. Loss: -log sigmoid(beta * margin), plus\n"
+    "--nll-alpha times the length-normalized NLL of the chosen response (iterative RPO; 0 is\n"
+    "plain DPO). Logs loss, reward margin and accuracy, and log-probs per step to\n"
+    "DIR/train_log.jsonl; writes DIR as a model folder; resumable.\n"
+    "  --beta B (0.1)  --nll-alpha A (0)  --epochs N (1)  --batch N (16)  --micro-batch N\n"
+    "  --lr X (1e-6)  --lr-min X (1e-7)  --warmup F (0.1)  --weight-decay X (0)  --grad-clip X (1)\n"
+    "  --save-every N  --seed S  --force\n";
+
+static DPOTrainConfig read_dpo_flags(Options *o, DPOTrainConfig d) {
+    d.beta = (float)opt_double(o, "beta", d.beta, 0, 100);
+    d.nll_alpha = (float)opt_double(o, "nll-alpha", d.nll_alpha, 0, 100);
+    d.epochs = (int)opt_long(o, "dpo-epochs", d.epochs, 1, 1000);
+    d.batch_size = (int)opt_long(o, "dpo-batch", d.batch_size, 1, 1 << 20);
+    d.lr = (float)opt_double(o, "dpo-lr", d.lr, 0, 10);
+    d.lr_min = (float)opt_double(o, "dpo-lr-min", d.lr_min, 0, 10);
+    return d;
+}
+
+static int cmd_dpo(Options *o) {
+    if (wants_help(o, HELP_DPO)) return 0;
+    const char *model_path = opt_required(o, "model"), *pairs = opt_required(o, "pairs"), *out = opt_required(o, "out");
+    DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 0.0f, .epochs = 1, .batch_size = 16, .lr = 1e-6f, .lr_min = 1e-7f,
+                        .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
+    d.beta = (float)opt_double(o, "beta", d.beta, 0, 100);
+    d.nll_alpha = (float)opt_double(o, "nll-alpha", d.nll_alpha, 0, 100);
+    d.epochs = (int)opt_long(o, "epochs", d.epochs, 1, 1000);
+    d.batch_size = (int)opt_long(o, "batch", d.batch_size, 1, 1 << 20);
+    d.micro_batch = (int)opt_long(o, "micro-batch", 0, 0, 1 << 20);
+    d.lr = (float)opt_double(o, "lr", d.lr, 0, 10);
+    d.lr_min = (float)opt_double(o, "lr-min", d.lr_min, 0, 10);
+    d.warmup = (float)opt_double(o, "warmup", d.warmup, 0, 1);
+    d.weight_decay = (float)opt_double(o, "weight-decay", d.weight_decay, 0, 10);
+    d.grad_clip = (float)opt_double(o, "grad-clip", d.grad_clip, 0, 1e9);
+    d.save_every = (int)opt_long(o, "save-every", 0, 0, 1 << 30);
+    d.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    int force = opt_flag(o, "force");
+    options_done(o);
+    if (stage_skip(out, force, "dpo")) return 0;
+    stage_dpo(model_path, pairs, out, &d, 16);
+    return 0;
+}
+
+static const char HELP_EFT_PREP[] =
+    "usage: srl eft-prep --model SFT_DIR --out DIR (--world DATA_DIR | --candidates eft_candidates.jsonl)\n"
+    "\n"
+    "Builds the EFT (evaluation fine-tuning) set that teaches the model to judge.\n"
+    "--candidates (the paper's construction, e.g. from srl prepare-oasst): the SFT baseline judges\n"
+    "every human-ranked reply (--samples times); a prompt is kept when the order of its judge\n"
+    "scores agrees with the human ranking; the most common score is downsampled; prompts are\n"
+    "split into DIR/eft_train.jsonl and DIR/eft_eval.jsonl.\n"
+    "--world (the task world): the SFT baseline's own answers to the EFT seed's instructions are\n"
+    "graded by the world's grader, which also writes their judgments (standing in for human\n"
+    "raters); the most common score is downsampled; DIR/eft_train.jsonl = the world's synthetic\n"
+    "EFT seed + these graded own answers.\n"
+    "  --template FILE  --samples K (3)  --prompts N (world: instructions answered, 1000)\n"
+    "  --answers N (world: answers per instruction, 2)  --eval-fraction F (0.25)  --batch N  --seed S\n";
+
+static int cmd_eft_prep(Options *o) {
+    if (wants_help(o, HELP_EFT_PREP)) return 0;
+    const char *model_path = opt_required(o, "model"), *out = opt_required(o, "out");
+    const char *world = opt_str(o, "world", NULL), *cands = opt_str(o, "candidates", NULL);
+    char *template_text = read_template(opt_str(o, "template", NULL));
+    int k = (int)opt_long(o, "samples", 3, 1, 64), n_prompts = (int)opt_long(o, "prompts", 1000, 1, 1 << 24);
+    int answers = (int)opt_long(o, "answers", 2, 1, 64), batch = (int)opt_long(o, "batch", 64, 1, 4096);
+    double eval_fraction = opt_double(o, "eval-fraction", 0.25, 0, 0.9);
+    uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    options_done(o);
+    if (!!world == !!cands) fatal("eft-prep: give exactly one of --world and --candidates");
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_path);
+    if (world) stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, 64, batch, seed);
+    else stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, 256, batch, seed);
+    free(template_text);
+    tokenizer_free(tok);
+    model_free(&m);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// srl run: the whole method
+
+typedef struct {
+    const char *base, *data, *out, *prompt_model, *template_path, *m1_mode;
+    int iterations, n_prompts, n_candidates, judge_samples, eft_prompts, eft_answers, batch;
+    int max_new, judge_max_new, eval_judge_samples;
+    double length_rho;
+    int grader_pairs;
+    TrainFlags ift, m1;
+    DPOTrainConfig dpo;
+    uint64_t seed;
+} RunConfig;
+
+static char *run_path(const RunConfig *rc, const char *name) { return path_join(rc->out, name); }
+
+static char *data_path(const RunConfig *rc, const char *name) { return path_join(rc->data, name); }
+
+// Evaluates one model into out/eval/<name>/ (skipped when its metrics.json exists).
+static void run_eval_model(const RunConfig *rc, const char *name, const char *model_dir, const char *template_text) {
+    char sub[128];
+    snprintf(sub, sizeof sub, "eval/%s", name);
+    char *dir = run_path(rc, sub), *metrics = path_join(dir, "metrics.json");
+    if (file_exists(metrics)) {
+        free(dir), free(metrics);
+        return;
+    }
+    if (make_dirs(dir) < 0) fatal("%s", srl_error);
+    Model m;
+    load_model_or_die(&m, model_dir);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
+    char *test = data_path(rc, "test.jsonl"), *judge_test = data_path(rc, "judge_test.jsonl");
+    char *responses = path_join(dir, "responses.jsonl"), *judgments = path_join(dir, "judgments.jsonl");
+    InstructionEval e;
+    eval_instructions(&m, tok, test, rc->max_new, rc->batch, responses, &e);
+    JudgeEval je;
+    eval_judge(&m, tok, template_text, judge_test, rc->eval_judge_samples, 0.7f, rc->seed, rc->judge_max_new, rc->batch,
+               judgments, &je);
+    Buf b = {0};
+    const JudgeMetrics *jm = &je.metrics;
+    buf_printf(&b,
+               "{\"model\": \"%s\", \"accuracy\": %.6f, \"mean_score\": %.6f, \"mean_tokens\": %.4f, \"items\": %d, "
+               "\"judge_pairwise\": %.6f, \"judge_five_best\": %.6f, \"judge_exact\": %.6f, \"judge_spearman\": %.6f, "
+               "\"judge_kendall\": %.6f, \"judge_parse_rate\": %.6f}\n",
+               name, e.accuracy, e.mean_score, e.mean_tokens, e.n, jm->pairwise_accuracy, jm->five_best, jm->exact_match,
+               jm->spearman, jm->kendall_tau_b, jm->parse_rate);
+    if (write_file_atomic(metrics, b.data, b.len) < 0) fatal("%s", srl_error);
+    print_instruction_eval(name, &e);
+    print_judge_eval(name, &je);
+    buf_free(&b);
+    instruction_eval_free(&e);
+    free(test), free(judge_test), free(responses), free(judgments), free(dir), free(metrics);
+    tokenizer_free(tok);
+    model_free(&m);
+}
+
+static void run_iteration(const RunConfig *rc, int t, const char *template_text) {
+    char name[64];
+    snprintf(name, sizeof name, "iter%d", t);
+    char *dir = run_path(rc, name);
+    if (make_dirs(dir) < 0) fatal("%s", srl_error);
+    char model_name[32], next_name[32];
+    snprintf(model_name, sizeof model_name, "m%d", t);
+    snprintf(next_name, sizeof next_name, "m%d", t + 1);
+    char *model_dir = run_path(rc, model_name), *next_dir = run_path(rc, next_name);
+    char *prompts = path_join(dir, "prompts.jsonl"), *cands = path_join(dir, "candidates.jsonl");
+    char *judgments = path_join(dir, "judgments.jsonl"), *pairs = path_join(dir, "pairs.jsonl");
+    char *pair_stats = path_join(dir, "pairs.stats.json"), *ift = data_path(rc, "ift_seed.jsonl");
+    fprintf(stderr, "== iteration %d: %s -> %s\n", t, model_name, next_name);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
+    if (!file_exists(prompts)) {
+        const char *pm = rc->prompt_model ? rc->prompt_model : model_dir;
+        Model m;
+        load_model_or_die(&m, pm);
+        GenPromptsConfig gc = {.n_prompts = rc->n_prompts, .shots_seed = 6, .shots_pool = 2, .temperature = 0.6f,
+                               .top_p = 0.9f, .max_new = 48, .batch = rc->batch, .min_words = 4, .max_words = 40,
+                               .rouge_max = 0.7, .seed = rc->seed + (uint64_t)t};
+        PromptStats st;
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "it%d", t);
+        stage_gen_prompts(&m, tok, ift, prompts, prefix, &gc, &st);
+        char *sp = path_join(dir, "prompts.stats.json");
+        Buf b = {0};
+        buf_printf(&b,
+                   "{\"generated\": %d, \"kept\": %d, \"unfinished\": %d, \"too_short\": %d, \"too_long\": %d, "
+                   "\"blacklisted\": %d, \"duplicate\": %d, \"near_duplicate\": %d}\n",
+                   st.generated, st.kept, st.unfinished, st.too_short, st.too_long, st.blacklisted, st.duplicate, st.similar);
+        if (write_file_atomic(sp, b.data, b.len) < 0) fatal("%s", srl_error);
+        buf_free(&b);
+        free(sp);
+        model_free(&m);
+    }
+    if (!file_exists(cands) || !file_exists(judgments)) {
+        Model m;
+        load_model_or_die(&m, model_dir);
+        if (!file_exists(cands))
+            stage_gen_responses(&m, tok, prompts, cands, rc->n_candidates, 0.7f, 0.9f, rc->max_new, rc->batch, rc->seed + (uint64_t)t);
+        if (!file_exists(judgments))
+            stage_judge(&m, tok, template_text, cands, judgments, rc->judge_samples, 0.7f, rc->judge_max_new, rc->batch,
+                        rc->seed + (uint64_t)t);
+        model_free(&m);
+    }
+    if (!file_exists(pairs)) {
+        PairStats st;
+        stage_pairs(judgments, pairs, rc->length_rho, rc->grader_pairs, &st);
+        write_pair_stats(pair_stats, &st);
+        fprintf(stderr, "pairs: %d prompts, %d kept, %d ties, %d too few scored\n", st.prompts, st.kept, st.tie, st.too_few);
+    }
+    if (!stage_done(next_dir)) {
+        DPOTrainConfig d = rc->dpo;
+        d.seed = rc->seed + (uint64_t)t;
+        stage_dpo(model_dir, pairs, next_dir, &d, 32);
+    }
+    tokenizer_free(tok);
+    free(dir), free(model_dir), free(next_dir), free(prompts), free(cands), free(judgments), free(pairs), free(pair_stats), free(ift);
+}
+
+static const char HELP_RUN[] =
+    "usage: srl run [--model M0] [--data DIR] [--out DIR] [options]\n"
+    "\n"
+    "The whole self-rewarding method from a base model M0, every stage resumable:\n"
+    "  1. SFT baseline: M0 fine-tuned on the IFT seed                     -> OUT/sft\n"
+    "  2. EFT data: the SFT baseline's answers, judged (eft-prep)        -> OUT/eft\n"
+    "  3. M1: IFT + EFT, jointly from M0 (--m1 joint) or EFT after the\n"
+    "     SFT baseline (--m1 sequential)                                 -> OUT/m1\n"
+    "  4. per iteration t: new prompts, N candidates, K judgments each,\n"
+    "     pairs, DPO from Mt                                             -> OUT/iter<t>, OUT/m<t+1>\n"
+    "  5. every model evaluated on the held-out sets                     -> OUT/eval\n"
+    "  6. the report                                                     -> OUT/report.md, .json, .svg\n"
+    "Defaults run the task world (data/world) from tinymodels/m0.\n"
+    "  --iterations N (2)   --prompts N per iteration (400)   --candidates N (4)\n"
+    "  --judge-samples K (3)   --length-rho R (off)   --prompt-model DIR (default: M0, fixed)\n"
+    "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
+    "  --m1 joint|sequential (joint)   --sft-epochs N  --sft-lr X  --m1-epochs N  --m1-lr X\n"
+    "  --eft-prompts N (1000)  --eft-answers N (2)\n"
+    "  --beta B (0.1)  --nll-alpha A (1)  --dpo-lr X  --dpo-lr-min X  --dpo-epochs N  --dpo-batch N\n"
+    "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
+    "  --batch N (64)  --seed S (1)\n";
+
+static int cmd_run(Options *o) {
+    if (wants_help(o, HELP_RUN)) return 0;
+    RunConfig rc = {0};
+    rc.base = opt_str(o, "model", "tinymodels/m0");
+    rc.data = opt_str(o, "data", "data/world");
+    rc.out = opt_str(o, "out", "runs/world");
+    rc.prompt_model = opt_str(o, "prompt-model", NULL);
+    rc.template_path = opt_str(o, "judge-template", NULL);
+    rc.m1_mode = opt_str(o, "m1", "joint");
+    rc.iterations = (int)opt_long(o, "iterations", 2, 0, 100);
+    rc.n_prompts = (int)opt_long(o, "prompts", 400, 1, 1 << 24);
+    rc.n_candidates = (int)opt_long(o, "candidates", 4, 2, 64);
+    rc.judge_samples = (int)opt_long(o, "judge-samples", 3, 1, 64);
+    rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", 3, 1, 64);
+    rc.eft_prompts = (int)opt_long(o, "eft-prompts", 1000, 0, 1 << 24);
+    rc.eft_answers = (int)opt_long(o, "eft-answers", 2, 1, 64);
+    rc.batch = (int)opt_long(o, "batch", 64, 1, 4096);
+    rc.max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16);
+    rc.judge_max_new = (int)opt_long(o, "judge-max-new-tokens", 160, 1, 1 << 16);
+    rc.length_rho = opt_double(o, "length-rho", -1, -1, 1);
+    rc.grader_pairs = opt_flag(o, "grader-pairs");
+    rc.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    rc.ift = SFT_DEFAULTS;
+    rc.ift.epochs = (int)opt_long(o, "sft-epochs", 3, 1, 1000);
+    rc.ift.lr = opt_double(o, "sft-lr", 1e-3, 0, 10);
+    rc.ift.lr_min = rc.ift.lr / 10;
+    rc.m1 = rc.ift;
+    rc.m1.epochs = (int)opt_long(o, "m1-epochs", 2, 1, 1000);
+    rc.m1.lr = opt_double(o, "m1-lr", 1e-3, 0, 10);
+    rc.m1.lr_min = rc.m1.lr / 10;
+    DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-5f, .lr_min = 1e-6f,
+                        .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
+    rc.dpo = read_dpo_flags(o, d);
+    options_done(o);
+    if (strcmp(rc.m1_mode, "joint") != 0 && strcmp(rc.m1_mode, "sequential") != 0) fatal("run: --m1 is joint or sequential");
+    if (make_dirs(rc.out) < 0) fatal("%s", srl_error);
+    double t0 = now_seconds();
+    char *template_text;
+    {
+        char *default_template = data_path(&rc, "judge_template.txt");
+        template_text = read_template(rc.template_path ? rc.template_path : (file_exists(default_template) ? default_template : NULL));
+        free(default_template);
+    }
+    char *ift = data_path(&rc, "ift_seed.jsonl"), *sft_dir = run_path(&rc, "sft"), *eft_dir = run_path(&rc, "eft");
+    char *eft_train = path_join(eft_dir, "eft_train.jsonl"), *m1_dir = run_path(&rc, "m1");
+    if (!rc.prompt_model) rc.prompt_model = rc.base;
+    // 1. the SFT baseline
+    if (!stage_done(sft_dir)) {
+        fprintf(stderr, "== SFT baseline: %s + IFT seed\n", rc.base);
+        stage_sft(rc.base, NULL, ift, sft_dir, &rc.ift, 0, 1);
+    }
+    // 2. EFT data
+    if (!file_exists(eft_train)) {
+        fprintf(stderr, "== EFT data from the SFT baseline's own answers\n");
+        Model m;
+        load_model_or_die(&m, sft_dir);
+        Tokenizer *tok = load_tokenizer_for(NULL, sft_dir);
+        stage_eft_prep_world(&m, tok, rc.data, template_text, eft_dir, rc.eft_prompts, rc.eft_answers, rc.max_new, rc.batch, rc.seed);
+        tokenizer_free(tok);
+        model_free(&m);
+    }
+    // 3. M1
+    if (!stage_done(m1_dir)) {
+        Buf files = {0};
+        buf_printf(&files, "%s,%s", ift, eft_train);
+        int joint = strcmp(rc.m1_mode, "joint") == 0;
+        fprintf(stderr, "== M1: %s + IFT + EFT\n", joint ? rc.base : "SFT baseline");
+        stage_sft(joint ? rc.base : sft_dir, NULL, files.data, m1_dir, &rc.m1, 0, 1);
+        buf_free(&files);
+    }
+    // 4. self-rewarding iterations
+    for (int t = 1; t <= rc.iterations; t++) run_iteration(&rc, t, template_text);
+    // 5. evaluation
+    fprintf(stderr, "== evaluation\n");
+    run_eval_model(&rc, "sft", sft_dir, template_text);
+    for (int t = 1; t <= rc.iterations + 1; t++) {
+        char name[16];
+        snprintf(name, sizeof name, "m%d", t);
+        char *dir = run_path(&rc, name);
+        run_eval_model(&rc, name, dir, template_text);
+        free(dir);
+    }
+    fprintf(stderr, "run finished in %.1fs\n", now_seconds() - t0);
+    free(template_text), free(ift), free(sft_dir), free(eft_dir), free(eft_train), free(m1_dir);
     return 0;
 }
 
@@ -486,6 +2485,19 @@ static const Command commands[] = {
     {"tokenize", cmd_tokenize, "text on stdin -> ids"},
     {"detokenize", cmd_detokenize, "ids on stdin -> text"},
     {"train-tokenizer", cmd_train_tokenizer, "learn a byte-level BPE tokenizer from text"},
+    {"world", cmd_world, "write the task world: corpus, seed sets, held-out sets"},
+    {"grade", cmd_grade, "score responses to task-world instructions with the world's grader"},
+    {"pretrain", cmd_pretrain, "train a base model from scratch on plain text"},
+    {"sft", cmd_sft, "supervised fine-tuning on chat data (IFT, EFT)"},
+    {"prepare-oasst", cmd_prepare_oasst, "Open Assistant trees -> IFT seed and ranked EFT candidates"},
+    {"eft-prep", cmd_eft_prep, "build the EFT (judge training) set"},
+    {"gen-prompts", cmd_gen_prompts, "self-instruction creation: new prompts from 8-shot examples"},
+    {"gen-responses", cmd_gen_responses, "N candidate responses per prompt"},
+    {"judge", cmd_judge, "LLM-as-a-Judge: score every candidate, K samples each"},
+    {"pairs", cmd_pairs, "preference pairs from the judged candidates"},
+    {"dpo", cmd_dpo, "DPO training on the pairs (reference = the model that made them)"},
+    {"eval", cmd_eval, "instruction following and judging on held-out sets"},
+    {"run", cmd_run, "the whole method: SFT, EFT, M1, self-rewarding iterations, evaluation, report"},
 };
 
 static void usage(FILE *f) {

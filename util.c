@@ -808,4 +808,6 @@ void progress_update(Progress *p, long done, const char *extra) {
     if (now_seconds() - p->last_print >= 1.0) progress_print(p, done, extra, 0);
 }
 
+void progress_print_now(Progress *p, long done, const char *extra) { progress_print(p, done, extra, 0); }
+
 void progress_end(Progress *p, long done, const char *extra) { progress_print(p, done, extra, 1); }

@@ -175,6 +175,7 @@ typedef struct {
 } Progress;
 void progress_start(Progress *p, const char *label, long total, const char *unit);
 void progress_update(Progress *p, long done, const char *extra);   // extra may be NULL
+void progress_print_now(Progress *p, long done, const char *extra);  // a line now, whatever the time
 void progress_end(Progress *p, long done, const char *extra);
 void format_duration(char *out, size_t cap, double seconds);       // "1h02m", "3m05s", "12.3s"
 

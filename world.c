@@ -2459,6 +2459,17 @@ static void textset_free(TextSet *set) {
 // ----------------------------------------------------------------------------
 // generating the data sets
 
+// The judge template of the task world: the same additive 5-point rubric as
+// JUDGE_DEFAULT_TEMPLATE, said in fewer words, because a prompt's every token costs time on two
+// cores and the world's instructions are short. Written beside the data as judge_template.txt.
+const char WORLD_JUDGE_TEMPLATE[] =
+    "Rate the response to the user's request with the additive 5-point rubric: 1 point if it is "
+    "relevant, 1 more if it addresses part of the request, 1 more if it answers the basic elements, "
+    "1 more if it answers directly and completely, 1 more if it is perfect with nothing extra.\n"
+    "User: {instruction}\n"
+    "<response>{response}</response>\n"
+    "Check the response, then end with \"Score: <total points>\".";
+
 void world_default_options(WorldOptions *o) {
     memset(o, 0, sizeof *o);
     o->seed = 1;
@@ -2643,7 +2654,7 @@ static int write_eft(const WorldOptions *o, const char *dir, const char *name, c
         if (graded_example(&rng, o->difficulty, avoid_a, avoid_b, target, &t, &instruction, &response, &g) < 0) { rc = -1; break; }
         counts[g.score]++;
         if (seen) textset_add(seen, instruction.data);
-        char *prompt = judge_format_prompt(JUDGE_DEFAULT_TEMPLATE, instruction.data, response.data);
+        char *prompt = judge_format_prompt(WORLD_JUDGE_TEMPLATE, instruction.data, response.data);
         char *judgment = world_judgment_task(&t, response.data);
         write_id_family(af.f, prefix, i, t.family);
         fprintf(af.f, ", \"instruction\": ");
@@ -2742,6 +2753,11 @@ int world_generate(const WorldOptions *o, const char *out_dir) {
     if (rc == 0) rc = write_ift(o, out_dir, &held_out, &eft_eval);
     if (rc == 0) rc = write_eft(o, out_dir, "eft_seed.jsonl", "eft", o->n_eft, STREAM_EFT, &held_out, &eft_eval, NULL);
     if (rc == 0) rc = write_pretrain(o, out_dir, &held_out, &eft_eval);
+    if (rc == 0) {
+        char *path = path_join(out_dir, "judge_template.txt");
+        rc = write_file_atomic(path, WORLD_JUDGE_TEMPLATE, strlen(WORLD_JUDGE_TEMPLATE));
+        free(path);
+    }
     textset_free(&held_out);
     textset_free(&eft_eval);
     return rc;

@@ -56,6 +56,10 @@ typedef struct {
 
 void world_default_options(WorldOptions *o);
 
+// The judge template the world's EFT sets use (and `srl run` judges with): the paper's additive
+// 5-point rubric in few words. world_generate also writes it as judge_template.txt.
+extern const char WORLD_JUDGE_TEMPLATE[];
+
 // Writes pretrain.txt, ift_seed.jsonl, eft_seed.jsonl, eft_eval.jsonl, test.jsonl and
 // judge_test.jsonl into out_dir (made if missing), each atomically. Same options -> byte-identical
 // files. The instruction texts of test and judge_test (disjoint from each other) appear in no
