@@ -21,9 +21,9 @@ ifeq ($(OMP),1)
   endif
 endif
 
-LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c util.c
-HEADERS = model.h tokenizer.h dpo.h judge.h world.h util.h unicode_table.h
-TESTS = tests/test_model tests/test_tokenizer tests/test_world tests/test_judge
+LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c report.c util.c
+HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h unicode_table.h
+TESTS = tests/test_model tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge
 BENCHES = tests/bench_model tests/bench_tokenizer
 
 .PHONY: all test bench run clean
@@ -37,7 +37,18 @@ tests/%: tests/%.c tests/check.h $(LIB_SRCS) $(HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 test: srl $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; echo "== all tests passed"
+	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; \
+	echo "== tests/test_run.sh"; bash tests/test_run.sh; echo "== all tests passed"
+
+# make bench [BENCH="tiny small"]: srl beside the PyTorch peer, same machine, same run
+BENCH ?=
+bench: $(BENCHES)
+	bash tests/bench.sh $(BENCH)
+
+# make run: the whole method on the task world (RUN_ARGS adds options, e.g. RUN_ARGS="--iterations 3")
+RUN_ARGS ?=
+run: srl
+	./srl run --model tinymodels/m0 --data data/world --out runs/world $(RUN_ARGS)
 
 clean:
 	rm -f srl $(TESTS) $(BENCHES)

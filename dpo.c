@@ -265,12 +265,27 @@ static FILE *log_open(const char *out_dir, int resume_step) {
     return f;
 }
 
-// A permutation of 0..n-1 for each epoch, from the seed alone.
-static void epoch_order(int *order, int n, uint64_t seed, int epoch) {
+// The order of an epoch, from the seed alone: a random permutation of 0..n-1, cut into
+// stretches of 16 batches whose sequences are sorted by length, so that a batch holds
+// sequences of about the same length (less padding: a batch costs as much as its longest
+// sequence); then the batches themselves are shuffled. batch_start[b] is where batch b begins.
+static void epoch_order(int *order, int *batch_start, int n, int batch, const int *lens, uint64_t seed, int epoch) {
     Rng rng;
     rng_seed(&rng, seed * 1000003u + (uint64_t)epoch);
     for (int i = 0; i < n; i++) order[i] = i;
     rng_shuffle_ints(&rng, order, n);
+    int stretch = 16 * batch;
+    for (int s0 = 0; lens && s0 < n; s0 += stretch) {
+        int s1 = s0 + stretch < n ? s0 + stretch : n;
+        for (int i = s0 + 1; i < s1; i++) {  // insertion sort by length, longest first (stable)
+            int x = order[i], j = i;
+            while (j > s0 && lens[order[j - 1]] < lens[x]) order[j] = order[j - 1], j--;
+            order[j] = x;
+        }
+    }
+    int n_batches = (n + batch - 1) / batch;
+    for (int b = 0; b < n_batches; b++) batch_start[b] = b * batch;
+    rng_shuffle_ints(&rng, batch_start, n_batches);
 }
 
 // ----------------------------------------------------------------------------
@@ -289,7 +304,7 @@ int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrain
     if (make_dirs(cfg->out_dir) < 0) return -1;
     int start = checkpoint_resume(m, cfg->out_dir);
     FILE *log = log_open(cfg->out_dir, start);
-    int *order = xmalloc((size_t)train->n * sizeof(int));
+    int *order = xmalloc((size_t)train->n * sizeof(int)), *batch_start = xmalloc((size_t)steps_per_epoch * sizeof(int));
     float *d_logprob = NULL;
     size_t d_cap = 0;
     Batch b = {0};
@@ -301,9 +316,10 @@ int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrain
     double last_loss = NAN, heldout_loss = NAN;
     for (int step = start; step < total; step++) {
         int epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
-        if (epoch != order_epoch) epoch_order(order, train->n, cfg->seed, epoch), order_epoch = epoch;
-        const int *rows = order + in_epoch * batch;
-        int n_rows = train->n - in_epoch * batch < batch ? train->n - in_epoch * batch : batch;
+        if (epoch != order_epoch)
+            epoch_order(order, batch_start, train->n, batch, train->lens, cfg->seed, epoch), order_epoch = epoch;
+        const int *rows = order + batch_start[in_epoch];
+        int n_rows = train->n - batch_start[in_epoch] < batch ? train->n - batch_start[in_epoch] : batch;
         long step_targets = 0;
         for (int r = 0; r < n_rows; r++) step_targets += seq_targets(train, rows[r]);
         model_zero_grad(m);
@@ -361,7 +377,7 @@ int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrain
     }
     fclose(log);
     if (rc == 0) checkpoints_remove(cfg->out_dir);
-    free(order), free(d_logprob);
+    free(order), free(batch_start), free(d_logprob);
     batch_free(&b);
     return rc;
 }
@@ -430,6 +446,7 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
         both.ids[n + i] = rejected->ids[i], both.mask[n + i] = rejected->mask[i], both.lens[n + i] = rejected->lens[i];
     }
     int *order = xmalloc((size_t)n * sizeof(int)), *rows = xmalloc((size_t)2 * micro * sizeof(int));
+    int *batch_start = xmalloc((size_t)steps_per_epoch * sizeof(int));
     int *n_chosen = xmalloc((size_t)micro * sizeof(int));
     double *lp = xmalloc((size_t)2 * micro * sizeof(double)), *ref = xmalloc((size_t)2 * micro * sizeof(double));
     double *d_lp = xmalloc((size_t)2 * micro * sizeof(double));
@@ -442,9 +459,9 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
     DPOStats last = {0};
     for (int step = start; step < total; step++) {
         int epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
-        if (epoch != order_epoch) epoch_order(order, n, cfg->seed, epoch), order_epoch = epoch;
-        const int *pairs = order + in_epoch * batch;
-        int n_pairs = n - in_epoch * batch < batch ? n - in_epoch * batch : batch;
+        if (epoch != order_epoch) epoch_order(order, batch_start, n, batch, NULL, cfg->seed, epoch), order_epoch = epoch;
+        const int *pairs = order + batch_start[in_epoch];
+        int n_pairs = n - batch_start[in_epoch] < batch ? n - batch_start[in_epoch] : batch;
         model_zero_grad(m);
         DPOStats st = {0};
         for (int p0 = 0; p0 < n_pairs; p0 += micro) {
@@ -510,7 +527,7 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
     fclose(log);
     if (rc == 0) checkpoints_remove(cfg->out_dir);
     free(both.ids), free(both.mask), free(both.lens);
-    free(order), free(rows), free(n_chosen), free(lp), free(ref), free(d_lp), free(d_logprob);
+    free(order), free(batch_start), free(rows), free(n_chosen), free(lp), free(ref), free(d_lp), free(d_logprob);
     batch_free(&b);
     return rc;
 }

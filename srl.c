@@ -19,6 +19,7 @@
 #include "dpo.h"
 #include "judge.h"
 #include "model.h"
+#include "report.h"
 #include "tokenizer.h"
 #include "util.h"
 #include "world.h"
@@ -748,7 +749,8 @@ static const char HELP_PRETRAIN[] =
     "config.json (sizes; vocab_size must match the tokenizer). Writes DIR as a Hugging Face\n"
     "model folder with the tokenizer, train_log.jsonl, and srl_done.json last.\n"
     "  --seq T            tokens per window (default 256)\n"
-    "  --init-seed S      weight initialization (default 1)\n" TRAIN_FLAGS_HELP
+    "  --init-seed S      weight initialization (default 1)\n"
+    "  --init DIR         start from this model's weights instead (to train on)\n" TRAIN_FLAGS_HELP
     "  --force            redo a finished stage\n";
 
 static int cmd_pretrain(Options *o) {
@@ -757,6 +759,7 @@ static int cmd_pretrain(Options *o) {
     const char *config_path = opt_required(o, "config"), *out = opt_required(o, "out");
     int T = (int)opt_long(o, "seq", 256, 8, 1 << 16);
     uint64_t init_seed = (uint64_t)opt_long(o, "init-seed", 1, 0, 0x7fffffffffffffffL);
+    const char *init = opt_str(o, "init", NULL);
     TrainFlags f = {.batch = 32, .epochs = 1, .lr = 1e-3, .lr_min = 1e-4, .warmup = 0.02, .weight_decay = 0.1,
                     .grad_clip = 1.0, .eval_every = 200, .save_every = 500, .heldout = 0.02, .seed = 1};
     read_train_flags(o, &f);
@@ -811,7 +814,16 @@ static int cmd_pretrain(Options *o) {
     seqset_free(&all);
     fprintf(stderr, "pretrain: %zu tokens, %d windows of %d for training, %d held out\n", n_stream, train.n, T, heldout.n);
     Model m;
-    model_init_random(&m, &c, init_seed);
+    if (init) {
+        load_model_or_die(&m, init);
+        if (m.config.vocab_size != c.vocab_size || m.config.dim != c.dim || m.config.n_layers != c.n_layers)
+            fatal("pretrain: --init %s does not have the sizes of %s", init, config_path);
+        m.config.bos_token_id = c.bos_token_id;
+        m.config.n_eos = c.n_eos;
+        memcpy(m.config.eos_token_ids, c.eos_token_ids, sizeof c.eos_token_ids);
+    } else {
+        model_init_random(&m, &c, init_seed);
+    }
     LMTrainConfig lc = lm_config(&f, "pretrain", out, 0, 0);
     if (train_lm(&m, &train, &heldout, &lc) < 0) fatal("%s", srl_error);
     double loss = eval_lm_loss(&m, &heldout, f.micro_batch > 0 ? f.micro_batch : f.batch, 0);
@@ -1683,8 +1695,17 @@ static void stage_dpo(const char *model_path, const char *pairs_path, const char
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     SeqSet chosen = {0}, rejected = {0};
     load_pairs(tok, pairs_path, m.config.max_seq_len, &chosen, &rejected);
-    if (chosen.n == 0) fatal("dpo: %s holds no usable pairs", pairs_path);
     if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
+    if (chosen.n == 0) {  // nothing to learn from: the next model is this one, and the log says so
+        warnf("dpo: %s holds no usable pairs; the model is kept unchanged", pairs_path);
+        char *log = path_join(out_dir, "train_log.jsonl");
+        if (write_file_atomic(log, "", 0) < 0) fatal("%s", srl_error);
+        free(log);
+        save_model_folder(&m, out_dir, tok, "dpo (no pairs)");
+        tokenizer_free(tok);
+        model_free(&m);
+        return;
+    }
     char *ref_path = path_join(out_dir, "reference_logprobs.jsonl");
     double *ref_c = xmalloc((size_t)chosen.n * sizeof(double)), *ref_r = xmalloc((size_t)chosen.n * sizeof(double));
     int have = 0;
@@ -2246,7 +2267,7 @@ static int cmd_eft_prep(Options *o) {
 // srl run: the whole method
 
 typedef struct {
-    const char *base, *data, *out, *prompt_model, *template_path, *m1_mode;
+    const char *base, *data, *out, *prompt_model, *template_path, *m1_mode, *stop_after;
     int iterations, n_prompts, n_candidates, judge_samples, eft_prompts, eft_answers, batch;
     int max_new, judge_max_new, eval_judge_samples;
     double length_rho;
@@ -2257,6 +2278,14 @@ typedef struct {
 } RunConfig;
 
 static char *run_path(const RunConfig *rc, const char *name) { return path_join(rc->out, name); }
+
+// --stop-after NAME ends the run once that stage is done (to test resuming; to look at a stage).
+static void stop_if(const RunConfig *rc, const char *stage) {
+    if (rc->stop_after && strcmp(rc->stop_after, stage) == 0) {
+        fprintf(stderr, "stopping after %s, as asked (run again to go on)\n", stage);
+        exit(0);
+    }
+}
 
 static char *data_path(const RunConfig *rc, const char *name) { return path_join(rc->data, name); }
 
@@ -2334,27 +2363,37 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         free(sp);
         model_free(&m);
     }
+    char stage[32];
+    snprintf(stage, sizeof stage, "prompts%d", t);
+    stop_if(rc, stage);
     if (!file_exists(cands) || !file_exists(judgments)) {
         Model m;
         load_model_or_die(&m, model_dir);
         if (!file_exists(cands))
             stage_gen_responses(&m, tok, prompts, cands, rc->n_candidates, 0.7f, 0.9f, rc->max_new, rc->batch, rc->seed + (uint64_t)t);
+        snprintf(stage, sizeof stage, "candidates%d", t);
+        stop_if(rc, stage);
         if (!file_exists(judgments))
             stage_judge(&m, tok, template_text, cands, judgments, rc->judge_samples, 0.7f, rc->judge_max_new, rc->batch,
                         rc->seed + (uint64_t)t);
         model_free(&m);
     }
-    if (!file_exists(pairs)) {
+    snprintf(stage, sizeof stage, "judgments%d", t);
+    stop_if(rc, stage);
+    if (!file_exists(pairs) || !file_exists(pair_stats)) {
         PairStats st;
         stage_pairs(judgments, pairs, rc->length_rho, rc->grader_pairs, &st);
         write_pair_stats(pair_stats, &st);
         fprintf(stderr, "pairs: %d prompts, %d kept, %d ties, %d too few scored\n", st.prompts, st.kept, st.tie, st.too_few);
     }
+    snprintf(stage, sizeof stage, "pairs%d", t);
+    stop_if(rc, stage);
     if (!stage_done(next_dir)) {
         DPOTrainConfig d = rc->dpo;
         d.seed = rc->seed + (uint64_t)t;
         stage_dpo(model_dir, pairs, next_dir, &d, 32);
     }
+    stop_if(rc, next_name);
     tokenizer_free(tok);
     free(dir), free(model_dir), free(next_dir), free(prompts), free(cands), free(judgments), free(pairs), free(pair_stats), free(ift);
 }
@@ -2379,7 +2418,9 @@ static const char HELP_RUN[] =
     "  --eft-prompts N (1000)  --eft-answers N (2)\n"
     "  --beta B (0.1)  --nll-alpha A (1)  --dpo-lr X  --dpo-lr-min X  --dpo-epochs N  --dpo-batch N\n"
     "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
-    "  --batch N (64)  --seed S (1)\n";
+    "  --batch N (64)  --seed S (1)\n"
+    "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, prompts<t>, candidates<t>,\n"
+    "                       judgments<t>, pairs<t>, m<t+1> (a rerun goes on from there)\n";
 
 static int cmd_run(Options *o) {
     if (wants_help(o, HELP_RUN)) return 0;
@@ -2390,6 +2431,7 @@ static int cmd_run(Options *o) {
     rc.prompt_model = opt_str(o, "prompt-model", NULL);
     rc.template_path = opt_str(o, "judge-template", NULL);
     rc.m1_mode = opt_str(o, "m1", "joint");
+    rc.stop_after = opt_str(o, "stop-after", NULL);
     rc.iterations = (int)opt_long(o, "iterations", 2, 0, 100);
     rc.n_prompts = (int)opt_long(o, "prompts", 400, 1, 1 << 24);
     rc.n_candidates = (int)opt_long(o, "candidates", 4, 2, 64);
@@ -2432,6 +2474,7 @@ static int cmd_run(Options *o) {
         fprintf(stderr, "== SFT baseline: %s + IFT seed\n", rc.base);
         stage_sft(rc.base, NULL, ift, sft_dir, &rc.ift, 0, 1);
     }
+    stop_if(&rc, "sft");
     // 2. EFT data
     if (!file_exists(eft_train)) {
         fprintf(stderr, "== EFT data from the SFT baseline's own answers\n");
@@ -2442,6 +2485,7 @@ static int cmd_run(Options *o) {
         tokenizer_free(tok);
         model_free(&m);
     }
+    stop_if(&rc, "eft");
     // 3. M1
     if (!stage_done(m1_dir)) {
         Buf files = {0};
@@ -2451,6 +2495,7 @@ static int cmd_run(Options *o) {
         stage_sft(joint ? rc.base : sft_dir, NULL, files.data, m1_dir, &rc.m1, 0, 1);
         buf_free(&files);
     }
+    stop_if(&rc, "m1");
     // 4. self-rewarding iterations
     for (int t = 1; t <= rc.iterations; t++) run_iteration(&rc, t, template_text);
     // 5. evaluation
@@ -2463,6 +2508,18 @@ static int cmd_run(Options *o) {
         run_eval_model(&rc, name, dir, template_text);
         free(dir);
     }
+    // 6. the report
+    Buf settings = {0};
+    buf_printf(&settings,
+               "{\"base\": \"%s\", \"data\": \"%s\", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
+               "\"judge_samples\": %d, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
+               "\"dpo_lr\": %g, \"dpo_epochs\": %d, \"seed\": %llu}",
+               rc.base, rc.data, rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, rc.length_rho,
+               rc.grader_pairs ? "true" : "false", rc.dpo.beta, rc.dpo.nll_alpha, rc.dpo.lr, rc.dpo.epochs,
+               (unsigned long long)rc.seed);
+    if (write_run_report(rc.out, rc.iterations, settings.data, stdout) < 0) fatal("%s", srl_error);
+    buf_free(&settings);
+    printf("report: %s/report.md (and report.json, accuracy.svg, judge.svg, pairs.svg, dpo.svg)\n", rc.out);
     fprintf(stderr, "run finished in %.1fs\n", now_seconds() - t0);
     free(template_text), free(ift), free(sft_dir), free(eft_dir), free(eft_train), free(m1_dir);
     return 0;

@@ -2392,13 +2392,39 @@ static void statement_list_format(Rng *rng, Buf *b) {
     }
 }
 
+// Themes, by weight out of 10: facts about single words (4: a small model must see each word's
+// attributes many times before it knows them, and the judge's checks stand on them), attribute
+// sequences in the judge's manner (2), numbers (2), lists and their formats (2).
+static int paragraph_theme(Rng *rng) {
+    static const int theme_of[10] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3};
+    return theme_of[rng_int(rng, 10)];
+}
+
+// A word's attributes in one line: "bear: animal, 4 letters, first letter b, last letter r, BEAR."
+static void statement_word_entry(Rng *rng, Buf *b) {
+    const char *w = random_word(rng);
+    int len = (int)strlen(w), c = world_word_category(w);
+    char caps[WORLD_WORD_MAX];
+    copy_cased(caps, w, WORLD_CASE_CAPITALS);
+    if (rng_int(rng, 2))
+        buf_printf(b, "%s: %s, %d letters, first letter %c, last letter %c, %s.", w, category_names[c], len, w[0], w[len - 1], caps);
+    else
+        buf_printf(b, "%s is %s %s; it starts with %c, ends with %c, has %d letters, and in capitals is %s.", w,
+                   article(category_names[c]), category_names[c], w[0], w[len - 1], len, caps);
+}
+
 static void paragraph(Rng *rng, Buf *b) {
     int n = 3 + rng_int(rng, 6);
-    int theme = rng_int(rng, 4);  // paragraphs lean to one theme, with a mix of the others
+    int theme = paragraph_theme(rng);  // paragraphs lean to one theme, with a mix of the others
     for (int i = 0; i < n; i++) {
-        int r = rng_int(rng, 10) < 6 ? theme : rng_int(rng, 4);
+        int r = rng_int(rng, 10) < 6 ? theme : paragraph_theme(rng);
         int before = (int)b->len;
-        if (r == 0) { if (rng_int(rng, 3)) statement_word_fact(rng, b); else statement_group_list(rng, b); }
+        if (r == 0) {
+            int k = rng_int(rng, 6);
+            if (k < 3) statement_word_fact(rng, b);
+            else if (k < 5) statement_word_entry(rng, b);
+            else statement_group_list(rng, b);
+        }
         else if (r == 1) statement_word_sequence(rng, b);
         else if (r == 2) { if (rng_int(rng, 2)) statement_number(rng, b); else statement_number_list(rng, b); }
         else { if (rng_int(rng, 2)) statement_list_format(rng, b); else statement_group_list(rng, b); }

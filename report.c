@@ -1,0 +1,573 @@
+// report.c: the report of a self-rewarding run: report.json, report.md, SVG charts, and the
+// summary table. Everything is read back from the run folder's files (so a report can be
+// redone at any time) and printed with fixed precision (so the same run gives the same bytes).
+//
+// Measured per model (SFT baseline, M1, M2, ...) on the held-out sets:
+//   instruction following: accuracy (score 5: every constraint met) with a bootstrap
+//   interval, mean rubric score, mean length; head-to-head against the model before it
+//   (grader scores per item) and the paired bootstrap interval of the accuracy difference;
+//   judging: pairwise accuracy, 5-best, exact match, Spearman, Kendall tau-b, parse rate.
+// Measured per iteration, on policy (the grader looks at the loop's files afterwards; it never
+// takes part in the loop): prompts made and kept, candidates, judgments, pairs kept and
+// dropped, the judge's agreement with the grader on the candidates it scored, how often the
+// chosen answer is better, equal or worse than the rejected one, and DPO's loss, margin and
+// accuracy.
+#define _GNU_SOURCE
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "judge.h"
+#include "util.h"
+#include "world.h"
+
+#define MAX_MODELS 16
+
+typedef struct {
+    char name[16];
+    int n;                   // items
+    char **ids;
+    double *score;           // grader score per item (-1: not gradeable)
+    double *exact;           // 1 when score 5
+    double accuracy, acc_lo, acc_hi, mean_score, mean_tokens;
+    double pairwise, five_best, exact_match, spearman, kendall, parse_rate;
+    // against the model before
+    int wins, ties, losses;
+    double diff, diff_lo, diff_hi;
+} ModelReport;
+
+typedef struct {
+    int generated, kept_prompts, candidates, samples, unparsed, pairs, tie, too_few;
+    double onpolicy_pairwise, onpolicy_agree;   // judge vs grader on the loop's own candidates
+    int onpolicy_pairs;
+    int chosen_better, chosen_equal, chosen_worse;
+    double candidate_accuracy, chosen_accuracy;
+    double dpo_loss, dpo_margin, dpo_accuracy;  // means over the last epoch's steps
+    int dpo_steps;
+    double *step_loss, *step_margin;
+} IterationReport;
+
+static double read_metric(const JsonValue *root, const char *key) {
+    double v;
+    return json_get_number(root, key, &v) == 0 ? v : NAN;
+}
+
+static int load_json_file(const char *path, JsonDoc *doc, char **text) {
+    size_t len;
+    if (read_file(path, text, &len, 64u << 20) < 0) return -1;
+    if (json_parse(doc, *text, len) < 0) {
+        char msg[sizeof srl_error];
+        snprintf(msg, sizeof msg, "%s", srl_error);
+        free(*text);
+        return errorf("%s: %s", path, msg);
+    }
+    return 0;
+}
+
+static int load_model_report(const char *run_dir, const char *name, ModelReport *r) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    char sub[64];
+    snprintf(sub, sizeof sub, "eval/%s/metrics.json", name);
+    char *path = path_join(run_dir, sub), *text;
+    JsonDoc doc;
+    if (load_json_file(path, &doc, &text) < 0) {
+        free(path);
+        return -1;
+    }
+    r->mean_score = read_metric(doc.root, "mean_score");
+    r->mean_tokens = read_metric(doc.root, "mean_tokens");
+    r->pairwise = read_metric(doc.root, "judge_pairwise");
+    r->five_best = read_metric(doc.root, "judge_five_best");
+    r->exact_match = read_metric(doc.root, "judge_exact");
+    r->spearman = read_metric(doc.root, "judge_spearman");
+    r->kendall = read_metric(doc.root, "judge_kendall");
+    r->parse_rate = read_metric(doc.root, "judge_parse_rate");
+    json_free(&doc);
+    free(text);
+    free(path);
+    snprintf(sub, sizeof sub, "eval/%s/responses.jsonl", name);
+    path = path_join(run_dir, sub);
+    JsonlReader rd;
+    if (jsonl_open(&rd, path) < 0) {
+        free(path);
+        return -1;
+    }
+    const JsonValue *rec;
+    int rc;
+    while ((rc = jsonl_next(&rd, &rec)) > 0) {
+        const char *id = json_get_string(rec, "id");
+        double s;
+        r->ids = xrealloc(r->ids, (size_t)(r->n + 1) * sizeof(char *));
+        r->score = xrealloc(r->score, (size_t)(r->n + 1) * sizeof(double));
+        r->exact = xrealloc(r->exact, (size_t)(r->n + 1) * sizeof(double));
+        r->ids[r->n] = xstrdup(id ? id : "?");
+        r->score[r->n] = json_get_number(rec, "score", &s) == 0 ? s : -1;
+        r->exact[r->n] = r->score[r->n] == 5;
+        r->n++;
+    }
+    jsonl_close(&rd);
+    free(path);
+    if (rc < 0) return -1;
+    double sum = 0;
+    for (int i = 0; i < r->n; i++) sum += r->exact[i];
+    r->accuracy = r->n ? sum / r->n : NAN;
+    bootstrap_mean_ci(r->exact, r->n, 2000, 7, 0.95, &r->acc_lo, &r->acc_hi);
+    return 0;
+}
+
+static void free_model_report(ModelReport *r) {
+    for (int i = 0; i < r->n; i++) free(r->ids[i]);
+    free(r->ids), free(r->score), free(r->exact);
+}
+
+// Head-to-head of b against a, item by item (matched by id): wins, ties, losses by grader
+// score, and the paired bootstrap interval of the accuracy difference b - a.
+static void compare_models(const ModelReport *a, ModelReport *b) {
+    double *xa = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(double)), *xb = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(double));
+    int n = 0;
+    for (int i = 0; i < b->n; i++) {
+        int j = i < a->n && strcmp(a->ids[i], b->ids[i]) == 0 ? i : -1;
+        for (int k = 0; k < a->n && j < 0; k++)
+            if (strcmp(a->ids[k], b->ids[i]) == 0) j = k;
+        if (j < 0) continue;
+        if (b->score[i] > a->score[j]) b->wins++;
+        else if (b->score[i] < a->score[j]) b->losses++;
+        else b->ties++;
+        xa[n] = a->exact[j], xb[n] = b->exact[i], n++;
+    }
+    bootstrap_paired_diff_ci(xb, xa, n, 2000, 11, 0.95, &b->diff, &b->diff_lo, &b->diff_hi);
+    free(xa), free(xb);
+}
+
+// The loop's own candidates seen by the grader: per prompt, the judge's means against the
+// grader's scores (pairwise accuracy over candidate pairs with different grader scores), the
+// share of candidates whose rounded mean equals the grader's score, and the pairs' quality.
+static void load_iteration_report(const char *run_dir, int t, IterationReport *it) {
+    memset(it, 0, sizeof *it);
+    char sub[96];
+    snprintf(sub, sizeof sub, "iter%d/prompts.stats.json", t);
+    char *path = path_join(run_dir, sub), *text;
+    JsonDoc doc;
+    if (load_json_file(path, &doc, &text) == 0) {
+        it->generated = (int)read_metric(doc.root, "generated");
+        it->kept_prompts = (int)read_metric(doc.root, "kept");
+        json_free(&doc), free(text);
+    }
+    free(path);
+    snprintf(sub, sizeof sub, "iter%d/pairs.stats.json", t);
+    path = path_join(run_dir, sub);
+    if (load_json_file(path, &doc, &text) == 0) {
+        it->pairs = (int)read_metric(doc.root, "kept");
+        it->tie = (int)read_metric(doc.root, "dropped_tie");
+        it->too_few = (int)read_metric(doc.root, "dropped_too_few");
+        it->candidates = (int)read_metric(doc.root, "candidates");
+        it->samples = (int)read_metric(doc.root, "judge_samples");
+        it->unparsed = (int)read_metric(doc.root, "unparsed_samples");
+        json_free(&doc), free(text);
+    }
+    free(path);
+    // judgments: group by prompt id (the file is in prompt order, candidates together)
+    snprintf(sub, sizeof sub, "iter%d/judgments.jsonl", t);
+    path = path_join(run_dir, sub);
+    JsonlReader rd;
+    int n = 0, agree = 0, scored = 0, exact = 0;
+    double *gold = NULL, *judge = NULL;
+    unsigned char *ok = NULL;
+    char **ids = NULL;
+    if (jsonl_open(&rd, path) == 0) {
+        const JsonValue *rec;
+        while (jsonl_next(&rd, &rec) > 0) {
+            const char *id = json_get_string(rec, "id"), *prompt = json_get_string(rec, "prompt");
+            const char *response = json_get_string(rec, "response");
+            if (!id || !prompt || !response) continue;
+            WorldGrade g;
+            int gradeable = world_grade(prompt, response, &g) == 0;
+            double mean;
+            int has_mean = json_get_number(rec, "mean", &mean) == 0;
+            gold = xrealloc(gold, (size_t)(n + 1) * sizeof(double));
+            judge = xrealloc(judge, (size_t)(n + 1) * sizeof(double));
+            ok = xrealloc(ok, (size_t)(n + 1));
+            ids = xrealloc(ids, (size_t)(n + 1) * sizeof(char *));
+            gold[n] = gradeable ? g.score : NAN;
+            judge[n] = has_mean ? mean : NAN;
+            ok[n] = has_mean && gradeable;
+            ids[n] = xstrdup(id);
+            if (gradeable) exact += g.score == 5;
+            if (ok[n]) scored++, agree += (int)lround(mean) == g.score;
+            n++;
+        }
+        jsonl_close(&rd);
+    }
+    free(path);
+    it->candidate_accuracy = n ? (double)exact / n : NAN;
+    it->onpolicy_agree = scored ? (double)agree / scored : NAN;
+    // items: consecutive records of one prompt id whose instruction the grader understands
+    JudgeItem *items = xcalloc((size_t)(n ? n : 1), sizeof(JudgeItem));
+    int n_items = 0;
+    for (int i0 = 0; i0 < n;) {
+        int i1 = i0;
+        while (i1 < n && strcmp(ids[i1], ids[i0]) == 0) i1++;
+        if (!isnan(gold[i0])) items[n_items++] = (JudgeItem){i1 - i0, gold + i0, judge + i0, ok + i0};
+        i0 = i1;
+    }
+    JudgeMetrics jm = {0};
+    judge_metrics(items, n_items, &jm);
+    it->onpolicy_pairwise = jm.pairwise_accuracy;
+    it->onpolicy_pairs = jm.n_pairs;
+    for (int i = 0; i < n; i++) free(ids[i]);
+    free(ids), free(gold), free(judge), free(ok), free(items);
+    // pairs: chosen against rejected, by the grader
+    snprintf(sub, sizeof sub, "iter%d/pairs.jsonl", t);
+    path = path_join(run_dir, sub);
+    int chosen_exact = 0, n_pairs = 0;
+    if (jsonl_open(&rd, path) == 0) {
+        const JsonValue *rec;
+        while (jsonl_next(&rd, &rec) > 0) {
+            const JsonValue *pr = json_get(rec, "prompt"), *ch = json_get(rec, "chosen"), *rj = json_get(rec, "rejected");
+            const char *user = pr && pr->child ? json_get_string(pr->child, "content") : NULL;
+            const char *cs = ch && ch->child ? json_get_string(ch->child, "content") : NULL;
+            const char *rs = rj && rj->child ? json_get_string(rj->child, "content") : NULL;
+            WorldGrade gc, gr;
+            if (!user || !cs || !rs || world_grade(user, cs, &gc) < 0 || world_grade(user, rs, &gr) < 0) continue;
+            n_pairs++;
+            chosen_exact += gc.score == 5;
+            if (gc.score > gr.score) it->chosen_better++;
+            else if (gc.score == gr.score) it->chosen_equal++;
+            else it->chosen_worse++;
+        }
+        jsonl_close(&rd);
+    }
+    free(path);
+    it->chosen_accuracy = n_pairs ? (double)chosen_exact / n_pairs : NAN;
+    // DPO: every step's loss and margin; the summary is the mean over the last epoch
+    snprintf(sub, sizeof sub, "m%d/train_log.jsonl", t + 1);
+    path = path_join(run_dir, sub);
+    int last_epoch = -1;
+    if (jsonl_open(&rd, path) == 0) {
+        const JsonValue *rec;
+        while (jsonl_next(&rd, &rec) > 0) {
+            double loss, margin, acc, epoch;
+            if (json_get_number(rec, "loss", &loss) < 0 || json_get_number(rec, "margin", &margin) < 0) continue;
+            json_get_number(rec, "accuracy", &acc);
+            json_get_number(rec, "epoch", &epoch);
+            it->step_loss = xrealloc(it->step_loss, (size_t)(it->dpo_steps + 1) * sizeof(double));
+            it->step_margin = xrealloc(it->step_margin, (size_t)(it->dpo_steps + 1) * sizeof(double));
+            it->step_loss[it->dpo_steps] = loss;
+            it->step_margin[it->dpo_steps] = margin;
+            it->dpo_steps++;
+            if ((int)epoch != last_epoch) last_epoch = (int)epoch, it->dpo_loss = it->dpo_margin = it->dpo_accuracy = 0, n_pairs = 0;
+            it->dpo_loss += loss, it->dpo_margin += margin, it->dpo_accuracy += acc, n_pairs++;
+        }
+        jsonl_close(&rd);
+        if (n_pairs) it->dpo_loss /= n_pairs, it->dpo_margin /= n_pairs, it->dpo_accuracy /= n_pairs;
+    }
+    free(path);
+}
+
+// ----------------------------------------------------------------------------
+// SVG charts: plain bars and lines, with axes, ticks and a legend
+
+static const char *const palette[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"};
+
+static void svg_begin(FILE *f, int w, int h, const char *title) {
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"12\">\n", w, h, w, h);
+    fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", w, h);
+    fprintf(f, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n", w / 2, title);
+}
+
+// A y axis from lo to hi over the plot area [x0, x1] x [y0 (top), y1 (bottom)], with 5 ticks.
+static void svg_axes(FILE *f, int x0, int y0, int x1, int y1, double lo, double hi, const char *fmt) {
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", x0, y1, x1, y1);
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", x0, y0, x0, y1);
+    for (int i = 0; i <= 4; i++) {
+        double v = lo + (hi - lo) * i / 4;
+        int y = y1 - (y1 - y0) * i / 4;
+        char label[32];
+        snprintf(label, sizeof label, fmt, v);
+        fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", x0, y, x1, y);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", x0 - 4, y + 4, label);
+    }
+}
+
+// Grouped bars: n_groups groups (labels) of n_series bars (series names), values[s][g] in
+// [lo, hi]; optional error bars err_lo/err_hi (NULL: none).
+static int svg_bars(const char *path, const char *title, int n_groups, const char *const *labels, int n_series,
+                    const char *const *series, const double *values, const double *err_lo, const double *err_hi, double lo,
+                    double hi, const char *fmt) {
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) return -1;
+    FILE *f = af.f;
+    int w = 640, h = 360, x0 = 60, y0 = 40, x1 = w - 20, y1 = h - 70;
+    svg_begin(f, w, h, title);
+    svg_axes(f, x0, y0, x1, y1, lo, hi, fmt);
+    double group_w = (double)(x1 - x0) / n_groups, bar_w = group_w * 0.8 / n_series;
+    for (int g = 0; g < n_groups; g++) {
+        for (int s = 0; s < n_series; s++) {
+            double v = values[s * n_groups + g];
+            if (!isfinite(v)) continue;
+            double frac = (v - lo) / (hi - lo);
+            if (frac < 0) frac = 0;
+            if (frac > 1) frac = 1;
+            double x = x0 + g * group_w + group_w * 0.1 + s * bar_w, y = y1 - frac * (y1 - y0);
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x, y, bar_w * 0.95,
+                    y1 - y, palette[s % 7]);
+            if (err_lo && err_hi && isfinite(err_lo[s * n_groups + g])) {
+                double ylo = y1 - (err_lo[s * n_groups + g] - lo) / (hi - lo) * (y1 - y0);
+                double yhi = y1 - (err_hi[s * n_groups + g] - lo) / (hi - lo) * (y1 - y0);
+                double xm = x + bar_w * 0.475;
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", xm, ylo, xm, yhi);
+            }
+        }
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x0 + (g + 0.5) * group_w, y1 + 16, labels[g]);
+    }
+    for (int s = 0; s < n_series && n_series > 1; s++) {
+        int lx = x0 + 10 + s * ((x1 - x0) / n_series);
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", lx, h - 30, palette[s % 7]);
+        fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 14, h - 21, series[s]);
+    }
+    fprintf(f, "</svg>\n");
+    return atomic_commit(&af);
+}
+
+// Lines: n_series series of n[s] points each (x = step index), values in ys[s].
+static int svg_lines(const char *path, const char *title, int n_series, const char *const *series, const int *n,
+                     double *const *ys, const char *fmt) {
+    double lo = INFINITY, hi = -INFINITY;
+    int max_n = 1;
+    for (int s = 0; s < n_series; s++) {
+        if (n[s] > max_n) max_n = n[s];
+        for (int i = 0; i < n[s]; i++)
+            if (isfinite(ys[s][i])) {
+                if (ys[s][i] < lo) lo = ys[s][i];
+                if (ys[s][i] > hi) hi = ys[s][i];
+            }
+    }
+    if (!isfinite(lo)) lo = 0, hi = 1;
+    if (hi - lo < 1e-9) hi = lo + 1;
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) return -1;
+    FILE *f = af.f;
+    int w = 640, h = 360, x0 = 70, y0 = 40, x1 = w - 20, y1 = h - 70;
+    svg_begin(f, w, h, title);
+    svg_axes(f, x0, y0, x1, y1, lo, hi, fmt);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">step</text>\n", (x0 + x1) / 2, y1 + 30);
+    for (int s = 0; s < n_series; s++) {
+        if (n[s] == 0) continue;
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", palette[s % 7]);
+        for (int i = 0; i < n[s]; i++) {
+            double x = x0 + (max_n > 1 ? (double)i / (max_n - 1) : 0.5) * (x1 - x0);
+            double y = y1 - (ys[s][i] - lo) / (hi - lo) * (y1 - y0);
+            fprintf(f, "%.1f,%.1f ", x, y);
+        }
+        fprintf(f, "\"/>\n");
+        int lx = x0 + 10 + s * ((x1 - x0) / (n_series ? n_series : 1));
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", lx, h - 30, palette[s % 7]);
+        fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 14, h - 21, series[s]);
+    }
+    fprintf(f, "</svg>\n");
+    return atomic_commit(&af);
+}
+
+// ----------------------------------------------------------------------------
+// the report
+
+static void json_num(Buf *b, const char *key, double v, int last) {
+    if (isfinite(v)) buf_printf(b, "\"%s\": %.6f%s", key, v, last ? "" : ", ");
+    else buf_printf(b, "\"%s\": null%s", key, last ? "" : ", ");
+}
+
+static const char *pct(char *buf, size_t cap, double v) {
+    if (isfinite(v)) snprintf(buf, cap, "%.1f", 100 * v);
+    else snprintf(buf, cap, "-");
+    return buf;
+}
+
+int write_run_report(const char *run_dir, int iterations, const char *settings, FILE *summary) {
+    ModelReport models[MAX_MODELS];
+    int n_models = 0;
+    if (iterations + 2 > MAX_MODELS) return errorf("report: too many iterations (%d)", iterations);
+    const char *names[MAX_MODELS];
+    char name_buf[MAX_MODELS][16];
+    snprintf(name_buf[0], 16, "sft");
+    for (int t = 1; t <= iterations + 1; t++) snprintf(name_buf[t], 16, "m%d", t);
+    for (int i = 0; i < iterations + 2; i++) {
+        if (load_model_report(run_dir, name_buf[i], &models[n_models]) < 0) {
+            for (int j = 0; j < n_models; j++) free_model_report(&models[j]);
+            return -1;
+        }
+        names[n_models] = models[n_models].name;
+        n_models++;
+    }
+    for (int i = 1; i < n_models; i++) compare_models(&models[i - 1], &models[i]);  // M1 vs SFT, M2 vs M1, ...
+    IterationReport *its = xcalloc((size_t)(iterations ? iterations : 1), sizeof(IterationReport));
+    for (int t = 1; t <= iterations; t++) load_iteration_report(run_dir, t, &its[t - 1]);
+
+    // report.json
+    Buf js = {0};
+    buf_printf(&js, "{\n  \"settings\": %s,\n  \"models\": [\n", settings ? settings : "{}");
+    for (int i = 0; i < n_models; i++) {
+        const ModelReport *m = &models[i];
+        buf_printf(&js, "    {\"name\": \"%s\", \"items\": %d, ", m->name, m->n);
+        json_num(&js, "accuracy", m->accuracy, 0);
+        json_num(&js, "accuracy_ci_low", m->acc_lo, 0);
+        json_num(&js, "accuracy_ci_high", m->acc_hi, 0);
+        json_num(&js, "mean_score", m->mean_score, 0);
+        json_num(&js, "mean_tokens", m->mean_tokens, 0);
+        if (i > 0) {
+            buf_printf(&js, "\"vs_previous\": {\"previous\": \"%s\", \"wins\": %d, \"ties\": %d, \"losses\": %d, ", models[i - 1].name,
+                       m->wins, m->ties, m->losses);
+            json_num(&js, "win_rate", (m->wins + 0.5 * m->ties) / (double)(m->wins + m->ties + m->losses), 0);
+            json_num(&js, "accuracy_diff", m->diff, 0);
+            json_num(&js, "accuracy_diff_ci_low", m->diff_lo, 0);
+            json_num(&js, "accuracy_diff_ci_high", m->diff_hi, 1);
+            buf_printf(&js, "}, ");
+        }
+        json_num(&js, "judge_pairwise", m->pairwise, 0);
+        json_num(&js, "judge_five_best", m->five_best, 0);
+        json_num(&js, "judge_exact", m->exact_match, 0);
+        json_num(&js, "judge_spearman", m->spearman, 0);
+        json_num(&js, "judge_kendall", m->kendall, 0);
+        json_num(&js, "judge_parse_rate", m->parse_rate, 1);
+        buf_printf(&js, "}%s\n", i + 1 < n_models ? "," : "");
+    }
+    buf_printf(&js, "  ],\n  \"iterations\": [\n");
+    for (int t = 0; t < iterations; t++) {
+        const IterationReport *it = &its[t];
+        buf_printf(&js,
+                   "    {\"iteration\": %d, \"prompts_generated\": %d, \"prompts_kept\": %d, \"candidates\": %d, "
+                   "\"judge_samples\": %d, \"judge_unparsed\": %d, \"pairs_kept\": %d, \"dropped_tie\": %d, "
+                   "\"dropped_too_few\": %d, \"chosen_better\": %d, \"chosen_equal\": %d, \"chosen_worse\": %d, ",
+                   t + 1, it->generated, it->kept_prompts, it->candidates, it->samples, it->unparsed, it->pairs, it->tie,
+                   it->too_few, it->chosen_better, it->chosen_equal, it->chosen_worse);
+        json_num(&js, "onpolicy_judge_pairwise", it->onpolicy_pairwise, 0);
+        json_num(&js, "onpolicy_judge_agreement", it->onpolicy_agree, 0);
+        json_num(&js, "candidate_accuracy", it->candidate_accuracy, 0);
+        json_num(&js, "chosen_accuracy", it->chosen_accuracy, 0);
+        json_num(&js, "dpo_loss", it->dpo_loss, 0);
+        json_num(&js, "dpo_margin", it->dpo_margin, 0);
+        json_num(&js, "dpo_accuracy", it->dpo_accuracy, 0);
+        buf_printf(&js, "\"dpo_steps\": %d}%s\n", it->dpo_steps, t + 1 < iterations ? "," : "");
+    }
+    buf_printf(&js, "  ]\n}\n");
+    char *json_path = path_join(run_dir, "report.json");
+    int rc = write_file_atomic(json_path, js.data, js.len);
+    free(json_path);
+    buf_free(&js);
+
+    // report.md and the summary
+    Buf md = {0};
+    char a[16], b[16], c[16], d[16], e[16], g[16];
+    buf_printf(&md, "# Self-rewarding run: %s\n\n", run_dir);
+    if (settings) buf_printf(&md, "Settings: `%s`\n\n", settings);
+    buf_printf(&md, "## Instruction following (held-out test set, graded by the world's grader)\n\n");
+    buf_printf(&md, "| model | accuracy %% [95%% CI] | mean score | mean length (tokens) | vs previous: win rate %% | accuracy diff %% [95%% CI] |\n");
+    buf_printf(&md, "|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n_models; i++) {
+        const ModelReport *m = &models[i];
+        buf_printf(&md, "| %s | %s [%s, %s] | %.3f | %.1f | ", m->name, pct(a, 16, m->accuracy), pct(b, 16, m->acc_lo),
+                   pct(c, 16, m->acc_hi), m->mean_score, m->mean_tokens);
+        if (i > 0)
+            buf_printf(&md, "%s (%d/%d/%d) | %+.1f [%+.1f, %+.1f] |\n", pct(d, 16, (m->wins + 0.5 * m->ties) / (double)(m->wins + m->ties + m->losses)),
+                       m->wins, m->ties, m->losses, 100 * m->diff, 100 * m->diff_lo, 100 * m->diff_hi);
+        else buf_printf(&md, "- | - |\n");
+    }
+    buf_printf(&md, "\n## Judging (held-out judge set, against gold scores)\n\n");
+    buf_printf(&md, "| model | pairwise %% | 5-best %% | exact %% | Spearman | Kendall tau-b | parsed %% |\n|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n_models; i++) {
+        const ModelReport *m = &models[i];
+        buf_printf(&md, "| %s | %s | %s | %s | %.3f | %.3f | %s |\n", m->name, pct(a, 16, m->pairwise), pct(b, 16, m->five_best),
+                   pct(c, 16, m->exact_match), m->spearman, m->kendall, pct(d, 16, m->parse_rate));
+    }
+    buf_printf(&md, "\n## Iterations\n\n");
+    buf_printf(&md, "| iteration | prompts made / kept | candidates | judge samples unparsed | pairs kept | dropped: tie / too few | "
+                    "on-policy judge pairwise %% | judge = grader %% | chosen better / equal / worse | candidate acc %% | chosen acc %% | "
+                    "DPO loss | margin | reward acc %% |\n");
+    buf_printf(&md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int t = 0; t < iterations; t++) {
+        const IterationReport *it = &its[t];
+        buf_printf(&md, "| %d | %d / %d | %d | %d of %d | %d | %d / %d | %s | %s | %d / %d / %d | %s | %s | %.4f | %.4f | %s |\n",
+                   t + 1, it->generated, it->kept_prompts, it->candidates, it->unparsed, it->samples, it->pairs, it->tie,
+                   it->too_few, pct(a, 16, it->onpolicy_pairwise), pct(b, 16, it->onpolicy_agree), it->chosen_better,
+                   it->chosen_equal, it->chosen_worse, pct(c, 16, it->candidate_accuracy), pct(e, 16, it->chosen_accuracy),
+                   it->dpo_loss, it->dpo_margin, pct(g, 16, it->dpo_accuracy));
+    }
+    buf_printf(&md, "\nCharts: accuracy.svg, judge.svg, pairs.svg, dpo.svg.\n");
+    char *md_path = path_join(run_dir, "report.md");
+    if (rc == 0) rc = write_file_atomic(md_path, md.data, md.len);
+    free(md_path);
+    buf_free(&md);
+
+    // charts
+    double acc[MAX_MODELS], lo[MAX_MODELS], hi[MAX_MODELS], jm[3 * MAX_MODELS];
+    for (int i = 0; i < n_models; i++) {
+        acc[i] = models[i].accuracy, lo[i] = models[i].acc_lo, hi[i] = models[i].acc_hi;
+        jm[i] = models[i].pairwise, jm[n_models + i] = models[i].five_best, jm[2 * n_models + i] = models[i].exact_match;
+    }
+    const char *acc_series[1] = {"accuracy"}, *judge_series[3] = {"pairwise", "5-best", "exact"};
+    char *p1 = path_join(run_dir, "accuracy.svg"), *p2 = path_join(run_dir, "judge.svg");
+    char *p3 = path_join(run_dir, "pairs.svg"), *p4 = path_join(run_dir, "dpo.svg");
+    if (rc == 0) rc = svg_bars(p1, "Held-out accuracy (95% bootstrap CI)", n_models, names, 1, acc_series, acc, lo, hi, 0, 1, "%.1f");
+    if (rc == 0) rc = svg_bars(p2, "Judge against gold scores", n_models, names, 3, judge_series, jm, NULL, NULL, 0, 1, "%.1f");
+    if (iterations > 0) {
+        double *pv = xmalloc((size_t)3 * iterations * sizeof(double));
+        const char **iter_names = xmalloc((size_t)iterations * sizeof(char *));
+        char (*iter_buf)[16] = xmalloc((size_t)iterations * 16);
+        for (int t = 0; t < iterations; t++) {
+            pv[t] = its[t].pairs, pv[iterations + t] = its[t].tie, pv[2 * iterations + t] = its[t].too_few;
+            snprintf(iter_buf[t], 16, "iteration %d", t + 1);
+            iter_names[t] = iter_buf[t];
+        }
+        double top = 1;
+        for (int i = 0; i < 3 * iterations; i++)
+            if (pv[i] > top) top = pv[i];
+        const char *pair_series[3] = {"kept", "dropped: tie", "dropped: too few scored"};
+        if (rc == 0) rc = svg_bars(p3, "Pairs per iteration", iterations, iter_names, 3, pair_series, pv, NULL, NULL, 0, top * 1.1, "%.0f");
+        int *counts = xmalloc((size_t)2 * iterations * sizeof(int));
+        double **ys = xmalloc((size_t)2 * iterations * sizeof(double *));
+        const char **line_names = xmalloc((size_t)2 * iterations * sizeof(char *));
+        char (*line_buf)[32] = xmalloc((size_t)2 * iterations * 32);
+        for (int t = 0; t < iterations; t++) {
+            counts[2 * t] = counts[2 * t + 1] = its[t].dpo_steps;
+            ys[2 * t] = its[t].step_loss, ys[2 * t + 1] = its[t].step_margin;
+            snprintf(line_buf[2 * t], 32, "loss, it. %d", t + 1);
+            snprintf(line_buf[2 * t + 1], 32, "margin, it. %d", t + 1);
+            line_names[2 * t] = line_buf[2 * t], line_names[2 * t + 1] = line_buf[2 * t + 1];
+        }
+        if (rc == 0) rc = svg_lines(p4, "DPO loss and reward margin per step", 2 * iterations, line_names, counts, ys, "%.3f");
+        free(pv), free(iter_names), free(iter_buf), free(counts), free(ys), free(line_names), free(line_buf);
+    }
+    free(p1), free(p2), free(p3), free(p4);
+
+    // the summary table
+    if (summary) {
+        fprintf(summary, "\n%-6s %8s %17s %7s %7s %9s %8s %8s %8s\n", "model", "acc %", "95% CI", "score", "length", "judge pw%",
+                "5-best%", "exact%", "parsed%");
+        for (int i = 0; i < n_models; i++) {
+            const ModelReport *m = &models[i];
+            char ci[48];
+            snprintf(ci, sizeof ci, "[%s, %s]", pct(b, 16, m->acc_lo), pct(c, 16, m->acc_hi));
+            fprintf(summary, "%-6s %8s %17s %7.3f %7.1f %9s %8s %8s %8s\n", m->name, pct(a, 16, m->accuracy), ci, m->mean_score,
+                    m->mean_tokens, pct(d, 16, m->pairwise), pct(e, 16, m->five_best), pct(g, 16, m->exact_match),
+                    pct(a, 16, m->parse_rate));
+        }
+        for (int i = 1; i < n_models; i++)
+            fprintf(summary, "%s vs %s: accuracy %+.1f points [95%% CI %+.1f, %+.1f], wins/ties/losses %d/%d/%d\n", models[i].name,
+                    models[i - 1].name, 100 * models[i].diff, 100 * models[i].diff_lo, 100 * models[i].diff_hi, models[i].wins,
+                    models[i].ties, models[i].losses);
+        for (int t = 0; t < iterations; t++)
+            fprintf(summary,
+                    "iteration %d: %d prompts, %d pairs (%d ties, %d too few); on-policy judge pairwise %s%%; chosen "
+                    "better/equal/worse %d/%d/%d; DPO loss %.4f margin %.4f\n",
+                    t + 1, its[t].kept_prompts, its[t].pairs, its[t].tie, its[t].too_few, pct(a, 16, its[t].onpolicy_pairwise),
+                    its[t].chosen_better, its[t].chosen_equal, its[t].chosen_worse, its[t].dpo_loss, its[t].dpo_margin);
+    }
+    for (int i = 0; i < n_models; i++) free_model_report(&models[i]);
+    for (int t = 0; t < iterations; t++) free(its[t].step_loss), free(its[t].step_margin);
+    free(its);
+    return rc;
+}
