@@ -26,7 +26,7 @@ HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h unicode_tabl
 TESTS = tests/test_model tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge
 BENCHES = tests/bench_model tests/bench_tokenizer
 
-.PHONY: all test bench run clean
+.PHONY: all test test-sanitize bench run data tinymodels clean
 
 all: srl
 
@@ -38,6 +38,7 @@ tests/%: tests/%.c tests/check.h $(LIB_SRCS) $(HEADERS)
 
 test: srl $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; \
+	echo "== tests/test_data.sh"; bash tests/test_data.sh; \
 	echo "== tests/test_run.sh"; bash tests/test_run.sh; echo "== all tests passed"
 
 # make bench [BENCH="tiny small"]: srl beside the PyTorch peer, same machine, same run
@@ -45,10 +46,39 @@ BENCH ?=
 bench: $(BENCHES)
 	bash tests/bench.sh $(BENCH)
 
+# make data: the task world, regenerated (byte for byte the committed data/world)
+data: srl
+	./srl world --out data/world --seed 1
+
+# make tinymodels: the tokenizer and the base model M0, remade bit for bit from data/world
+# (about 45 minutes on 2 cores); tinymodels/README.md records what it printed
+TINY_PRETRAIN = --seq 256 --batch 16 --epochs 7 --lr 2e-3 --lr-min 1e-4 --warmup 0.02 --eval-every 300 --save-every 300
+tinymodels: srl
+	./srl train-tokenizer --data data/world/pretrain.txt,data/world/ift_seed.jsonl,data/world/eft_seed.jsonl \
+	    --vocab-size 2048 --out tinymodels/tokenizer.json
+	./srl pretrain --data data/world/pretrain.txt --tokenizer tinymodels/tokenizer.json --config tinymodels/m0_config.json \
+	    --out tinymodels/m0 --force $(TINY_PRETRAIN)
+
 # make run: the whole method on the task world (RUN_ARGS adds options, e.g. RUN_ARGS="--iterations 3")
 RUN_ARGS ?=
 run: srl
 	./srl run --model tinymodels/m0 --data data/world --out runs/world $(RUN_ARGS)
 
+# make test-sanitize: every test built with AddressSanitizer and UndefinedBehaviorSanitizer,
+# stopping at the first report, in build/sanitize (the normal build is left alone)
+SAN_FLAGS = -O1 -g -std=gnu11 -ffp-contract=fast -fopenmp -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+SAN_DIR = build/sanitize
+test-sanitize:
+	@mkdir -p $(SAN_DIR)/tests
+	$(CC) $(SAN_FLAGS) -o $(SAN_DIR)/srl srl.c $(LIB_SRCS) $(LDLIBS)
+	@set -e; for t in $(TESTS); do $(CC) $(SAN_FLAGS) -o $(SAN_DIR)/$$t $$t.c $(LIB_SRCS) $(LDLIBS); done
+	@set -e; export SRL=$(SAN_DIR)/srl SRL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1; \
+	for t in $(TESTS); do echo "== $$t (sanitized)"; ./$(SAN_DIR)/$$t; done; \
+	echo "== tests/test_run.sh (sanitized)"; bash tests/test_run.sh; echo "== all sanitized tests passed"
+
 clean:
-	rm -f srl $(TESTS) $(BENCHES)
+	rm -rf srl $(TESTS) $(BENCHES) build
+
+# fuzzing: make fuzz FUZZ_SECONDS=N, make fuzz-regress (tests/fuzz/README.md)
+-include tests/fuzz/fuzz.mk

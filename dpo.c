@@ -44,6 +44,14 @@ static int seq_targets(const SeqSet *s, int i) {
     return n;
 }
 
+// The longest sequence of a set, less one: the T its batches can need.
+static int longest(const SeqSet *s) {
+    int t = 1;
+    for (int i = 0; i < s->n; i++)
+        if (s->lens[i] - 1 > t) t = s->lens[i] - 1;
+    return t;
+}
+
 long seqset_target_count(const SeqSet *s) {
     long n = 0;
     for (int i = 0; i < s->n; i++) n += seq_targets(s, i);
@@ -301,6 +309,7 @@ int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrain
     if (total < 1) total = 1;
     LRSchedule sched = {cfg->lr, cfg->lr_min, (int)(cfg->warmup * total + 0.5f), total, 0};
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, cfg->weight_decay};
+    if (memory_check(model_bytes_train(&m->config, micro, longest(train)), cfg->label) < 0) return -1;
     if (make_dirs(cfg->out_dir) < 0) return -1;
     int start = checkpoint_resume(m, cfg->out_dir);
     FILE *log = log_open(cfg->out_dir, start);
@@ -310,6 +319,7 @@ int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrain
     Batch b = {0};
     Progress progress;
     progress_start(&progress, cfg->label, total, "steps");
+    progress_resume(&progress, start);
     long tokens_done = 0;
     double t_start = now_seconds();
     int order_epoch = -1, rc = 0;
@@ -432,6 +442,8 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
     if (total < 1) total = 1;
     LRSchedule sched = {cfg->lr, cfg->lr_min, (int)(cfg->warmup * total + 0.5f), total, 0};
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, cfg->weight_decay};
+    int longest_pair = longest(chosen) > longest(rejected) ? longest(chosen) : longest(rejected);
+    if (memory_check(model_bytes_train(&m->config, 2 * micro, longest_pair), "dpo") < 0) return -1;
     if (make_dirs(cfg->out_dir) < 0) return -1;
     int start = checkpoint_resume(m, cfg->out_dir);
     FILE *log = log_open(cfg->out_dir, start);
@@ -455,6 +467,7 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
     Batch b = {0};
     Progress progress;
     progress_start(&progress, "dpo", total, "steps");
+    progress_resume(&progress, start);
     int order_epoch = -1, rc = 0;
     DPOStats last = {0};
     for (int step = start; step < total; step++) {

@@ -346,6 +346,26 @@ static int rope_ensure(Model *m, int n_pos) {
     return 0;
 }
 
+// The memory this machine can still give, from /proc/meminfo's MemAvailable (0 when unknown).
+size_t memory_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
+
+int memory_check(size_t needed, const char *what) {
+    size_t available = memory_available();
+    if (available && needed > available)
+        return errorf("%s needs %.2f GiB of memory, but only %.2f GiB is available", what, needed / 1073741824.0,
+                      available / 1073741824.0);
+    return 0;
+}
+
 // Allocates the weights (uninitialized) and the RoPE tables for config c.
 static void model_alloc(Model *m, const Config *c) {
     memset(m, 0, sizeof *m);
@@ -1307,8 +1327,10 @@ static int shards_open(ShardSet *s, const char *dir) {
             const JsonValue *map = json_get(s->index.root, "weight_map");
             if (!map || map->type != JSON_OBJECT) rc = errorf("%s: no weight_map object", index);
             else {
-                // open each distinct shard once; a shard name must be a plain file name in dir
-                s->files = xcalloc((size_t)map->count + 1, sizeof(SafeTensors));
+                // open each distinct shard once; a shard name must be a plain file name in dir.
+                // The array grows with the distinct shards met, not with the entries (which a
+                // hostile index can make many).
+                int cap = 0;
                 for (const JsonValue *e = map->child; e && rc == 0; e = e->next) {
                     if (e->type != JSON_STRING || strchr(e->string, '/') || e->string[0] == '.' || e->string[0] == 0) {
                         rc = errorf("%s: weight_map entry for %s is not a plain file name", index, e->key);
@@ -1320,6 +1342,10 @@ static int shards_open(ShardSet *s, const char *dir) {
                         if (strcmp(base ? base + 1 : s->files[i].path, e->string) == 0) seen = 1;
                     }
                     if (seen) continue;
+                    if (s->n_files == cap) {
+                        cap = cap ? 2 * cap : 4;
+                        s->files = xrealloc(s->files, (size_t)cap * sizeof(SafeTensors));
+                    }
                     char *p = path_join(dir, e->string);
                     if (safetensors_open(&s->files[s->n_files], p) < 0) rc = -1;
                     else s->n_files++;
@@ -1378,6 +1404,11 @@ static int load_hf_folder(Model *m, const char *dir) {
                 else rc = errorf("%s: tensor %s has shape [%s], config.json implies [%zu]", dir, name, got, rows);
             }
         }
+    }
+    if (rc == 0) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s (%zu parameters, held as float32)", dir, count_params(&c));
+        rc = memory_check(count_params(&c) * sizeof(float), what);
     }
     if (rc == 0) {
         model_alloc(m, &c);
@@ -1619,6 +1650,9 @@ int kv_cache_init(KVCache *c, const Config *cfg, int n_slots, int max_len) {
     c->kv_dim = cfg->n_kv_heads * cfg->head_dim;
     c->n_layers = cfg->n_layers;
     size_t n = (size_t)cfg->n_layers * n_slots * max_len * c->kv_dim;
+    char what[128];
+    snprintf(what, sizeof what, "a KV cache of %d sequences x %d positions", n_slots, max_len);
+    if (memory_check(2 * n * sizeof(float), what) < 0) return -1;
     c->k = malloc(n * sizeof(float));
     c->v = malloc(n * sizeof(float));
     if (!c->k || !c->v) {
@@ -1860,7 +1894,7 @@ int model_generate(Model *m, int n, const int *const *prompts, const int *prompt
     for (int s = 0; s < S; s++) slot_seq[s] = -1;
     for (int i = 0; i < n; i++) {
         rng_seed(&rngs[i], seeds ? seeds[i] : (uint64_t)i);
-        outputs[i] = xmalloc((size_t)max_new * sizeof(int));
+        outputs[i] = xmalloc((size_t)(max_new + 1) * sizeof(int));
         output_lens[i] = 0;
         if (stopped) stopped[i] = 0;
     }
@@ -1914,6 +1948,7 @@ int model_generate(Model *m, int n, const int *const *prompts, const int *prompt
             int token = sample_with_scratch(logits, V, cfg->temperature, cfg->top_p, &rngs[i], scratch);
             if (is_stop(cfg, token)) {
                 if (stopped) stopped[i] = 1;
+                if (cfg->include_stop) outputs[i][output_lens[i]++] = token;
                 slot_seq[target] = -1, done++;
             } else {
                 outputs[i][output_lens[i]++] = token;
@@ -1940,6 +1975,7 @@ int model_generate(Model *m, int n, const int *const *prompts, const int *prompt
             int token = sample_with_scratch(logits + (size_t)r * V, V, cfg->temperature, cfg->top_p, &rngs[i], scratch);
             if (is_stop(cfg, token)) {
                 if (stopped) stopped[i] = 1;
+                if (cfg->include_stop) outputs[i][output_lens[i]++] = token;
                 slot_seq[s] = -1, done++;
                 continue;
             }

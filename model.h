@@ -195,6 +195,11 @@ int model_load_optimizer(Model *m, const char *path);         // -1 with srl_err
 int safetensors_write_f32(const char *path, int n, const char *const *names, const float *const *data,
                           const size_t *numel, const char *metadata);
 
+// The memory still available on this machine (0 when unknown), and a check that `needed`
+// bytes fit in it: -1 with srl_error naming `what` and both amounts when they do not.
+size_t memory_available(void);
+int memory_check(size_t needed, const char *what);
+
 // Bytes needed to generate (weights + KV cache for n_seqs x seq_len) and to train (weights,
 // gradients, AdamW state, activations for B x T).
 size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len);
@@ -274,6 +279,7 @@ typedef struct {
     float top_p;             // 1: no nucleus cut
     const int *stop_ids;     // generation of a sequence ends when it produces one of these
     int n_stop;
+    int include_stop;        // 1: a stop token that ends a sequence is kept as its last output token
     int max_batch;           // sequences decoded together (cache slots)
     int progress;            // 1: progress lines on stderr
     const char *progress_label;

@@ -636,7 +636,8 @@ static const char HELP_GRADE[] =
     "Scores responses to task-world instructions with the world's grader (the additive 0-5\n"
     "rubric; 5 = every constraint met and nothing extra). Each record gives an instruction and\n"
     "a response, as {\"instruction\", \"response\"}, {\"prompt\", \"completion\"}, or \"messages\"\n"
-    "with a user and an assistant turn. Prints the summary; --out writes one grade per record.\n";
+    "with a user and an assistant turn. Prints the summary; --out writes one grade per record,\n"
+    "with the judgment the grader would write (what a perfect judge says).\n";
 
 // The instruction and response of a record, in any of the accepted forms.
 static int record_instruction_response(const JsonValue *rec, const char **instruction, const char **response) {
@@ -677,9 +678,16 @@ static int cmd_grade(Options *o) {
             fprintf(af.f, "{\"line\": %ld, ", r.line);
             const char *id = json_get_string(rec, "id");
             if (id) fprintf(af.f, "\"id\": "), json_write_cstring(af.f, id), fprintf(af.f, ", ");
-            if (ok) fprintf(af.f, "\"score\": %d, \"exact\": %d, \"checks\": %d, \"met\": %d, \"family\": \"%s\"}\n", g.score, g.exact,
-                            g.n_checks, g.n_met, world_family_names[g.family]);
-            else fprintf(af.f, "\"score\": null}\n");
+            if (ok) {
+                char *judgment = world_judgment(instruction, response);
+                fprintf(af.f, "\"score\": %d, \"exact\": %d, \"checks\": %d, \"met\": %d, \"family\": \"%s\", \"judgment\": ", g.score,
+                        g.exact, g.n_checks, g.n_met, world_family_names[g.family]);
+                json_write_cstring(af.f, judgment ? judgment : "");
+                fprintf(af.f, "}\n");
+                free(judgment);
+            } else {
+                fprintf(af.f, "\"score\": null}\n");
+            }
         }
     }
     if (rc < 0) fatal("%s", srl_error);
@@ -695,7 +703,7 @@ static int cmd_grade(Options *o) {
 }
 
 // ----------------------------------------------------------------------------
-// srl pretrain, srl sft
+// srl pretrain, srl sft, srl perplexity
 
 typedef struct {
     int batch, micro_batch, epochs, steps, eval_every, save_every;
@@ -740,6 +748,47 @@ static LMTrainConfig lm_config(const TrainFlags *f, const char *label, const cha
     "  --heldout F        fraction of the data held out for the held-out loss\n" \
     "  --seed S           data order\n"
 
+// Plain text as training windows: paragraphs (split at blank lines) are encoded with a
+// beginning-of-text token each, packed into one stream and cut into windows of T + 1 tokens
+// (T predictions each); the last `heldout` fraction of the windows is held out. Returns the
+// number of tokens in the stream.
+static size_t text_windows(const Tokenizer *tok, const char *path, int T, int bos, double heldout_fraction, SeqSet *train,
+                           SeqSet *heldout) {
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, 0) < 0) fatal("%s", srl_error);
+    int *stream = NULL;
+    size_t n_stream = 0, cap = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && !(text[j] == '\n' && j + 1 < len && text[j + 1] == '\n')) j++;
+        size_t end = j < len ? j + 1 : len;  // keep the paragraph's final newline
+        int *ids, n;
+        if (tokenizer_encode(tok, text + i, end - i, 0, &ids, &n) < 0) fatal("%s: %s", path, srl_error);
+        if (n_stream + (size_t)n + 1 > cap) {
+            cap = (n_stream + (size_t)n + 1) * 2;
+            stream = xrealloc(stream, cap * sizeof(int));
+        }
+        stream[n_stream++] = bos >= 0 ? bos : 0;
+        memcpy(stream + n_stream, ids, (size_t)n * sizeof(int));
+        n_stream += (size_t)n;
+        free(ids);
+        i = end;
+        while (i < len && text[i] == '\n') i++;
+    }
+    free(text);
+    unsigned char *mask = xmalloc((size_t)T + 1);
+    memset(mask, 1, (size_t)T + 1);
+    mask[0] = 0;
+    long n_windows = n_stream >= (size_t)T + 1 ? (long)((n_stream - 1) / (size_t)T) : 0;
+    long n_held = (long)(n_windows * heldout_fraction + 0.5);
+    for (long w = 0; w < n_windows; w++)
+        seqset_add(w < n_windows - n_held ? train : heldout, stream + (size_t)w * T, mask, T + 1, NULL);
+    free(stream);
+    free(mask);
+    return n_stream;
+}
+
 static const char HELP_PRETRAIN[] =
     "usage: srl pretrain --data FILE --tokenizer PATH --config FILE --out DIR [options]\n"
     "\n"
@@ -776,42 +825,8 @@ static int cmd_pretrain(Options *o) {
     c.n_eos = 0;
     if (tokenizer_eos_id(tok) >= 0) c.eos_token_ids[c.n_eos++] = tokenizer_eos_id(tok);
     if (tokenizer_eot_id(tok) >= 0) c.eos_token_ids[c.n_eos++] = tokenizer_eot_id(tok);
-    // the token stream: each paragraph after a beginning-of-text token
-    char *text;
-    size_t len;
-    if (read_file(data, &text, &len, 0) < 0) fatal("%s", srl_error);
-    int *stream = NULL;
-    size_t n_stream = 0, cap = 0;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && !(text[j] == '\n' && j + 1 < len && text[j + 1] == '\n')) j++;
-        size_t end = j < len ? j + 1 : len;  // keep the paragraph's final newline
-        int *ids, n;
-        if (tokenizer_encode(tok, text + i, end - i, 0, &ids, &n) < 0) fatal("%s: %s", data, srl_error);
-        if (n_stream + (size_t)n + 1 > cap) {
-            cap = (n_stream + (size_t)n + 1) * 2;
-            stream = xrealloc(stream, cap * sizeof(int));
-        }
-        stream[n_stream++] = c.bos_token_id >= 0 ? c.bos_token_id : 0;
-        memcpy(stream + n_stream, ids, (size_t)n * sizeof(int));
-        n_stream += (size_t)n;
-        free(ids);
-        i = end;
-        while (i < len && text[i] == '\n') i++;
-    }
-    free(text);
-    // windows of T + 1 tokens (T predictions each), the last ones held out
-    SeqSet all = {0}, train = {0}, heldout = {0};
-    unsigned char *mask = xmalloc((size_t)T + 1);
-    memset(mask, 1, (size_t)T + 1);
-    mask[0] = 0;
-    for (size_t w = 0; (w + 1) * (size_t)T + 1 <= n_stream; w++) seqset_add(&all, stream + w * T, mask, T + 1, NULL);
-    free(stream);
-    free(mask);
-    int n_held = (int)(all.n * f.heldout + 0.5);
-    for (int i = 0; i < all.n; i++)
-        seqset_add(i < all.n - n_held ? &train : &heldout, all.ids[i], all.mask[i], all.lens[i], NULL);
-    seqset_free(&all);
+    SeqSet train = {0}, heldout = {0};
+    size_t n_stream = text_windows(tok, data, T, c.bos_token_id, f.heldout, &train, &heldout);
     fprintf(stderr, "pretrain: %zu tokens, %d windows of %d for training, %d held out\n", n_stream, train.n, T, heldout.n);
     Model m;
     if (init) {
@@ -826,12 +841,46 @@ static int cmd_pretrain(Options *o) {
     }
     LMTrainConfig lc = lm_config(&f, "pretrain", out, 0, 0);
     if (train_lm(&m, &train, &heldout, &lc) < 0) fatal("%s", srl_error);
-    double loss = eval_lm_loss(&m, &heldout, f.micro_batch > 0 ? f.micro_batch : f.batch, 0);
-    printf("pretrain: held-out loss %.4f (perplexity %.2f) over %ld tokens\n", loss, exp(loss), seqset_target_count(&heldout));
-    save_model_folder(&m, out, tok, "pretrain");
+    double loss = eval_lm_loss(&m, &heldout, 16, 0);
+    printf("pretrain: held-out loss %.6f (perplexity %.4f) over %ld tokens\n", loss, exp(loss), seqset_target_count(&heldout));
+    if (model_save(&m, out, 0) < 0) fatal("%s", srl_error);
+    char *tp = path_join(out, "tokenizer.json"), *rp = path_join(out, "pretrain_result.json");
+    if (tokenizer_save_json(tok, tp) < 0) fatal("%s", srl_error);
+    char result[256];
+    int rn = snprintf(result, sizeof result, "{\"heldout_loss\": %.6f, \"heldout_tokens\": %ld, \"seq\": %d, \"heldout_fraction\": %g}\n",
+                      loss, seqset_target_count(&heldout), T, f.heldout);
+    if (write_file_atomic(rp, result, (size_t)rn) < 0) fatal("%s", srl_error);
+    free(tp), free(rp);
+    stage_mark_done(out, "pretrain");
     seqset_free(&train), seqset_free(&heldout);
     model_free(&m);
     tokenizer_free(tok);
+    return 0;
+}
+
+static const char HELP_PERPLEXITY[] =
+    "usage: srl perplexity --model DIR --data FILE [--seq T] [--heldout F]\n"
+    "\n"
+    "The mean next-token loss (and perplexity) of a model on plain text, cut into windows as\n"
+    "srl pretrain cuts it; with --heldout F only the last F of the windows (pretrain's held-out\n"
+    "part, so a base model's recorded held-out loss can be checked).\n";
+
+static int cmd_perplexity(Options *o) {
+    if (wants_help(o, HELP_PERPLEXITY)) return 0;
+    const char *model_path = opt_required(o, "model"), *data = opt_required(o, "data");
+    int T = (int)opt_long(o, "seq", 256, 8, 1 << 16);
+    double heldout = opt_double(o, "heldout", 0, 0, 1);
+    options_done(o);
+    Model m;
+    load_model_or_die(&m, model_path);
+    Tokenizer *tok = load_tokenizer_for(NULL, model_path);
+    SeqSet train = {0}, held = {0};
+    text_windows(tok, data, T, m.config.bos_token_id, heldout > 0 ? heldout : 1.0, &train, &held);
+    double loss = eval_lm_loss(&m, &held, 16, 0);
+    printf("loss %.6f perplexity %.4f over %ld tokens\n", loss, exp(loss), seqset_target_count(&held));
+    seqset_free(&train), seqset_free(&held);
+    tokenizer_free(tok);
+    model_free(&m);
     return 0;
 }
 
@@ -1180,7 +1229,9 @@ static const char HELP_EVAL[] =
     "world's grader: accuracy (every constraint met: score 5), mean rubric score, mean length.\n"
     "Judging: --judge-samples judgments of every response of --judge-data, against their gold\n"
     "scores: pairwise accuracy, 5-best, exact match, Spearman, Kendall tau-b, parse rate.\n"
-    "  --out DIR              write responses.jsonl, judgments.jsonl and metrics.json there\n"
+    "  --out DIR              write responses.jsonl and judgments.jsonl there\n"
+    "  --compare FILE         another model's responses.jsonl (from --out): head-to-head win rate by\n"
+    "                         grader score, and the paired bootstrap interval of the accuracy difference\n"
     "  --judge-template FILE  the judge prompt, with {instruction} and {response}\n"
     "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
     "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
@@ -1210,6 +1261,7 @@ static int cmd_eval(Options *o) {
     int judge_max_new = (int)opt_long(o, "judge-max-new-tokens", 160, 1, 1 << 16);
     int batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    const char *compare = opt_str(o, "compare", NULL);
     options_done(o);
     if (!data && !judge_data) fatal("eval: give --data and/or --judge-data");
     Model m;
@@ -1221,6 +1273,38 @@ static int cmd_eval(Options *o) {
         char *path = out ? path_join(out, "responses.jsonl") : NULL;
         eval_instructions(&m, tok, data, max_new, batch, path, &e);
         print_instruction_eval(model_path, &e);
+        // the accuracy's bootstrap interval, and the head-to-head against --compare's responses
+        double *exact = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), lo, hi;
+        for (int i = 0; i < e.n; i++) exact[i] = e.scores[i] == 5;
+        bootstrap_mean_ci(exact, e.n, 2000, seed, 0.95, &lo, &hi);
+        printf("  accuracy 95%% bootstrap interval [%.1f%%, %.1f%%]\n", 100 * lo, 100 * hi);
+        if (compare) {
+            JsonlReader r;
+            if (jsonl_open(&r, compare) < 0) fatal("%s", srl_error);
+            const JsonValue *rec;
+            int rc, wins = 0, ties = 0, losses = 0, n = 0;
+            double *a = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), *b = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double));
+            while ((rc = jsonl_next(&r, &rec)) > 0) {
+                const char *id = json_get_string(rec, "id");
+                double other;
+                if (!id || json_get_number(rec, "score", &other) < 0) continue;
+                for (int i = 0; i < e.n; i++) {
+                    if (strcmp(e.ids[i], id) != 0 || e.scores[i] < 0) continue;
+                    wins += e.scores[i] > other, ties += e.scores[i] == other, losses += e.scores[i] < other;
+                    a[n] = exact[i], b[n] = other == 5, n++;
+                    break;
+                }
+            }
+            if (rc < 0) fatal("%s", srl_error);
+            jsonl_close(&r);
+            double diff;
+            bootstrap_paired_diff_ci(a, b, n, 2000, seed, 0.95, &diff, &lo, &hi);
+            printf("  against %s on %d items: win rate %.1f%% (wins %d, ties %d, losses %d); accuracy difference %+.1f points, "
+                   "95%% paired bootstrap interval [%+.1f, %+.1f]\n",
+                   compare, n, n ? 100.0 * (wins + 0.5 * ties) / n : 0.0, wins, ties, losses, 100 * diff, 100 * lo, 100 * hi);
+            free(a), free(b);
+        }
+        free(exact);
         instruction_eval_free(&e);
         free(path);
     }
@@ -1324,7 +1408,7 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
     if (eot >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eot;
     if (eos >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eos;
     GenerateConfig g = {.max_new_tokens = cfg->max_new, .temperature = cfg->temperature, .top_p = cfg->top_p,
-                        .stop_ids = stops, .n_stop = n_stops, .max_batch = cfg->batch};
+                        .stop_ids = stops, .n_stop = n_stops, .include_stop = 1, .max_batch = cfg->batch};
     int **prompts = xmalloc((size_t)cfg->batch * sizeof(int *)), *lens = xmalloc((size_t)cfg->batch * sizeof(int));
     int **outs = xmalloc((size_t)cfg->batch * sizeof(int *)), *out_lens = xmalloc((size_t)cfg->batch * sizeof(int));
     uint64_t *gen_seeds = xmalloc((size_t)cfg->batch * sizeof(uint64_t));
@@ -2546,6 +2630,7 @@ static const Command commands[] = {
     {"grade", cmd_grade, "score responses to task-world instructions with the world's grader"},
     {"pretrain", cmd_pretrain, "train a base model from scratch on plain text"},
     {"sft", cmd_sft, "supervised fine-tuning on chat data (IFT, EFT)"},
+    {"perplexity", cmd_perplexity, "a model's loss on plain text (e.g. pretraining's held-out part)"},
     {"prepare-oasst", cmd_prepare_oasst, "Open Assistant trees -> IFT seed and ranked EFT candidates"},
     {"eft-prep", cmd_eft_prep, "build the EFT (judge training) set"},
     {"gen-prompts", cmd_gen_prompts, "self-instruction creation: new prompts from 8-shot examples"},

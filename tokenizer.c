@@ -153,13 +153,14 @@ static void set_token(Tokenizer *t, int id, const void *bytes, size_t len, int f
 // ----------------------------------------------------------------------------
 // hash tables
 
-// FNV-1a: simple, and fast enough for pieces of a few bytes
+// FNV-1a: simple, and fast enough for pieces of a few bytes. It reads the bytes in order, so the
+// hash of s[0..n+1) is hash_extend(hash of s[0..n), s[n]): every prefix of a string in one pass.
+#define HASH_START 1469598103934665603ull
+static uint64_t hash_extend(uint64_t h, unsigned char byte) { return (h ^ byte) * 1099511628211ull; }
+
 static uint64_t hash_bytes(const unsigned char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ull;
-    }
+    uint64_t h = HASH_START;
+    for (size_t i = 0; i < n; i++) h = hash_extend(h, s[i]);
     return h;
 }
 
@@ -172,13 +173,18 @@ static void token_index_init(TokenIndex *ix, size_t n_keys) {
     ix->mask = n - 1;
 }
 
-static int token_index_find(const TokenIndex *ix, const Tokenizer *t, const unsigned char *bytes, size_t len) {
+// hash is hash_bytes(bytes, len), for callers that have it already.
+static int token_index_find_hashed(const TokenIndex *ix, const Tokenizer *t, const unsigned char *bytes, size_t len, uint64_t hash) {
     if (!ix->slots) return -1;
-    for (size_t i = hash_bytes(bytes, len) & ix->mask;; i = (i + 1) & ix->mask) {
+    for (size_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
         int id = ix->slots[i];
         if (id < 0) return -1;
         if ((size_t)t->length[id] == len && memcmp(token_bytes(t, id), bytes, len) == 0) return id;
     }
+}
+
+static int token_index_find(const TokenIndex *ix, const Tokenizer *t, const unsigned char *bytes, size_t len) {
+    return token_index_find_hashed(ix, t, bytes, len, hash_bytes(bytes, len));
 }
 
 // Adds id under its bytes. Returns -1 when added, or the id that already has these bytes.
@@ -293,6 +299,16 @@ static int utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
     }
     *cp = value;
     return len;
+}
+
+// Is s[0..n) valid UTF-8?
+static int utf8_valid(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned cp;
+        i += (size_t)utf8_decode(s + i, n - i, &cp);
+        if (cp == UTF8_INVALID) return 0;
+    }
+    return 1;
 }
 
 // The class of a code point: a direct table for the first 256, binary search above.
@@ -808,20 +824,27 @@ static void warn_if_not_nfc(const unsigned char *s, size_t len) {
 }
 
 // The added token that starts at s[pos] and is allowed (kinds: bit 1 non-special, bit 2
-// special), the longest if several; its length goes to *n. -1 if none.
+// special), the longest if several; its length goes to *n. -1 if none. The lengths are tried
+// from the shortest up, the hash of s[pos..pos+l) extended byte by byte, so a position costs one
+// pass over the longest added token, however many lengths there are (a file with added tokens of
+// a thousand lengths would otherwise hash half a million bytes at each position of the text).
 static int match_added(const Tokenizer *t, const unsigned char *s, size_t len, size_t pos, unsigned kinds, size_t *n) {
-    for (int i = 0; i < t->n_added_lengths; i++) {
+    int found = -1;
+    uint64_t hash = HASH_START;
+    size_t hashed = 0;
+    for (int i = t->n_added_lengths - 1; i >= 0; i--) {
         size_t l = (size_t)t->added_lengths[i];
-        if (l > len - pos) continue;
-        int id = token_index_find(&t->added, t, s + pos, l);
+        if (l > len - pos) break;
+        while (hashed < l) hash = hash_extend(hash, s[pos + hashed++]);
+        int id = token_index_find_hashed(&t->added, t, s + pos, l, hash);
         if (id < 0) continue;
         unsigned kind = (t->flags[id] & TOKEN_SPECIAL) ? 2 : 1;
-        if (kind & kinds) {
+        if (kind & kinds) {   // a longer one found later wins
+            found = id;
             *n = l;
-            return id;
         }
     }
-    return -1;
+    return found;
 }
 
 // The encoder behind tokenizer_encode and chat_encode: appends the tokens of text to out.
@@ -1114,14 +1137,17 @@ static long base64_decode(const unsigned char *s, size_t len, unsigned char *out
 
 // For a tiktoken vocabulary: every cut of a token into two tokens a + b is a pair that merges
 // into it, with the token's rank (= its id). The longest token is short (128 bytes for Llama 3),
-// so this is a few hundred thousand lookups.
+// so this is a few hundred thousand lookups. The left parts' hashes are extended byte by byte, so
+// a file with one very long token costs time in proportion to its length, not to its square.
 static void derive_pairs_from_ranks(Tokenizer *t, int n_ranked) {
     pair_table_init(&t->pairs, 16);
     for (int id = 0; id < n_ranked; id++) {
         const unsigned char *bytes = token_bytes(t, id);
         int len = t->length[id];
+        uint64_t left_hash = HASH_START;
         for (int cut = 1; cut < len; cut++) {
-            int left = token_index_find(&t->vocab, t, bytes, (size_t)cut);
+            left_hash = hash_extend(left_hash, bytes[cut - 1]);
+            int left = token_index_find_hashed(&t->vocab, t, bytes, (size_t)cut, left_hash);
             if (left < 0) continue;
             int right = token_index_find(&t->vocab, t, bytes + cut, (size_t)(len - cut));
             if (right >= 0) pair_table_add(&t->pairs, left, right, id, id);
@@ -1327,13 +1353,19 @@ static int json_fill_tokenizer(Tokenizer **out, const JsonValue *root, const cha
             return errorf("%s: model.vocab: the id of \"%.60s\" is not an integer from 0 to %lld", path, c->key, limit);
         if ((long long)c->number > max_id) max_id = (long long)c->number;
     }
-    for (int i = 0; i < n_added; i++) {
+    // (the added tokens are walked through their links: json_index(added, i) would make the loop quadratic)
+    const JsonValue *first_added = n_added ? added->child : NULL;
+    int i = 0;
+    for (const JsonValue *a = first_added; a; a = a->next, i++) {
         long long id;
-        const JsonValue *a = json_index(added, i);
+        const JsonValue *content = json_get(a, "content");
         if (json_get_int(a, "id", &id) < 0 || id < 0 || id > limit)
             return errorf("%s: added_tokens[%d]: \"id\" is missing or not an integer from 0 to %lld", path, i, limit);
-        if (!json_get_string(a, "content") || json_get(a, "content")->length == 0)
+        if (!content || content->type != JSON_STRING || content->length == 0)
             return errorf("%s: added_tokens[%d]: \"content\" is missing or empty", path, i);
+        // JSON text is UTF-8: other bytes could not be saved as they are (tokenizer_save_json)
+        if (!utf8_valid((const unsigned char *)content->string, content->length))
+            return errorf("%s: added_tokens[%d]: \"content\" is not valid UTF-8", path, i);
         if (id > max_id) max_id = id;
     }
     if (max_id < 0) return errorf("%s: the vocabulary is empty", path);
@@ -1349,8 +1381,9 @@ static int json_fill_tokenizer(Tokenizer **out, const JsonValue *root, const cha
         set_token(t, id, bytes, n, TOKEN_IN_VOCAB);
         free(bytes);
     }
-    for (int i = 0; i < n_added; i++) {
-        const JsonValue *a = json_index(added, i), *content = json_get(a, "content");
+    i = 0;
+    for (const JsonValue *a = first_added; a; a = a->next, i++) {
+        const JsonValue *content = json_get(a, "content");
         long long id;
         json_get_int(a, "id", &id);
         int flags = TOKEN_ADDED | (json_is_true(json_get(a, "special")) ? TOKEN_SPECIAL : 0);

@@ -778,14 +778,17 @@ void progress_start(Progress *p, const char *label, long total, const char *unit
     snprintf(p->label, sizeof p->label, "%s", label);
     snprintf(p->unit, sizeof p->unit, "%s", unit);
     p->total = total;
+    p->base = 0;
     p->start = now_seconds();
     p->last_print = p->start;
 }
 
+void progress_resume(Progress *p, long already_done) { p->base = already_done; }
+
 static void progress_print(Progress *p, long done, const char *extra, int final) {
     double t = now_seconds();
     double elapsed = t - p->start;
-    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    double rate = elapsed > 0 ? (double)(done - p->base) / elapsed : 0;
     char eta[32] = "", el[32];
     format_duration(el, sizeof el, elapsed);
     if (!final && p->total > 0 && rate > 0) {

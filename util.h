@@ -170,10 +170,12 @@ typedef struct {
     char label[64];
     char unit[24];
     long total;
+    long base;               // work already done before start (a resumed job): not in the rate
     double start;
     double last_print;
 } Progress;
 void progress_start(Progress *p, const char *label, long total, const char *unit);
+void progress_resume(Progress *p, long already_done);  // after progress_start, for a resumed job
 void progress_update(Progress *p, long done, const char *extra);   // extra may be NULL
 void progress_print_now(Progress *p, long done, const char *extra);  // a line now, whatever the time
 void progress_end(Progress *p, long done, const char *extra);

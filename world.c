@@ -2392,12 +2392,46 @@ static void statement_list_format(Rng *rng, Buf *b) {
     }
 }
 
-// Themes, by weight out of 10: facts about single words (4: a small model must see each word's
+// Themes, by weight out of 10: facts about single words (3: a small model must see each word's
 // attributes many times before it knows them, and the judge's checks stand on them), attribute
-// sequences in the judge's manner (2), numbers (2), lists and their formats (2).
+// sequences in the judge's manner (2), numbers (2), lists and their formats (1), and copies
+// (2: a judge restates the request and the answer's items before it checks them, and a small
+// model learns to copy from its context only from text in which things are repeated).
 static int paragraph_theme(Rng *rng) {
-    static const int theme_of[10] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3};
+    static const int theme_of[10] = {0, 0, 0, 1, 1, 2, 2, 3, 4, 4};
     return theme_of[rng_int(rng, 10)];
+}
+
+// A few items written out, then written again: as they were, in the judge's "a | b | c"
+// form, or in another case. Items are words in any case, numbers, or both.
+static void statement_copy(Rng *rng, Buf *b) {
+    static const char *const sep_text[] = {", ", "; ", " | ", "\n", " "};
+    char items[6][WORLD_WORD_MAX];
+    int n = 2 + rng_int(rng, 5), kind = rng_int(rng, 4), letter_case = rng_int(rng, 4);
+    for (int i = 0; i < n; i++) {
+        if (kind == 0 || (kind == 3 && rng_int(rng, 2))) snprintf(items[i], WORLD_WORD_MAX, "%d", rng_int(rng, 100));
+        else copy_cased(items[i], random_word(rng), letter_case == WORLD_CASE_ANY ? 1 + rng_int(rng, 3) : letter_case);
+    }
+    int sep = rng_int(rng, 5);
+    Buf list = {0};
+    for (int i = 0; i < n; i++) buf_printf(&list, "%s%s", i ? sep_text[sep] : "", items[i]);
+    static const char *const intros[] = {"The list", "Here is a list:", "Answer:", "The answer", "Written:", "Some items:"};
+    static const char *const agains[] = {"Again:", "The same list:", "Once more:", "Repeated:", "Copied:"};
+    int form = rng_int(rng, 4);
+    buf_printf(b, "%s%s%s", PICK(rng, intros), sep == 3 ? "\n" : " ", list.data);
+    buf_append_str(b, sep == 3 ? "\n" : ". ");
+    if (form == 0 || form == 1) {
+        buf_printf(b, "%s%s%s.", PICK(rng, agains), sep == 3 ? "\n" : " ", list.data);
+    } else if (form == 2) {
+        buf_append_str(b, "Items: ");
+        for (int i = 0; i < n; i++) buf_printf(b, "%s%s", i ? " | " : "", items[i]);
+        buf_append_char(b, '.');
+    } else {
+        buf_printf(b, "The items in order: ");
+        for (int i = 0; i < n; i++) buf_printf(b, "%s%s", i ? ", " : "", items[i]);
+        buf_printf(b, "; there are %d.", n);
+    }
+    buf_free(&list);
 }
 
 // A word's attributes in one line: "bear: animal, 4 letters, first letter b, last letter r, BEAR."
@@ -2427,7 +2461,8 @@ static void paragraph(Rng *rng, Buf *b) {
         }
         else if (r == 1) statement_word_sequence(rng, b);
         else if (r == 2) { if (rng_int(rng, 2)) statement_number(rng, b); else statement_number_list(rng, b); }
-        else { if (rng_int(rng, 2)) statement_list_format(rng, b); else statement_group_list(rng, b); }
+        else if (r == 3) { if (rng_int(rng, 2)) statement_list_format(rng, b); else statement_group_list(rng, b); }
+        else statement_copy(rng, b);
         // Statements that hold a new line stand on lines of their own.
         int multiline = memchr(b->data + before, '\n', b->len - (size_t)before) != NULL;
         if (i + 1 < n) buf_append_str(b, multiline || rng_int(rng, 3) == 0 ? "\n" : " ");
@@ -2489,12 +2524,11 @@ static void textset_free(TextSet *set) {
 // JUDGE_DEFAULT_TEMPLATE, said in fewer words, because a prompt's every token costs time on two
 // cores and the world's instructions are short. Written beside the data as judge_template.txt.
 const char WORLD_JUDGE_TEMPLATE[] =
-    "Rate the response to the user's request with the additive 5-point rubric: 1 point if it is "
-    "relevant, 1 more if it addresses part of the request, 1 more if it answers the basic elements, "
-    "1 more if it answers directly and completely, 1 more if it is perfect with nothing extra.\n"
+    "Score the response to the user's request from 0 to 5 with the additive rubric, one point each: "
+    "relevant; addresses part of it; answers the basics; complete and direct; perfect, nothing extra.\n"
     "User: {instruction}\n"
     "<response>{response}</response>\n"
-    "Check the response, then end with \"Score: <total points>\".";
+    "Check it, then end with \"Score: <total points>\".";
 
 void world_default_options(WorldOptions *o) {
     memset(o, 0, sizeof *o);
@@ -2502,7 +2536,7 @@ void world_default_options(WorldOptions *o) {
     o->difficulty = 3;
     o->pretrain_bytes = 3000000;
     o->n_ift = 2000;
-    o->n_eft = 6000;
+    o->n_eft = 3000;
     o->n_eft_eval = 500;
     o->n_test = 500;
     o->n_judge_test = 200;
@@ -2741,6 +2775,27 @@ static void paragraph_requests(Rng *rng, int difficulty, const TextSet *avoid_a,
     buf_free(&text);
 }
 
+// A request, an answer of some quality, and the answer checked, in the judge's manner: the kind
+// of text in which a base model sees answers being checked (as real corpora hold reviews and
+// corrections). Plain text, no chat format, no judge template: EFT still has to teach the model
+// to judge when asked to, in the template's form.
+static void paragraph_checked_answer(Rng *rng, int difficulty, const TextSet *avoid_a, const TextSet *avoid_b, Buf *b) {
+    static const char *const request_labels[] = {"Request:", "A request:", "The request:", "Asked:"};
+    static const char *const answer_labels[] = {"Answer:", "An answer:", "The answer given:", "Reply:"};
+    static const char *const check_labels[] = {"Checking it:", "Check:", "Let us check it.", "The check:"};
+    WorldTask t;
+    WorldGrade g;
+    Buf instruction = {0}, response = {0};
+    if (graded_example(rng, difficulty, avoid_a, avoid_b, rng_int(rng, 6), &t, &instruction, &response, &g) == 0) {
+        char *judgment = world_judgment_task(&t, response.data);
+        buf_printf(b, "%s %s\n%s %s\n%s\n%s", PICK(rng, request_labels), instruction.data, PICK(rng, answer_labels),
+                   response.data, PICK(rng, check_labels), judgment);
+        free(judgment);
+    }
+    buf_free(&instruction);
+    buf_free(&response);
+}
+
 static int write_pretrain(const WorldOptions *o, const char *dir, const TextSet *avoid_a, const TextSet *avoid_b) {
     AtomicFile af;
     if (open_output(&af, dir, "pretrain.txt") < 0) return -1;
@@ -2750,7 +2805,10 @@ static int write_pretrain(const WorldOptions *o, const char *dir, const TextSet 
     long written = 0;
     while (written < o->pretrain_bytes) {
         buf_clear(&b);
-        if (rng_int(&rng, 10) == 0) paragraph_requests(&rng, o->difficulty, avoid_a, avoid_b, &b);
+        // a tenth numbered requests, a fifth checked answers, the rest statements about the world
+        int kind = rng_int(&rng, 10);
+        if (kind == 0) paragraph_requests(&rng, o->difficulty, avoid_a, avoid_b, &b);
+        else if (kind <= 2) paragraph_checked_answer(&rng, o->difficulty, avoid_a, avoid_b, &b);
         else paragraph(&rng, &b);
         buf_append_str(&b, "\n\n");
         if (fwrite(b.data, 1, b.len, af.f) != b.len) {
