@@ -26,7 +26,7 @@ HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h unicode_tabl
 TESTS = tests/test_model tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge
 BENCHES = tests/bench_model tests/bench_tokenizer
 
-.PHONY: all test test-sanitize bench run data tinymodels clean
+.PHONY: all test test-kill test-sanitize bench run data tinymodels clean
 
 all: srl
 
@@ -40,6 +40,12 @@ test: srl $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; \
 	echo "== tests/test_data.sh"; bash tests/test_data.sh; \
 	echo "== tests/test_run.sh"; bash tests/test_run.sh; echo "== all tests passed"
+
+# make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL at random moments and
+# restarted until it finishes, each round ending byte-identical to an uninterrupted run
+KILL_ROUNDS ?= 3
+test-kill: srl
+	bash tests/test_kill.sh $(KILL_ROUNDS)
 
 # make bench [BENCH="tiny small"]: srl beside the PyTorch peer, same machine, same run
 BENCH ?=

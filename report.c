@@ -376,11 +376,6 @@ static int svg_lines(const char *path, const char *title, int n_series, const ch
 // ----------------------------------------------------------------------------
 // the report
 
-static void json_num(Buf *b, const char *key, double v, int last) {
-    if (isfinite(v)) buf_printf(b, "\"%s\": %.6f%s", key, v, last ? "" : ", ");
-    else buf_printf(b, "\"%s\": null%s", key, last ? "" : ", ");
-}
-
 static const char *pct(char *buf, size_t cap, double v) {
     if (isfinite(v)) snprintf(buf, cap, "%.1f", 100 * v);
     else snprintf(buf, cap, "-");
@@ -413,26 +408,26 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     for (int i = 0; i < n_models; i++) {
         const ModelReport *m = &models[i];
         buf_printf(&js, "    {\"name\": \"%s\", \"items\": %d, ", m->name, m->n);
-        json_num(&js, "accuracy", m->accuracy, 0);
-        json_num(&js, "accuracy_ci_low", m->acc_lo, 0);
-        json_num(&js, "accuracy_ci_high", m->acc_hi, 0);
-        json_num(&js, "mean_score", m->mean_score, 0);
-        json_num(&js, "mean_tokens", m->mean_tokens, 0);
+        buf_json_number(&js, "accuracy", m->accuracy, 0);
+        buf_json_number(&js, "accuracy_ci_low", m->acc_lo, 0);
+        buf_json_number(&js, "accuracy_ci_high", m->acc_hi, 0);
+        buf_json_number(&js, "mean_score", m->mean_score, 0);
+        buf_json_number(&js, "mean_tokens", m->mean_tokens, 0);
         if (i > 0) {
             buf_printf(&js, "\"vs_previous\": {\"previous\": \"%s\", \"wins\": %d, \"ties\": %d, \"losses\": %d, ", models[i - 1].name,
                        m->wins, m->ties, m->losses);
-            json_num(&js, "win_rate", (m->wins + 0.5 * m->ties) / (double)(m->wins + m->ties + m->losses), 0);
-            json_num(&js, "accuracy_diff", m->diff, 0);
-            json_num(&js, "accuracy_diff_ci_low", m->diff_lo, 0);
-            json_num(&js, "accuracy_diff_ci_high", m->diff_hi, 1);
+            buf_json_number(&js, "win_rate", (m->wins + 0.5 * m->ties) / (double)(m->wins + m->ties + m->losses), 0);
+            buf_json_number(&js, "accuracy_diff", m->diff, 0);
+            buf_json_number(&js, "accuracy_diff_ci_low", m->diff_lo, 0);
+            buf_json_number(&js, "accuracy_diff_ci_high", m->diff_hi, 1);
             buf_printf(&js, "}, ");
         }
-        json_num(&js, "judge_pairwise", m->pairwise, 0);
-        json_num(&js, "judge_five_best", m->five_best, 0);
-        json_num(&js, "judge_exact", m->exact_match, 0);
-        json_num(&js, "judge_spearman", m->spearman, 0);
-        json_num(&js, "judge_kendall", m->kendall, 0);
-        json_num(&js, "judge_parse_rate", m->parse_rate, 1);
+        buf_json_number(&js, "judge_pairwise", m->pairwise, 0);
+        buf_json_number(&js, "judge_five_best", m->five_best, 0);
+        buf_json_number(&js, "judge_exact", m->exact_match, 0);
+        buf_json_number(&js, "judge_spearman", m->spearman, 0);
+        buf_json_number(&js, "judge_kendall", m->kendall, 0);
+        buf_json_number(&js, "judge_parse_rate", m->parse_rate, 1);
         buf_printf(&js, "}%s\n", i + 1 < n_models ? "," : "");
     }
     buf_printf(&js, "  ],\n  \"iterations\": [\n");
@@ -444,13 +439,13 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                    "\"dropped_too_few\": %d, \"chosen_better\": %d, \"chosen_equal\": %d, \"chosen_worse\": %d, ",
                    t + 1, it->generated, it->kept_prompts, it->candidates, it->samples, it->unparsed, it->pairs, it->tie,
                    it->too_few, it->chosen_better, it->chosen_equal, it->chosen_worse);
-        json_num(&js, "onpolicy_judge_pairwise", it->onpolicy_pairwise, 0);
-        json_num(&js, "onpolicy_judge_agreement", it->onpolicy_agree, 0);
-        json_num(&js, "candidate_accuracy", it->candidate_accuracy, 0);
-        json_num(&js, "chosen_accuracy", it->chosen_accuracy, 0);
-        json_num(&js, "dpo_loss", it->dpo_loss, 0);
-        json_num(&js, "dpo_margin", it->dpo_margin, 0);
-        json_num(&js, "dpo_accuracy", it->dpo_accuracy, 0);
+        buf_json_number(&js, "onpolicy_judge_pairwise", it->onpolicy_pairwise, 0);
+        buf_json_number(&js, "onpolicy_judge_agreement", it->onpolicy_agree, 0);
+        buf_json_number(&js, "candidate_accuracy", it->candidate_accuracy, 0);
+        buf_json_number(&js, "chosen_accuracy", it->chosen_accuracy, 0);
+        buf_json_number(&js, "dpo_loss", it->dpo_loss, 0);
+        buf_json_number(&js, "dpo_margin", it->dpo_margin, 0);
+        buf_json_number(&js, "dpo_accuracy", it->dpo_accuracy, 0);
         buf_printf(&js, "\"dpo_steps\": %d}%s\n", it->dpo_steps, t + 1 < iterations ? "," : "");
     }
     buf_printf(&js, "  ]\n}\n");

@@ -716,7 +716,7 @@ static void read_train_flags(Options *o, TrainFlags *f) {
     f->micro_batch = (int)opt_long(o, "micro-batch", f->micro_batch, 0, 1 << 20);
     f->epochs = (int)opt_long(o, "epochs", f->epochs, 0, 1 << 20);
     f->steps = (int)opt_long(o, "steps", f->steps, 0, 1 << 30);
-    f->lr = opt_double(o, "lr", f->lr, 0, 10);
+    f->lr = opt_double(o, "lr", f->lr, 0, 1e30);  // any finite rate: a diverging run is caught by the non-finite guard
     f->lr_min = opt_double(o, "lr-min", f->lr_min, 0, 10);
     f->warmup = opt_double(o, "warmup", f->warmup, 0, 1);
     f->weight_decay = opt_double(o, "weight-decay", f->weight_decay, 0, 10);
@@ -2296,7 +2296,7 @@ static int cmd_dpo(Options *o) {
     d.epochs = (int)opt_long(o, "epochs", d.epochs, 1, 1000);
     d.batch_size = (int)opt_long(o, "batch", d.batch_size, 1, 1 << 20);
     d.micro_batch = (int)opt_long(o, "micro-batch", 0, 0, 1 << 20);
-    d.lr = (float)opt_double(o, "lr", d.lr, 0, 10);
+    d.lr = (float)opt_double(o, "lr", d.lr, 0, 1e30);
     d.lr_min = (float)opt_double(o, "lr-min", d.lr_min, 0, 10);
     d.warmup = (float)opt_double(o, "warmup", d.warmup, 0, 1);
     d.weight_decay = (float)opt_double(o, "weight-decay", d.weight_decay, 0, 10);
@@ -2395,12 +2395,18 @@ static void run_eval_model(const RunConfig *rc, const char *name, const char *mo
                judgments, &je);
     Buf b = {0};
     const JudgeMetrics *jm = &je.metrics;
-    buf_printf(&b,
-               "{\"model\": \"%s\", \"accuracy\": %.6f, \"mean_score\": %.6f, \"mean_tokens\": %.4f, \"items\": %d, "
-               "\"judge_pairwise\": %.6f, \"judge_five_best\": %.6f, \"judge_exact\": %.6f, \"judge_spearman\": %.6f, "
-               "\"judge_kendall\": %.6f, \"judge_parse_rate\": %.6f}\n",
-               name, e.accuracy, e.mean_score, e.mean_tokens, e.n, jm->pairwise_accuracy, jm->five_best, jm->exact_match,
-               jm->spearman, jm->kendall_tau_b, jm->parse_rate);
+    buf_printf(&b, "{\"model\": \"%s\", ", name);
+    buf_json_number(&b, "accuracy", e.accuracy, 0);
+    buf_json_number(&b, "mean_score", e.mean_score, 0);
+    buf_json_number(&b, "mean_tokens", e.mean_tokens, 0);
+    buf_printf(&b, "\"items\": %d, ", e.n);
+    buf_json_number(&b, "judge_pairwise", jm->pairwise_accuracy, 0);
+    buf_json_number(&b, "judge_five_best", jm->five_best, 0);
+    buf_json_number(&b, "judge_exact", jm->exact_match, 0);
+    buf_json_number(&b, "judge_spearman", jm->spearman, 0);
+    buf_json_number(&b, "judge_kendall", jm->kendall_tau_b, 0);
+    buf_json_number(&b, "judge_parse_rate", jm->parse_rate, 1);
+    buf_printf(&b, "}\n");
     if (write_file_atomic(metrics, b.data, b.len) < 0) fatal("%s", srl_error);
     print_instruction_eval(name, &e);
     print_judge_eval(name, &je);
@@ -2425,7 +2431,8 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
     char *pair_stats = path_join(dir, "pairs.stats.json"), *ift = data_path(rc, "ift_seed.jsonl");
     fprintf(stderr, "== iteration %d: %s -> %s\n", t, model_name, next_name);
     Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
-    if (!file_exists(prompts)) {
+    char *prompt_stats = path_join(dir, "prompts.stats.json");
+    if (!file_exists(prompts) || !file_exists(prompt_stats)) {
         const char *pm = rc->prompt_model ? rc->prompt_model : model_dir;
         Model m;
         load_model_or_die(&m, pm);
@@ -2436,7 +2443,7 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         char prefix[32];
         snprintf(prefix, sizeof prefix, "it%d", t);
         stage_gen_prompts(&m, tok, ift, prompts, prefix, &gc, &st);
-        char *sp = path_join(dir, "prompts.stats.json");
+        char *sp = xstrdup(prompt_stats);
         Buf b = {0};
         buf_printf(&b,
                    "{\"generated\": %d, \"kept\": %d, \"unfinished\": %d, \"too_short\": %d, \"too_long\": %d, "
@@ -2479,6 +2486,7 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
     }
     stop_if(rc, next_name);
     tokenizer_free(tok);
+    free(prompt_stats);
     free(dir), free(model_dir), free(next_dir), free(prompts), free(cands), free(judgments), free(pairs), free(pair_stats), free(ift);
 }
 
@@ -2502,7 +2510,7 @@ static const char HELP_RUN[] =
     "  --eft-prompts N (1000)  --eft-answers N (2)\n"
     "  --beta B (0.1)  --nll-alpha A (1)  --dpo-lr X  --dpo-lr-min X  --dpo-epochs N  --dpo-batch N\n"
     "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
-    "  --batch N (64)  --seed S (1)\n"
+    "  --batch N (64)  --seed S (1)  --save-every N (training checkpoints, 200 steps)\n"
     "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, prompts<t>, candidates<t>,\n"
     "                       judgments<t>, pairs<t>, m<t+1> (a rerun goes on from there)\n";
 
@@ -2540,6 +2548,9 @@ static int cmd_run(Options *o) {
     DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-5f, .lr_min = 1e-6f,
                         .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
     rc.dpo = read_dpo_flags(o, d);
+    int save_every = (int)opt_long(o, "save-every", 200, 0, 1 << 30);
+    rc.ift.save_every = rc.m1.save_every = save_every;
+    rc.dpo.save_every = save_every;
     options_done(o);
     if (strcmp(rc.m1_mode, "joint") != 0 && strcmp(rc.m1_mode, "sequential") != 0) fatal("run: --m1 is joint or sequential");
     if (make_dirs(rc.out) < 0) fatal("%s", srl_error);

@@ -711,6 +711,12 @@ void buf_printf(Buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
+// "key": v, with v as %.6f, or null when it is not finite (JSON has no NaN); last: no comma after
+void buf_json_number(Buf *b, const char *key, double v, int last) {
+    if (isfinite(v)) buf_printf(b, "\"%s\": %.6f%s", key, v, last ? "" : ", ");
+    else buf_printf(b, "\"%s\": null%s", key, last ? "" : ", ");
+}
+
 void buf_clear(Buf *b) {
     b->len = 0;
     if (b->data) b->data[0] = 0;
