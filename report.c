@@ -456,7 +456,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
 
     // report.md and the summary
     Buf md = {0};
-    char a[16], b[16], c[16], d[16], e[16], g[16];
+    char a[16], b[16], c[16], d[16], e[16], g[16], h[16];
     buf_printf(&md, "# Self-rewarding run: %s\n\n", run_dir);
     if (settings) buf_printf(&md, "Settings: `%s`\n\n", settings);
     buf_printf(&md, "## Instruction following (held-out test set, graded by the world's grader)\n\n");
@@ -548,7 +548,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
             snprintf(ci, sizeof ci, "[%s, %s]", pct(b, 16, m->acc_lo), pct(c, 16, m->acc_hi));
             fprintf(summary, "%-6s %8s %17s %7.3f %7.1f %9s %8s %8s %8s\n", m->name, pct(a, 16, m->accuracy), ci, m->mean_score,
                     m->mean_tokens, pct(d, 16, m->pairwise), pct(e, 16, m->five_best), pct(g, 16, m->exact_match),
-                    pct(a, 16, m->parse_rate));
+                    pct(h, 16, m->parse_rate));
         }
         for (int i = 1; i < n_models; i++)
             fprintf(summary, "%s vs %s: accuracy %+.1f points [95%% CI %+.1f, %+.1f], wins/ties/losses %d/%d/%d\n", models[i].name,

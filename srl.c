@@ -1241,6 +1241,16 @@ static const char HELP_EVAL[] =
 static void print_instruction_eval(const char *name, const InstructionEval *e) {
     printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens\n", name, 100 * e->accuracy, e->n,
            e->mean_score, e->mean_tokens);
+    // per family: which kinds of instruction the model follows
+    Buf b = {0};
+    for (int f = 0; f < world_n_families; f++) {
+        int n = 0, exact = 0;
+        for (int i = 0; i < e->n; i++)
+            if (e->scores[i] >= 0 && e->families[i] == f) n++, exact += e->scores[i] == 5;
+        if (n) buf_printf(&b, " %s %d/%d", world_family_names[f], exact, n);
+    }
+    if (b.len) printf("  by family (exact/items):%s\n", b.data);
+    buf_free(&b);
 }
 
 static void print_judge_eval(const char *name, const JudgeEval *j) {
@@ -2496,19 +2506,19 @@ static const char HELP_RUN[] =
     "The whole self-rewarding method from a base model M0, every stage resumable:\n"
     "  1. SFT baseline: M0 fine-tuned on the IFT seed                     -> OUT/sft\n"
     "  2. EFT data: the SFT baseline's answers, judged (eft-prep)        -> OUT/eft\n"
-    "  3. M1: IFT + EFT, jointly from M0 (--m1 joint) or EFT after the\n"
-    "     SFT baseline (--m1 sequential)                                 -> OUT/m1\n"
+    "  3. M1: IFT + EFT, trained from the SFT baseline (--m1 sequential,\n"
+    "     the IFT seed replayed) or from M0 (--m1 joint, as the paper)   -> OUT/m1\n"
     "  4. per iteration t: new prompts, N candidates, K judgments each,\n"
     "     pairs, DPO from Mt                                             -> OUT/iter<t>, OUT/m<t+1>\n"
     "  5. every model evaluated on the held-out sets                     -> OUT/eval\n"
     "  6. the report                                                     -> OUT/report.md, .json, .svg\n"
     "Defaults run the task world (data/world) from tinymodels/m0.\n"
-    "  --iterations N (2)   --prompts N per iteration (400)   --candidates N (4)\n"
+    "  --iterations N (2)   --prompts N per iteration (300)   --candidates N (4)\n"
     "  --judge-samples K (3)   --length-rho R (off)   --prompt-model DIR (default: M0, fixed)\n"
     "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
-    "  --m1 joint|sequential (joint)   --sft-epochs N  --sft-lr X  --m1-epochs N  --m1-lr X\n"
-    "  --eft-prompts N (1000)  --eft-answers N (2)\n"
-    "  --beta B (0.1)  --nll-alpha A (1)  --dpo-lr X  --dpo-lr-min X  --dpo-epochs N  --dpo-batch N\n"
+    "  --m1 joint|sequential (sequential)   --sft-epochs N (5)  --sft-lr X (1e-3)  --m1-epochs N (1)  --m1-lr X (1e-3)\n"
+    "  --eft-prompts N (1000)  --eft-answers N (1)  --eval-judge-samples K (1)\n"
+    "  --beta B (0.1)  --nll-alpha A (1)  --dpo-lr X (1e-4)  --dpo-lr-min X (1e-5)  --dpo-epochs N (1)  --dpo-batch N (16)\n"
     "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
     "  --batch N (64)  --seed S (1)  --save-every N (training checkpoints, 200 steps)\n"
     "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, prompts<t>, candidates<t>,\n"
@@ -2522,15 +2532,15 @@ static int cmd_run(Options *o) {
     rc.out = opt_str(o, "out", "runs/world");
     rc.prompt_model = opt_str(o, "prompt-model", NULL);
     rc.template_path = opt_str(o, "judge-template", NULL);
-    rc.m1_mode = opt_str(o, "m1", "joint");
+    rc.m1_mode = opt_str(o, "m1", "sequential");
     rc.stop_after = opt_str(o, "stop-after", NULL);
     rc.iterations = (int)opt_long(o, "iterations", 2, 0, 100);
-    rc.n_prompts = (int)opt_long(o, "prompts", 400, 1, 1 << 24);
+    rc.n_prompts = (int)opt_long(o, "prompts", 300, 1, 1 << 24);
     rc.n_candidates = (int)opt_long(o, "candidates", 4, 2, 64);
     rc.judge_samples = (int)opt_long(o, "judge-samples", 3, 1, 64);
-    rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", 3, 1, 64);
+    rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", 1, 1, 64);
     rc.eft_prompts = (int)opt_long(o, "eft-prompts", 1000, 0, 1 << 24);
-    rc.eft_answers = (int)opt_long(o, "eft-answers", 2, 1, 64);
+    rc.eft_answers = (int)opt_long(o, "eft-answers", 1, 1, 64);
     rc.batch = (int)opt_long(o, "batch", 64, 1, 4096);
     rc.max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16);
     rc.judge_max_new = (int)opt_long(o, "judge-max-new-tokens", 160, 1, 1 << 16);
@@ -2538,14 +2548,14 @@ static int cmd_run(Options *o) {
     rc.grader_pairs = opt_flag(o, "grader-pairs");
     rc.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     rc.ift = SFT_DEFAULTS;
-    rc.ift.epochs = (int)opt_long(o, "sft-epochs", 3, 1, 1000);
+    rc.ift.epochs = (int)opt_long(o, "sft-epochs", 5, 1, 1000);
     rc.ift.lr = opt_double(o, "sft-lr", 1e-3, 0, 10);
     rc.ift.lr_min = rc.ift.lr / 10;
     rc.m1 = rc.ift;
-    rc.m1.epochs = (int)opt_long(o, "m1-epochs", 2, 1, 1000);
+    rc.m1.epochs = (int)opt_long(o, "m1-epochs", 1, 1, 1000);
     rc.m1.lr = opt_double(o, "m1-lr", 1e-3, 0, 10);
     rc.m1.lr_min = rc.m1.lr / 10;
-    DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-5f, .lr_min = 1e-6f,
+    DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f,
                         .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
     rc.dpo = read_dpo_flags(o, d);
     int save_every = (int)opt_long(o, "save-every", 200, 0, 1 << 30);
