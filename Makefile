@@ -72,7 +72,7 @@ run: srl
 
 # make test-sanitize: every test built with AddressSanitizer and UndefinedBehaviorSanitizer,
 # stopping at the first report, in build/sanitize (the normal build is left alone)
-SAN_FLAGS = -O1 -g -std=gnu11 -ffp-contract=fast -fopenmp -fsanitize=address,undefined -fno-sanitize-recover=all \
+SAN_FLAGS = -O1 -g -march=native -std=gnu11 -ffp-contract=fast -fopenmp -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
 SAN_DIR = build/sanitize
 test-sanitize:

@@ -224,8 +224,14 @@ static int checkpoint_resume(Model *m, const char *out_dir) {
     return step;
 }
 
+// The pointer goes first: a kill while the folders are being removed must not leave "latest"
+// naming a half-removed checkpoint (a restart then trains again from the start, to the same
+// result, since training is deterministic).
 static void checkpoints_remove(const char *out_dir) {
     char *dir = path_join(out_dir, "checkpoints");
+    char *latest = path_join(dir, "latest");
+    unlink(latest);
+    free(latest);
     DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
@@ -237,9 +243,6 @@ static void checkpoints_remove(const char *out_dir) {
         }
         closedir(d);
     }
-    char *latest = path_join(dir, "latest");
-    unlink(latest);
-    free(latest);
     rmdir(dir);
     free(dir);
 }

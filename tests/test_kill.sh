@@ -37,9 +37,10 @@ for round in $(seq 1 "$rounds"); do
     while :; do
         $SRL run "${run_args[@]}" --out "$out" >>"$tmp/killed$round.log" 2>&1 &
         pid=$!
-        # a random moment within the first third of a whole run's length: a restarted run resumes
-        # and is shorter, so shorter delays give several kills per round, in every stage
-        delay=$(awk -v s="$clean_seconds" -v r="$RANDOM" 'BEGIN { printf "%.2f", s / 3 * r / 32768 }')
+        # a random moment within a window that starts at a quarter of a whole run's length and
+        # grows by an eighth with every kill: several kills per round, landing in every stage,
+        # and a run that always gets to finish (a stage that is not training restarts from scratch)
+        delay=$(awk -v s="$clean_seconds" -v k="$kills" -v r="$RANDOM" 'BEGIN { printf "%.2f", s * (k + 2) / 8 * r / 32768 }')
         sleep "$delay"
         if kill -0 "$pid" 2>/dev/null; then
             kill -9 "$pid" 2>/dev/null || true

@@ -101,6 +101,12 @@ $SRL run "${run_args[@]}" --out "$tmp/b" >"$tmp/b3.log" 2>&1
 check "a resumed run ends with the same M2 checkpoint" cmp -s "$tmp/a/m2/model.safetensors" "$tmp/b/m2/model.safetensors"
 check "and the same report" cmp -s "$tmp/a/report.json" "$tmp/b/report.json"
 
+# one thread gives the same run as two, byte for byte
+OMP_NUM_THREADS=1 $SRL run "${run_args[@]}" --out "$tmp/c" >"$tmp/c.log" 2>&1
+OMP_NUM_THREADS=2 $SRL run "${run_args[@]}" --out "$tmp/d" >"$tmp/d.log" 2>&1
+check "1 and 2 threads: the same M2 checkpoint" cmp -s "$tmp/c/m2/model.safetensors" "$tmp/d/m2/model.safetensors"
+check "and the same report" cmp -s "$tmp/c/report.json" "$tmp/d/report.json"
+
 # a finished stage is skipped
 $SRL run "${run_args[@]}" --out "$tmp/a" >"$tmp/a2.log" 2>&1
 check "a rerun of a finished run changes nothing" cmp -s "$tmp/a/report.json" "$tmp/b/report.json"
