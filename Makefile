@@ -57,7 +57,7 @@ data: srl
 	./srl world --out data/world --seed 1
 
 # make tinymodels: the tokenizer and the base model M0, remade bit for bit from data/world
-# (about 26 minutes on 2 cores); tinymodels/README.md records what it printed
+# (about 25 minutes on 2 cores); tinymodels/README.md records what it printed
 TINY_PRETRAIN = --seq 256 --batch 16 --epochs 7 --lr 2e-3 --lr-min 1e-4 --warmup 0.02 --eval-every 300 --save-every 300
 tinymodels: srl
 	./srl train-tokenizer --data data/world/pretrain.txt,data/world/ift_seed.jsonl,data/world/eft_seed.jsonl \
