@@ -629,10 +629,9 @@ int jsonl_next(JsonlReader *r, const JsonValue **record) {
             }
             r->buf[n++] = (char)c;
         }
-        if (c == EOF && n == 0) {
-            if (ferror(r->f)) return errorf("%s: read failed", r->path);
-            return 0;
-        }
+        // a read error (a folder given for a file, say) ends the file with an error, not quietly
+        if (c == EOF && ferror(r->f)) return errorf("%s: read failed: %s", r->path, strerror(errno));
+        if (c == EOF && n == 0) return 0;
         r->line++;
         if (!r->buf) r->buf = xrealloc(r->buf, r->cap = 4096);
         r->buf[n] = 0;
