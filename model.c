@@ -1406,9 +1406,10 @@ static int load_hf_folder(Model *m, const char *dir) {
         }
     }
     if (rc == 0) {
-        char what[4200];
-        snprintf(what, sizeof what, "%s (%zu parameters, held as float32)", dir, count_params(&c));
-        rc = memory_check(count_params(&c) * sizeof(float), what);
+        size_t n_params = count_params(&c);
+        char what[4200];  // the folder's path (up to PATH_MAX) and the count
+        snprintf(what, sizeof what, "%s (%zu parameters, held as float32)", dir, n_params);
+        rc = memory_check(n_params * sizeof(float), what);
     }
     if (rc == 0) {
         model_alloc(m, &c);

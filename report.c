@@ -124,23 +124,32 @@ static void free_model_report(ModelReport *r) {
     free(r->ids), free(r->score), free(r->exact);
 }
 
-// Head-to-head of b against a, item by item (matched by id): wins, ties, losses by grader
-// score, and the paired bootstrap interval of the accuracy difference b - a.
-static void compare_models(const ModelReport *a, ModelReport *b) {
-    double *xa = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(double)), *xb = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(double));
-    int n = 0;
-    for (int i = 0; i < b->n; i++) {
-        int j = i < a->n && strcmp(a->ids[i], b->ids[i]) == 0 ? i : -1;
-        for (int k = 0; k < a->n && j < 0; k++)
-            if (strcmp(a->ids[k], b->ids[i]) == 0) j = k;
+void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *const *ids_b, const double *score_b, int n_b,
+                  uint64_t seed, HeadToHead *h) {
+    memset(h, 0, sizeof *h);
+    double *xa = xmalloc((size_t)(n_b ? n_b : 1) * sizeof(double)), *xb = xmalloc((size_t)(n_b ? n_b : 1) * sizeof(double));
+    for (int i = 0; i < n_b; i++) {
+        if (score_b[i] < 0) continue;
+        // the files list the same items in the same order; look further only when they do not
+        int j = i < n_a && strcmp(ids_a[i], ids_b[i]) == 0 ? i : -1;
+        for (int k = 0; k < n_a && j < 0; k++)
+            if (strcmp(ids_a[k], ids_b[i]) == 0) j = k;
         if (j < 0) continue;
-        if (b->score[i] > a->score[j]) b->wins++;
-        else if (b->score[i] < a->score[j]) b->losses++;
-        else b->ties++;
-        xa[n] = a->exact[j], xb[n] = b->exact[i], n++;
+        if (score_b[i] > score_a[j]) h->wins++;
+        else if (score_b[i] < score_a[j]) h->losses++;
+        else h->ties++;
+        xa[h->n] = score_a[j] == 5, xb[h->n] = score_b[i] == 5, h->n++;
     }
-    bootstrap_paired_diff_ci(xb, xa, n, 2000, 11, 0.95, &b->diff, &b->diff_lo, &b->diff_hi);
+    bootstrap_paired_diff_ci(xb, xa, h->n, 2000, seed, 0.95, &h->diff, &h->diff_lo, &h->diff_hi);
     free(xa), free(xb);
+}
+
+// b against a, the model before it.
+static void compare_models(const ModelReport *a, ModelReport *b) {
+    HeadToHead h;
+    head_to_head(a->ids, a->score, a->n, b->ids, b->score, b->n, 11, &h);
+    b->wins = h.wins, b->ties = h.ties, b->losses = h.losses;
+    b->diff = h.diff, b->diff_lo = h.diff_lo, b->diff_hi = h.diff_hi;
 }
 
 // The loop's own candidates seen by the grader: per prompt, the judge's means against the

@@ -3,7 +3,19 @@
 #ifndef SRL_REPORT_H
 #define SRL_REPORT_H
 
+#include <stdint.h>
 #include <stdio.h>
+
+// Head-to-head of model b against model a on the same held-out items, matched by id: wins,
+// ties and losses by grader score (0..5), and the paired bootstrap interval of the accuracy
+// difference b - a (accuracy: score 5). Items of b with a negative score (not gradeable) or
+// without a match in a are left out; n counts the items compared.
+typedef struct {
+    int n, wins, ties, losses;
+    double diff, diff_lo, diff_hi;
+} HeadToHead;
+void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *const *ids_b, const double *score_b, int n_b,
+                  uint64_t seed, HeadToHead *h);
 
 // Reads run_dir's eval/ and iter*/ files, writes run_dir/report.json, report.md,
 // accuracy.svg, judge.svg, pairs.svg and dpo.svg, and prints the summary table to summary

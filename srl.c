@@ -1289,30 +1289,32 @@ static int cmd_eval(Options *o) {
         bootstrap_mean_ci(exact, e.n, 2000, seed, 0.95, &lo, &hi);
         printf("  accuracy 95%% bootstrap interval [%.1f%%, %.1f%%]\n", 100 * lo, 100 * hi);
         if (compare) {
+            // the other model's graded responses (records without a score are not compared)
             JsonlReader r;
             if (jsonl_open(&r, compare) < 0) fatal("%s", srl_error);
             const JsonValue *rec;
-            int rc, wins = 0, ties = 0, losses = 0, n = 0;
-            double *a = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), *b = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double));
+            int rc, n_other = 0;
+            char **other_ids = NULL;
+            double *other_scores = NULL, *scores = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double));
             while ((rc = jsonl_next(&r, &rec)) > 0) {
                 const char *id = json_get_string(rec, "id");
-                double other;
-                if (!id || json_get_number(rec, "score", &other) < 0) continue;
-                for (int i = 0; i < e.n; i++) {
-                    if (strcmp(e.ids[i], id) != 0 || e.scores[i] < 0) continue;
-                    wins += e.scores[i] > other, ties += e.scores[i] == other, losses += e.scores[i] < other;
-                    a[n] = exact[i], b[n] = other == 5, n++;
-                    break;
-                }
+                double score;
+                if (!id || json_get_number(rec, "score", &score) < 0) continue;
+                other_ids = xrealloc(other_ids, (size_t)(n_other + 1) * sizeof(char *));
+                other_scores = xrealloc(other_scores, (size_t)(n_other + 1) * sizeof(double));
+                other_ids[n_other] = xstrdup(id), other_scores[n_other++] = score;
             }
             if (rc < 0) fatal("%s", srl_error);
             jsonl_close(&r);
-            double diff;
-            bootstrap_paired_diff_ci(a, b, n, 2000, seed, 0.95, &diff, &lo, &hi);
+            for (int i = 0; i < e.n; i++) scores[i] = e.scores[i];
+            HeadToHead h;
+            head_to_head(other_ids, other_scores, n_other, e.ids, scores, e.n, seed, &h);
             printf("  against %s on %d items: win rate %.1f%% (wins %d, ties %d, losses %d); accuracy difference %+.1f points, "
                    "95%% paired bootstrap interval [%+.1f, %+.1f]\n",
-                   compare, n, n ? 100.0 * (wins + 0.5 * ties) / n : 0.0, wins, ties, losses, 100 * diff, 100 * lo, 100 * hi);
-            free(a), free(b);
+                   compare, h.n, h.n ? 100.0 * (h.wins + 0.5 * h.ties) / h.n : 0.0, h.wins, h.ties, h.losses, 100 * h.diff,
+                   100 * h.diff_lo, 100 * h.diff_hi);
+            for (int i = 0; i < n_other; i++) free(other_ids[i]);
+            free(other_ids), free(other_scores), free(scores);
         }
         free(exact);
         instruction_eval_free(&e);
@@ -2453,15 +2455,13 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         char prefix[32];
         snprintf(prefix, sizeof prefix, "it%d", t);
         stage_gen_prompts(&m, tok, ift, prompts, prefix, &gc, &st);
-        char *sp = xstrdup(prompt_stats);
         Buf b = {0};
         buf_printf(&b,
                    "{\"generated\": %d, \"kept\": %d, \"unfinished\": %d, \"too_short\": %d, \"too_long\": %d, "
                    "\"blacklisted\": %d, \"duplicate\": %d, \"near_duplicate\": %d}\n",
                    st.generated, st.kept, st.unfinished, st.too_short, st.too_long, st.blacklisted, st.duplicate, st.similar);
-        if (write_file_atomic(sp, b.data, b.len) < 0) fatal("%s", srl_error);
+        if (write_file_atomic(prompt_stats, b.data, b.len) < 0) fatal("%s", srl_error);
         buf_free(&b);
-        free(sp);
         model_free(&m);
     }
     char stage[32];
