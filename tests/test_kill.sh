@@ -12,16 +12,8 @@ rounds=${1:-3}
 tmp=$(mktemp -d /tmp/srl_test_kill.XXXXXX)
 trap 'kill -9 $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-$SRL world --out "$tmp/world" --seed 5 --pretrain-bytes 80000 --ift 80 --eft 80 --eft-eval 20 --test 24 --judge-test 6 >/dev/null
-$SRL train-tokenizer --data "$tmp/world/pretrain.txt,$tmp/world/ift_seed.jsonl,$tmp/world/eft_seed.jsonl" \
-    --vocab-size 400 --out "$tmp/tokenizer.json" >/dev/null
-cat >"$tmp/config.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 400, "hidden_size": 48,
- "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 512, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true}
-EOF
-$SRL pretrain --data "$tmp/world/pretrain.txt" --tokenizer "$tmp/tokenizer.json" --config "$tmp/config.json" \
-    --out "$tmp/m0" --seq 64 --batch 8 --steps 200 --lr 3e-3 --eval-every 0 >/dev/null 2>&1
+source tests/tiny_world.sh
+tiny_world "$tmp" 5 200
 
 # checkpoints every few steps, so that kills also land in resumed training
 run_args=(--model "$tmp/m0" --data "$tmp/world" --iterations 1 --prompts 5 --candidates 3 --judge-samples 2

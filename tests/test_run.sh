@@ -16,16 +16,8 @@ check() {  # check "what" command...
     if "$@"; then echo "  ok: $what"; else echo "FAIL: $what"; fail=1; fi
 }
 
-$SRL world --out "$tmp/world" --seed 3 --pretrain-bytes 80000 --ift 80 --eft 80 --eft-eval 20 --test 24 --judge-test 6 >/dev/null
-$SRL train-tokenizer --data "$tmp/world/pretrain.txt,$tmp/world/ift_seed.jsonl,$tmp/world/eft_seed.jsonl" \
-    --vocab-size 400 --out "$tmp/tokenizer.json" >/dev/null
-cat >"$tmp/config.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 400, "hidden_size": 48,
- "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 512, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true}
-EOF
-$SRL pretrain --data "$tmp/world/pretrain.txt" --tokenizer "$tmp/tokenizer.json" --config "$tmp/config.json" \
-    --out "$tmp/m0" --seq 64 --batch 8 --steps 30 --lr 3e-3 --eval-every 0 >/dev/null 2>&1
+source tests/tiny_world.sh
+tiny_world "$tmp" 3 30
 
 # SFT end to end: a handful of examples, trained on many times, are learned: their loss falls
 # and greedy generation gives back their answers exactly

@@ -1,0 +1,18 @@
+# tiny_world.sh: sourced by test_run.sh and test_kill.sh. tiny_world DIR SEED STEPS writes a
+# tiny task world (DIR/world), a 400-token tokenizer trained on it (DIR/tokenizer.json) and a
+# base model of 2 layers, width 48 and grouped-query attention pretrained STEPS steps on it
+# (DIR/m0): enough for a miniature `srl run` in seconds. Needs $SRL.
+tiny_world() {
+    local dir=$1 seed=$2 steps=$3
+    $SRL world --out "$dir/world" --seed "$seed" --pretrain-bytes 80000 --ift 80 --eft 80 --eft-eval 20 --test 24 \
+        --judge-test 6 >/dev/null
+    $SRL train-tokenizer --data "$dir/world/pretrain.txt,$dir/world/ift_seed.jsonl,$dir/world/eft_seed.jsonl" \
+        --vocab-size 400 --out "$dir/tokenizer.json" >/dev/null
+    cat >"$dir/config.json" <<'EOF'
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 400, "hidden_size": 48,
+ "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "max_position_embeddings": 512, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true}
+EOF
+    $SRL pretrain --data "$dir/world/pretrain.txt" --tokenizer "$dir/tokenizer.json" --config "$dir/config.json" \
+        --out "$dir/m0" --seq 64 --batch 8 --steps "$steps" --lr 3e-3 --eval-every 0 >/dev/null 2>&1
+}
