@@ -2615,11 +2615,16 @@ static int cmd_run(Options *o) {
     }
     // 6. the report
     Buf settings = {0};
+    // the paths are the user's: escaped, so that a quote or backslash in one keeps report.json valid
+    buf_append_str(&settings, "{\"base\": ");
+    buf_json_string(&settings, rc.base, strlen(rc.base));
+    buf_append_str(&settings, ", \"data\": ");
+    buf_json_string(&settings, rc.data, strlen(rc.data));
     buf_printf(&settings,
-               "{\"base\": \"%s\", \"data\": \"%s\", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
+               ", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
                "\"judge_samples\": %d, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
                "\"dpo_lr\": %g, \"dpo_epochs\": %d, \"seed\": %llu}",
-               rc.base, rc.data, rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, rc.length_rho,
+               rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, rc.length_rho,
                rc.grader_pairs ? "true" : "false", rc.dpo.beta, rc.dpo.nll_alpha, rc.dpo.lr, rc.dpo.epochs,
                (unsigned long long)rc.seed);
     if (write_run_report(rc.out, rc.iterations, settings.data, stdout) < 0) fatal("%s", srl_error);

@@ -573,24 +573,33 @@ static int utf8_valid_length(const unsigned char *s, size_t n) {
     return len;
 }
 
-void json_write_string(FILE *f, const char *s, size_t len) {
+// JSON string escaping, written once: quotes, backslashes and control characters escaped,
+// bytes that are not UTF-8 replaced by U+FFFD so that the output is always valid JSON.
+void buf_json_string(Buf *b, const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
-    fputc('"', f);
+    buf_append_char(b, '"');
     for (size_t i = 0; i < len;) {
         unsigned c = u[i];
-        if (c == '"') fputs("\\\"", f), i++;
-        else if (c == '\\') fputs("\\\\", f), i++;
-        else if (c == '\n') fputs("\\n", f), i++;
-        else if (c == '\r') fputs("\\r", f), i++;
-        else if (c == '\t') fputs("\\t", f), i++;
-        else if (c < 0x20 || c == 0x7F) fprintf(f, "\\u%04x", c), i++;
+        if (c == '"') buf_append_str(b, "\\\""), i++;
+        else if (c == '\\') buf_append_str(b, "\\\\"), i++;
+        else if (c == '\n') buf_append_str(b, "\\n"), i++;
+        else if (c == '\r') buf_append_str(b, "\\r"), i++;
+        else if (c == '\t') buf_append_str(b, "\\t"), i++;
+        else if (c < 0x20 || c == 0x7F) buf_printf(b, "\\u%04x", c), i++;
         else {
             int n = utf8_valid_length(u + i, len - i);
-            if (n == 0) { fputs("\xEF\xBF\xBD", f); i++; }  // U+FFFD for a byte that is not UTF-8
-            else { fwrite(u + i, 1, (size_t)n, f); i += (size_t)n; }
+            if (n == 0) { buf_append_str(b, "\xEF\xBF\xBD"); i++; }  // U+FFFD for a byte that is not UTF-8
+            else { buf_append(b, (const char *)u + i, (size_t)n); i += (size_t)n; }
         }
     }
-    fputc('"', f);
+    buf_append_char(b, '"');
+}
+
+void json_write_string(FILE *f, const char *s, size_t len) {
+    Buf b = {0};
+    buf_json_string(&b, s, len);
+    fwrite(b.data, 1, b.len, f);
+    buf_free(&b);
 }
 
 void json_write_cstring(FILE *f, const char *s) { json_write_string(f, s, strlen(s)); }

@@ -141,6 +141,7 @@ void buf_append(Buf *b, const void *data, size_t len);
 void buf_append_str(Buf *b, const char *s);
 void buf_append_char(Buf *b, char c);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_json_string(Buf *b, const char *s, size_t len);               // "s", escaped as JSON
 void buf_json_number(Buf *b, const char *key, double v, int last); // "key": v (null when not finite)
 void buf_clear(Buf *b);
 void buf_free(Buf *b);

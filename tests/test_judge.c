@@ -3,6 +3,7 @@
 // bootstrap confidence intervals.
 // Build: cc -O2 -Wall -Wextra -o test_judge tests/test_judge.c judge.c util.c -lm
 #include <stdint.h>
+#include <string.h>
 
 #include "check.h"
 #include "../judge.h"
@@ -475,6 +476,28 @@ static void test_bootstrap(void) {
     CHECK(lo == hi && !isnan(lo), "one resample: both bounds are its mean");
 }
 
+// ----------------------------------------------------------------------------
+// JSON strings written by srl (report settings hold user paths): escaped so that any byte
+// string reads back as valid JSON, the same text where it was UTF-8.
+
+static void test_json_string_escaping(void) {
+    const char raw[] = "runs/\"quoted\" \\dir\n\ttab \x01 caf\xC3\xA9 bad\xFF end";
+    Buf b = {0};
+    buf_append_str(&b, "{\"path\": ");
+    buf_json_string(&b, raw, sizeof raw - 1);
+    buf_append_str(&b, "}");
+    JsonDoc doc;
+    int rc = json_parse(&doc, b.data, b.len);
+    CHECK(rc == 0, "an escaped string must parse: %s (%s)", rc == 0 ? "" : srl_error, b.data);
+    if (rc == 0) {
+        const char *back = json_get_string(doc.root, "path");
+        const char *want = "runs/\"quoted\" \\dir\n\ttab \x01 caf\xC3\xA9 bad\xEF\xBF\xBD end";  // 0xFF becomes U+FFFD
+        CHECK(back && strcmp(back, want) == 0, "the string must read back unchanged, got \"%s\"", back ? back : "(null)");
+        json_free(&doc);
+    }
+    buf_free(&b);
+}
+
 int main(void) {
     test_score_table();
     test_score_long_inputs();
@@ -483,5 +506,6 @@ int main(void) {
     test_correlations();
     test_metrics();
     test_bootstrap();
+    test_json_string_escaping();
     return check_summary("test_judge");
 }
