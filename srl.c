@@ -1342,30 +1342,41 @@ static int cmd_eval(Options *o) {
 // ROUGE-L F-measure between two texts, on lowercase words: the longest common subsequence
 // of words, as a share of each text's length, combined harmonically. Self-Instruct drops a new
 // instruction whose ROUGE-L with any instruction already in the pool exceeds 0.7.
-static int split_words(const char *text, char words[][24], int cap) {
+// A word is kept as the 64-bit FNV-1a hash of its lowercase letters and digits, so that the
+// dynamic program compares integers: every new request is compared with the whole pool (the
+// seed set and the requests kept so far), and with word strings that comparison was most of
+// gen-prompts' time. Two different words would have to collide in 64 bits to be confused.
+static uint64_t word_hash(const char *w, int len) {
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < len; i++) h = (h ^ (unsigned char)w[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int is_word_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+static int split_words(const char *text, uint64_t *words, int cap) {
     int n = 0;
     for (const char *p = text; *p && n < cap;) {
-        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) p++;
+        while (*p && !is_word_char(*p)) p++;
         if (!*p) break;
-        int len = 0;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) {
-            if (len < 23) words[n][len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-            p++;
+        uint64_t h = 1469598103934665603ULL;  // word_hash of the lowercase word
+        for (; is_word_char(*p); p++) {
+            char c = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+            h = (h ^ (unsigned char)c) * 1099511628211ULL;
         }
-        words[n][len] = 0;
-        n++;
+        words[n++] = h;
     }
     return n;
 }
 
 #define ROUGE_MAX_WORDS 128
-static double rouge_l(char a[][24], int na, char b[][24], int nb) {
+static double rouge_l(const uint64_t *a, int na, const uint64_t *b, int nb) {
     if (na == 0 || nb == 0) return 0.0;
     int prev[ROUGE_MAX_WORDS + 1] = {0}, cur[ROUGE_MAX_WORDS + 1] = {0};
     for (int i = 1; i <= na; i++) {
         for (int j = 1; j <= nb; j++)
-            cur[j] = strcmp(a[i - 1], b[j - 1]) == 0 ? prev[j - 1] + 1 : (prev[j] > cur[j - 1] ? prev[j] : cur[j - 1]);
-        memcpy(prev, cur, sizeof prev);
+            cur[j] = a[i - 1] == b[j - 1] ? prev[j - 1] + 1 : (prev[j] > cur[j - 1] ? prev[j] : cur[j - 1]);
+        memcpy(prev, cur, (size_t)(nb + 1) * sizeof(int));
     }
     double lcs = prev[nb];
     if (lcs == 0) return 0.0;
@@ -1411,7 +1422,7 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
     if (n_seeds < cfg->shots_seed + cfg->shots_pool) fatal("gen-prompts: %s has only %d requests", seed_path, n_seeds);
     // the pool of known requests, as word lists for ROUGE-L: the seeds, then every new one
     int pool_cap = n_seeds + cfg->n_prompts + 1, pool_n = 0;
-    char(*pool_words)[ROUGE_MAX_WORDS][24] = xmalloc((size_t)pool_cap * sizeof *pool_words);
+    uint64_t(*pool_words)[ROUGE_MAX_WORDS] = xmalloc((size_t)pool_cap * sizeof *pool_words);
     int *pool_len = xmalloc((size_t)pool_cap * sizeof(int));
     for (int i = 0; i < n_seeds; i++) pool_len[pool_n] = split_words(seeds[i], pool_words[pool_n], ROUGE_MAX_WORDS), pool_n++;
     char **kept = xmalloc((size_t)(cfg->n_prompts + 1) * sizeof(char *));
@@ -1471,11 +1482,13 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
             while (*start == ' ') start++;
             size_t l = strlen(start);
             while (l > 0 && start[l - 1] == ' ') start[--l] = 0;
-            char words[ROUGE_MAX_WORDS][24];
+            uint64_t words[ROUGE_MAX_WORDS];
             int nw = split_words(start, words, ROUGE_MAX_WORDS);
             int bad = 0;
-            for (int b = 0; prompt_blacklist[b] && !bad; b++)
-                for (int w = 0; w < nw && !bad; w++) bad = strcmp(words[w], prompt_blacklist[b]) == 0;
+            for (int b = 0; prompt_blacklist[b] && !bad; b++) {
+                uint64_t h = word_hash(prompt_blacklist[b], (int)strlen(prompt_blacklist[b]));
+                for (int w = 0; w < nw && !bad; w++) bad = words[w] == h;
+            }
             if (!finished || l == 0 || (start[l - 1] != '.' && start[l - 1] != '?')) st->unfinished++;
             else if (nw < cfg->min_words) st->too_short++;
             else if (nw > cfg->max_words) st->too_long++;
