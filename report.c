@@ -97,13 +97,16 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
         return -1;
     }
     const JsonValue *rec;
-    int rc;
+    int rc, cap = 0;
     while ((rc = jsonl_next(&rd, &rec)) > 0) {
         const char *id = json_get_string(rec, "id");
         double s;
-        r->ids = xrealloc(r->ids, (size_t)(r->n + 1) * sizeof(char *));
-        r->score = xrealloc(r->score, (size_t)(r->n + 1) * sizeof(double));
-        r->exact = xrealloc(r->exact, (size_t)(r->n + 1) * sizeof(double));
+        if (r->n == cap) {  // arrays grow by doubling: a run's files hold thousands of records
+            cap = grow_capacity(cap);
+            r->ids = xrealloc(r->ids, (size_t)cap * sizeof(char *));
+            r->score = xrealloc(r->score, (size_t)cap * sizeof(double));
+            r->exact = xrealloc(r->exact, (size_t)cap * sizeof(double));
+        }
         r->ids[r->n] = xstrdup(id ? id : "?");
         r->score[r->n] = json_get_number(rec, "score", &s) == 0 ? s : -1;
         r->exact[r->n] = r->score[r->n] == 5;
@@ -124,16 +127,47 @@ static void free_model_report(ModelReport *r) {
     free(r->ids), free(r->score), free(r->exact);
 }
 
+// Items of a, sorted by id (then by position, so that of two records with one id the first
+// is found, as a scan in file order would): b's items are looked up by binary search when the
+// two files do not list the same items in the same order.
+typedef struct {
+    const char *id;
+    int index;
+} IdIndex;
+
+static int compare_id_index(const void *x, const void *y) {
+    const IdIndex *a = x, *b = y;
+    int c = strcmp(a->id, b->id);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+static int find_id(const IdIndex *sorted, int n, const char *id) {
+    int lo = 0, hi = n;  // the first entry whose id is >= id
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(sorted[mid].id, id) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && strcmp(sorted[lo].id, id) == 0 ? sorted[lo].index : -1;
+}
+
 void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *const *ids_b, const double *score_b, int n_b,
                   uint64_t seed, HeadToHead *h) {
     memset(h, 0, sizeof *h);
     double *xa = xmalloc((size_t)(n_b ? n_b : 1) * sizeof(double)), *xb = xmalloc((size_t)(n_b ? n_b : 1) * sizeof(double));
+    IdIndex *sorted = NULL;  // made the first time the two files' orders differ
     for (int i = 0; i < n_b; i++) {
         if (score_b[i] < 0) continue;
         // the files list the same items in the same order; look further only when they do not
         int j = i < n_a && strcmp(ids_a[i], ids_b[i]) == 0 ? i : -1;
-        for (int k = 0; k < n_a && j < 0; k++)
-            if (strcmp(ids_a[k], ids_b[i]) == 0) j = k;
+        if (j < 0) {
+            if (!sorted) {
+                sorted = xmalloc((size_t)(n_a ? n_a : 1) * sizeof *sorted);
+                for (int k = 0; k < n_a; k++) sorted[k].id = ids_a[k], sorted[k].index = k;
+                qsort(sorted, (size_t)n_a, sizeof *sorted, compare_id_index);
+            }
+            j = find_id(sorted, n_a, ids_b[i]);
+        }
         if (j < 0) continue;
         if (score_b[i] > score_a[j]) h->wins++;
         else if (score_b[i] < score_a[j]) h->losses++;
@@ -141,7 +175,7 @@ void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *cons
         xa[h->n] = score_a[j] == 5, xb[h->n] = score_b[i] == 5, h->n++;
     }
     bootstrap_paired_diff_ci(xb, xa, h->n, 2000, seed, 0.95, &h->diff, &h->diff_lo, &h->diff_hi);
-    free(xa), free(xb);
+    free(xa), free(xb), free(sorted);
 }
 
 // b against a, the model before it.
@@ -183,7 +217,7 @@ static void load_iteration_report(const char *run_dir, int t, IterationReport *i
     snprintf(sub, sizeof sub, "iter%d/judgments.jsonl", t);
     path = path_join(run_dir, sub);
     JsonlReader rd;
-    int n = 0, agree = 0, scored = 0, exact = 0;
+    int n = 0, cap = 0, agree = 0, scored = 0, exact = 0;
     double *gold = NULL, *judge = NULL;
     unsigned char *ok = NULL;
     char **ids = NULL;
@@ -197,10 +231,13 @@ static void load_iteration_report(const char *run_dir, int t, IterationReport *i
             int gradeable = world_grade(prompt, response, &g) == 0;
             double mean;
             int has_mean = json_get_number(rec, "mean", &mean) == 0;
-            gold = xrealloc(gold, (size_t)(n + 1) * sizeof(double));
-            judge = xrealloc(judge, (size_t)(n + 1) * sizeof(double));
-            ok = xrealloc(ok, (size_t)(n + 1));
-            ids = xrealloc(ids, (size_t)(n + 1) * sizeof(char *));
+            if (n == cap) {
+                cap = grow_capacity(cap);
+                gold = xrealloc(gold, (size_t)cap * sizeof(double));
+                judge = xrealloc(judge, (size_t)cap * sizeof(double));
+                ok = xrealloc(ok, (size_t)cap);
+                ids = xrealloc(ids, (size_t)cap * sizeof(char *));
+            }
             gold[n] = gradeable ? g.score : NAN;
             judge[n] = has_mean ? mean : NAN;
             ok[n] = has_mean && gradeable;
@@ -255,7 +292,7 @@ static void load_iteration_report(const char *run_dir, int t, IterationReport *i
     // DPO: every step's loss and margin; the summary is the mean over the last epoch
     snprintf(sub, sizeof sub, "m%d/train_log.jsonl", t + 1);
     path = path_join(run_dir, sub);
-    int last_epoch = -1;
+    int last_epoch = -1, steps_cap = 0;
     if (jsonl_open(&rd, path) == 0) {
         const JsonValue *rec;
         while (jsonl_next(&rd, &rec) > 0) {
@@ -263,8 +300,11 @@ static void load_iteration_report(const char *run_dir, int t, IterationReport *i
             if (json_get_number(rec, "loss", &loss) < 0 || json_get_number(rec, "margin", &margin) < 0) continue;
             json_get_number(rec, "accuracy", &acc);
             json_get_number(rec, "epoch", &epoch);
-            it->step_loss = xrealloc(it->step_loss, (size_t)(it->dpo_steps + 1) * sizeof(double));
-            it->step_margin = xrealloc(it->step_margin, (size_t)(it->dpo_steps + 1) * sizeof(double));
+            if (it->dpo_steps == steps_cap) {
+                steps_cap = grow_capacity(steps_cap);
+                it->step_loss = xrealloc(it->step_loss, (size_t)steps_cap * sizeof(double));
+                it->step_margin = xrealloc(it->step_margin, (size_t)steps_cap * sizeof(double));
+            }
             it->step_loss[it->dpo_steps] = loss;
             it->step_margin[it->dpo_steps] = margin;
             it->dpo_steps++;

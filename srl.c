@@ -950,9 +950,12 @@ static void chat_generate(Model *m, const Tokenizer *tok, const char *const *req
     for (int i = 0; i < n; i++) {
         ChatMessage msg = {"user", requests[i]};
         if (chat_encode(tok, &msg, 1, 1, &prompts[i], NULL, &lens[i]) < 0) fatal("%s", srl_error);
-        if (lens[i] + max_new > m->config.max_seq_len)  // keep the start and end of an overlong prompt? no: cut the budget
-            fatal("a request of %d tokens leaves no room for %d new ones in the model's %d positions", lens[i], max_new,
-                  m->config.max_seq_len);
+        // checked before any generation, so that a run fails at once rather than hours in; a
+        // prompt is never cut, since a cut request or judge template would be another task
+        if (lens[i] + max_new > m->config.max_seq_len)
+            fatal("%s: request %d is %d tokens with the chat template, which leaves no room for %d new ones in the "
+                  "model's %d positions (a shorter prompt or judge template, or fewer new tokens, is needed)",
+                  label, i + 1, lens[i], max_new, m->config.max_seq_len);
     }
     int stops[MAX_EOS_IDS + 2];
     GenerateConfig g = {.max_new_tokens = max_new, .temperature = temperature, .top_p = top_p, .max_batch = batch,
@@ -1067,7 +1070,7 @@ static int read_requests(const char *path, char ***ids, char ***requests) {
         if (!instruction) record_instruction_response(rec, &instruction, &response);
         if (!instruction) fatal("%s:%ld: no user message or instruction in the record", path, r.line);
         if (n == cap) {
-            cap = cap ? 2 * cap : 256;
+            cap = grow_capacity(cap);
             *ids = xrealloc(*ids, (size_t)cap * sizeof(char *));
             *requests = xrealloc(*requests, (size_t)cap * sizeof(char *));
         }
@@ -1140,7 +1143,7 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
     JsonlReader r;
     if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
     const JsonValue *rec;
-    int rc, n_items = 0, n_resp = 0, cap = 0;
+    int rc, n_items = 0, n_resp = 0, cap = 0, items_cap = 0;
     char **instr = NULL, **resp = NULL, **item_ids = NULL;
     int *item_of = NULL, *index_in_item = NULL;
     double *gold = NULL;
@@ -1154,7 +1157,7 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
         for (int j = 0; a && b; a = a->next, b = b->next, j++) {
             if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: responses must be strings, scores numbers", path, r.line);
             if (n_resp == cap) {
-                cap = cap ? 2 * cap : 512;
+                cap = grow_capacity(cap);
                 instr = xrealloc(instr, (size_t)cap * sizeof(char *));
                 resp = xrealloc(resp, (size_t)cap * sizeof(char *));
                 item_of = xrealloc(item_of, (size_t)cap * sizeof(int));
@@ -1166,7 +1169,7 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
             item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = b->number, key_index[n_resp] = j;
             n_resp++;
         }
-        item_ids = xrealloc(item_ids, (size_t)(n_items + 1) * sizeof(char *));
+        if (n_items == items_cap) items_cap = grow_capacity(items_cap), item_ids = xrealloc(item_ids, (size_t)items_cap * sizeof(char *));
         const char *id = json_get_string(rec, "id");
         item_ids[n_items] = xstrdup(id ? id : "?");
         n_items++;
@@ -1293,15 +1296,18 @@ static int cmd_eval(Options *o) {
             JsonlReader r;
             if (jsonl_open(&r, compare) < 0) fatal("%s", srl_error);
             const JsonValue *rec;
-            int rc, n_other = 0;
+            int rc, n_other = 0, other_cap = 0;
             char **other_ids = NULL;
             double *other_scores = NULL, *scores = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double));
             while ((rc = jsonl_next(&r, &rec)) > 0) {
                 const char *id = json_get_string(rec, "id");
                 double score;
                 if (!id || json_get_number(rec, "score", &score) < 0) continue;
-                other_ids = xrealloc(other_ids, (size_t)(n_other + 1) * sizeof(char *));
-                other_scores = xrealloc(other_scores, (size_t)(n_other + 1) * sizeof(double));
+                if (n_other == other_cap) {
+                    other_cap = grow_capacity(other_cap);
+                    other_ids = xrealloc(other_ids, (size_t)other_cap * sizeof(char *));
+                    other_scores = xrealloc(other_scores, (size_t)other_cap * sizeof(double));
+                }
                 other_ids[n_other] = xstrdup(id), other_scores[n_other++] = score;
             }
             if (rc < 0) fatal("%s", srl_error);

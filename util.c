@@ -70,6 +70,13 @@ void *xrealloc(void *ptr, size_t size) {
     return p;
 }
 
+// Arrays that grow one record at a time double their capacity, so that reading n records
+// costs O(n) copies in all; past 2^30 records the count would overflow an int.
+int grow_capacity(int cap) {
+    if (cap >= (1 << 30)) fatal("too many records (more than %d)", cap);
+    return cap < 16 ? 16 : 2 * cap;
+}
+
 char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 
 char *xstrndup(const char *s, size_t n) {

@@ -32,6 +32,7 @@ void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
+int grow_capacity(int cap);                                 // the next capacity of a growing array: doubles
 char *xstrndup(const char *s, size_t n);
 int size_mul(size_t a, size_t b, size_t *out);            // -1 on overflow
 int size_add(size_t a, size_t b, size_t *out);            // -1 on overflow

@@ -2,11 +2,13 @@
 // pair selection with and without length control, judge metrics against gold scores, and
 // bootstrap confidence intervals.
 // Build: cc -O2 -Wall -Wextra -o test_judge tests/test_judge.c judge.c util.c -lm
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "check.h"
 #include "../judge.h"
+#include "../report.h"
 #include "../util.h"
 
 // ----------------------------------------------------------------------------
@@ -498,6 +500,29 @@ static void test_json_string_escaping(void) {
     buf_free(&b);
 }
 
+// ----------------------------------------------------------------------------
+// head-to-head by id: the same counts whatever order the second file lists its items in
+
+static void test_head_to_head(void) {
+    char *ids_a[] = {"t1", "t2", "t3", "t4", "t5"};
+    double score_a[] = {5, 3, 5, 0, 2};
+    // b: t1 better? no (5 vs 5: tie); t2 5 vs 3 win; t3 4 vs 5 loss; t4 -1 (not gradeable: left
+    // out); t5 5 vs 2 win; t9 has no match in a (left out)
+    char *ids_same[] = {"t1", "t2", "t3", "t4", "t5", "t9"};
+    double score_same[] = {5, 5, 4, -1, 5, 5};
+    char *ids_shuffled[] = {"t9", "t5", "t3", "t1", "t4", "t2"};
+    double score_shuffled[] = {5, 5, 4, 5, -1, 5};
+    HeadToHead h1, h2;
+    head_to_head(ids_a, score_a, 5, ids_same, score_same, 6, 7, &h1);
+    head_to_head(ids_a, score_a, 5, ids_shuffled, score_shuffled, 6, 7, &h2);
+    CHECK(h1.n == 4 && h1.wins == 2 && h1.ties == 1 && h1.losses == 1, "in order: n %d, %d/%d/%d, want 4, 2/1/1", h1.n,
+          h1.wins, h1.ties, h1.losses);
+    CHECK(h2.n == 4 && h2.wins == 2 && h2.ties == 1 && h2.losses == 1, "shuffled: n %d, %d/%d/%d, want 4, 2/1/1", h2.n,
+          h2.wins, h2.ties, h2.losses);
+    // accuracy (score 5): a has t1, t3 among the compared (2 of 4); b has t1, t2, t5 (3 of 4)
+    CHECK(fabs(h1.diff - 0.25) < 1e-12, "accuracy difference %.4f, want 0.25", h1.diff);
+}
+
 int main(void) {
     test_score_table();
     test_score_long_inputs();
@@ -507,5 +532,6 @@ int main(void) {
     test_metrics();
     test_bootstrap();
     test_json_string_escaping();
+    test_head_to_head();
     return check_summary("test_judge");
 }
