@@ -351,27 +351,44 @@ static double dm_loss(const DoubleModel *dm, const int *inputs, const int *targe
     return loss;
 }
 
-static void test_finite_differences(int tied, int interleaved) {
+// T = 7 checks every tensor on a sequence shorter than any block of the kernels; T = 300
+// runs past the matmul tiles and the attention blocks, where a long-sequence bug would hide
+// from the PyTorch reference (T = 11).
+static void test_finite_differences(int tied, int interleaved, int T) {
     Config c = {0};
     c.vocab_size = 23, c.dim = 16, c.hidden_dim = 24, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2;
-    c.head_dim = 6, c.max_seq_len = 64, c.norm_eps = 1e-5f, c.rope_theta = 10000.0f, c.tied_embeddings = tied;
+    c.head_dim = 6, c.max_seq_len = T < 64 ? 64 : T, c.norm_eps = 1e-5f, c.rope_theta = 10000.0f, c.tied_embeddings = tied;
     c.rope_interleaved = interleaved, c.bos_token_id = -1;
     Model m;
     model_init_random(&m, &c, 7);
     Rng rng;
     rng_seed(&rng, 11);
     for (size_t i = 0; i < m.n_params; i++) m.params_memory[i] += 0.3f * rng_normal(&rng);  // not tiny weights
-    int B = 2, T = 7;
-    int inputs[14], targets[14];
-    float weights[14];
+    int B = 2;
+    int *inputs = xmalloc((size_t)B * T * sizeof(int)), *targets = xmalloc((size_t)B * T * sizeof(int));
+    float *weights = xmalloc((size_t)B * T * sizeof(float)), *d_logprob = xmalloc((size_t)B * T * sizeof(float));
     for (int i = 0; i < B * T; i++) {
         inputs[i] = rng_int(&rng, c.vocab_size);
         targets[i] = rng_int(&rng, c.vocab_size);
-        weights[i] = (i % T) < 2 ? 0.0f : 1.0f / 10.0f;
+        weights[i] = (i % T) < 2 ? 0.0f : 1.0f / (float)(B * (T - 2));
     }
     model_forward(&m, inputs, targets, B, T);
-    float d_logprob[14];
     model_weighted_nll(&m, weights, d_logprob);
+    if (T > 64) {
+        // and at this length the KV-cache prefill gives the training forward's logits, bit for bit
+        int V = c.vocab_size, *slots = xmalloc((size_t)T * sizeof(int)), *pos = xmalloc((size_t)T * sizeof(int));
+        float *logits = xmalloc((size_t)T * V * sizeof(float)), *train_logits = xmalloc((size_t)T * V * sizeof(float));
+        memcpy(train_logits, m.acts.logits, (size_t)T * V * sizeof(float));
+        KVCache cache;
+        CHECK(kv_cache_init(&cache, &c, 1, T) == 0, "kv cache: %s", srl_error);
+        for (int t = 0; t < T; t++) slots[t] = 0, pos[t] = t;
+        model_forward_rows(&m, &cache, T, inputs, slots, pos, NULL, logits);
+        CHECK(memcmp(logits, train_logits, (size_t)T * V * sizeof(float)) == 0,
+              "at %d positions the prefill logits equal the training forward bit for bit", T);
+        kv_cache_free(&cache);
+        free(slots), free(pos), free(logits), free(train_logits);
+        model_forward(&m, inputs, targets, B, T);  // the activations the backward needs
+    }
     model_zero_grad(&m);
     model_backward(&m, d_logprob);
 
@@ -396,13 +413,13 @@ static void test_finite_differences(int tied, int interleaved) {
             if (err > worst) worst = err;
             checked++;
             if (err > 2e-3) bad++;
-            CHECK(err <= 2e-3, "finite difference (%s%s) of %s[%zu]: %.8f, backward %.8f", tied ? "tied" : "untied",
-                  interleaved ? ", interleaved RoPE" : "", param_tensor_names[t], i - dm.off[t], fd, analytic);
+            CHECK(err <= 2e-3, "finite difference (%s%s, T %d) of %s[%zu]: %.8f, backward %.8f", tied ? "tied" : "untied",
+                  interleaved ? ", interleaved RoPE" : "", T, param_tensor_names[t], i - dm.off[t], fd, analytic);
         }
     }
-    printf("  finite differences (%s%s): %d parameters over every tensor, worst relative error %.1e\n",
-           tied ? "tied head" : "untied head", interleaved ? ", interleaved RoPE" : "", checked, worst);
-    free(dm.w);
+    printf("  finite differences (%s%s, %d positions): %d parameters over every tensor, worst relative error %.1e\n",
+           tied ? "tied head" : "untied head", interleaved ? ", interleaved RoPE" : "", T, checked, worst);
+    free(dm.w), free(inputs), free(targets), free(weights), free(d_logprob);
     model_free(&m);
 }
 
@@ -594,8 +611,9 @@ int main(void) {
     test_reference_adamw();
     test_reference_dpo();
     test_reference_tied_bf16_sharded();
-    test_finite_differences(0, 0);
-    test_finite_differences(1, 1);
+    test_finite_differences(0, 0, 7);
+    test_finite_differences(1, 1, 7);
+    test_finite_differences(0, 0, 300);
     test_cache_matches_training();
     test_thread_determinism();
     test_stories260k();
