@@ -1685,11 +1685,13 @@ static int compare_candidate_keys(const void *a, const void *b) {
 }
 
 typedef struct {
-    int prompts, kept, tie, too_few, candidates, unscored_candidates, samples, unparsed_samples;
+    int prompts, kept, tie, too_few, candidates, unscored_candidates, empty_candidates, samples, unparsed_samples;
 } PairStats;
 
 // Per prompt: the highest mean score chosen, the lowest rejected (with optional length
 // control); ties and prompts with fewer than two scored candidates dropped and counted.
+// An empty response (the model ended its turn at once) takes no part, whatever its score:
+// DPO refuses a pair with an empty side, and a pair is no place to teach "say something".
 // With grader_control, the world's grader scores the candidates instead of the judge: the
 // control run that shows what DPO could do with a perfect judge (never the default).
 static void stage_pairs(const char *judgments_path, const char *out_path, double length_rho, int grader_control,
@@ -1717,6 +1719,7 @@ static void stage_pairs(const char *judgments_path, const char *out_path, double
                 jc[i].scored = r->n_scored > 0 && isfinite(r->mean);
                 jc[i].mean = r->mean;
             }
+            if (r->response[0] == 0 && jc[i].scored) jc[i].scored = 0, st->empty_candidates++;
             st->candidates++;
             st->unscored_candidates += !jc[i].scored;
             st->samples += r->n_samples;
@@ -1759,9 +1762,10 @@ static void write_pair_stats(const char *path, const PairStats *st) {
     char text[512];
     int len = snprintf(text, sizeof text,
                        "{\"prompts\": %d, \"kept\": %d, \"dropped_tie\": %d, \"dropped_too_few\": %d, \"candidates\": %d, "
-                       "\"unscored_candidates\": %d, \"judge_samples\": %d, \"unparsed_samples\": %d}\n",
-                       st->prompts, st->kept, st->tie, st->too_few, st->candidates, st->unscored_candidates, st->samples,
-                       st->unparsed_samples);
+                       "\"unscored_candidates\": %d, \"empty_candidates\": %d, \"judge_samples\": %d, "
+                       "\"unparsed_samples\": %d}\n",
+                       st->prompts, st->kept, st->tie, st->too_few, st->candidates, st->unscored_candidates,
+                       st->empty_candidates, st->samples, st->unparsed_samples);
     if (write_file_atomic(path, text, (size_t)len) < 0) fatal("%s", srl_error);
 }
 
@@ -2262,9 +2266,10 @@ static const char HELP_PAIRS[] =
     "\n"
     "Preference pairs, per prompt: the candidate with the highest mean score is chosen, the\n"
     "lowest rejected; prompts whose scores tie or with fewer than two scored candidates are\n"
-    "dropped and counted. --length-rho R (Meta-Rewarding's length control): the chosen is the\n"
-    "shortest candidate scoring at least (1 - R) max + R min. Output in the TRL preference\n"
-    "format with the scores; counts go to pairs.stats.json beside it.\n"
+    "dropped and counted, and empty responses take no part (counted too). --length-rho R\n"
+    "(Meta-Rewarding's length control): the chosen is the shortest candidate scoring at least\n"
+    "(1 - R) max + R min. Output in the TRL preference format with the scores; counts go to\n"
+    "pairs.stats.json beside it.\n"
     "--grader-pairs scores candidates with the task world's grader instead of the judge: a\n"
     "control that shows what DPO does with a perfect judge (never the method itself).\n";
 
@@ -2288,8 +2293,8 @@ static int cmd_pairs(Options *o) {
     char *sp = stats_path_for(out);
     write_pair_stats(sp, &st);
     printf("pairs: %d prompts, %d pairs kept, %d dropped as ties, %d with fewer than 2 scored candidates; %d of %d judge "
-           "samples unparsed\n",
-           st.prompts, st.kept, st.tie, st.too_few, st.unparsed_samples, st.samples);
+           "samples unparsed; %d empty responses left out\n",
+           st.prompts, st.kept, st.tie, st.too_few, st.unparsed_samples, st.samples, st.empty_candidates);
     free(sp);
     return 0;
 }

@@ -84,6 +84,21 @@ acc=$(tail -1 "$tmp/dpo/train_log.jsonl" | sed -n 's/.*"accuracy": \([0-9.]*\).*
 check "DPO lowers its loss ($first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }'
 check "and prefers the chosen answers (reward accuracy $acc)" awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }'
 
+# pairs from hand-made judged candidates: an empty response takes no part even when its score
+# would make it the rejected (or the chosen) one, since DPO refuses a pair with an empty side
+cat >"$tmp/judged.jsonl" <<'JUDGED'
+{"id": "q1", "candidate": 0, "prompt": "Name two animals.", "response": "bear, bat", "tokens": 3, "scores": [5], "status": ["ok"], "mean": 5, "n_scored": 1, "judgments": ["Score: 5"]}
+{"id": "q1", "candidate": 1, "prompt": "Name two animals.", "response": "", "tokens": 0, "scores": [0], "status": ["ok"], "mean": 0, "n_scored": 1, "judgments": ["Score: 0"]}
+{"id": "q1", "candidate": 2, "prompt": "Name two animals.", "response": "cat", "tokens": 1, "scores": [2], "status": ["ok"], "mean": 2, "n_scored": 1, "judgments": ["Score: 2"]}
+{"id": "q2", "candidate": 0, "prompt": "Name a color.", "response": "", "tokens": 0, "scores": [5], "status": ["ok"], "mean": 5, "n_scored": 1, "judgments": ["Score: 5"]}
+{"id": "q2", "candidate": 1, "prompt": "Name a color.", "response": "red", "tokens": 1, "scores": [1], "status": ["ok"], "mean": 1, "n_scored": 1, "judgments": ["Score: 1"]}
+JUDGED
+$SRL pairs --judgments "$tmp/judged.jsonl" --out "$tmp/hand_pairs.jsonl" >/dev/null 2>&1
+check "pairs: one pair (q2 has one non-empty candidate left)" test "$(wc -l <"$tmp/hand_pairs.jsonl")" -eq 1
+check "pairs: q1's rejected is candidate 2, not the empty candidate 1" grep -q '"chosen_candidate": 0, "rejected_candidate": 2' "$tmp/hand_pairs.jsonl"
+check "pairs: two empty responses counted" grep -q '"empty_candidates": 2' "$tmp/hand_pairs.stats.json"
+check "pairs: q2 dropped as too few" grep -q '"dropped_too_few": 1' "$tmp/hand_pairs.stats.json"
+
 # stopped after a stage, then started again: the same final model, byte for byte
 $SRL run "${run_args[@]}" --out "$tmp/b" --stop-after m1 >"$tmp/b1.log" 2>&1
 check "stopped after m1: no iteration yet" test ! -e "$tmp/b/iter1/candidates.jsonl"
