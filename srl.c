@@ -979,10 +979,10 @@ static void chat_generate(Model *m, const Tokenizer *tok, const char *const *req
 // id, never a position) and an index (candidate, sample). The same on every run and in any
 // batch, different for every generation.
 static uint64_t item_seed(uint64_t seed, const char *purpose, const char *key, long index) {
-    uint64_t h = 1469598103934665603ull;  // FNV-1a over purpose and key
-    for (const char *p = purpose; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    h = (h ^ 0xFF) * 1099511628211ull;
-    for (const char *p = key ? key : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    uint64_t h = HASH_START;  // FNV-1a over purpose and key
+    for (const char *p = purpose; *p; p++) h = hash_extend(h, (unsigned char)*p);
+    h = hash_extend(h, 0xFF);
+    for (const char *p = key ? key : ""; *p; p++) h = hash_extend(h, (unsigned char)*p);
     Rng r;
     rng_seed(&r, seed ^ h ^ ((uint64_t)index * 0x9E3779B97F4A7C15ull));
     return rng_next(&r);
@@ -1348,17 +1348,11 @@ static int cmd_eval(Options *o) {
 // ROUGE-L F-measure between two texts, on lowercase words: the longest common subsequence
 // of words, as a share of each text's length, combined harmonically. Self-Instruct drops a new
 // instruction whose ROUGE-L with any instruction already in the pool exceeds 0.7.
-// A word is kept as the 64-bit FNV-1a hash of its lowercase letters and digits, so that the
-// dynamic program compares integers: every new request is compared with the whole pool (the
-// seed set and the requests kept so far), and with word strings that comparison took about a
-// quarter of gen-prompts' time. Two different words would have to collide in 64 bits to be
-// confused.
-static uint64_t word_hash(const char *w, int len) {
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < len; i++) h = (h ^ (unsigned char)w[i]) * 1099511628211ULL;
-    return h;
-}
-
+// A word is kept as the 64-bit FNV-1a hash (util.h) of its lowercase letters and digits, so
+// that the dynamic program compares integers: every new request is compared with the whole
+// pool (the seed set and the requests kept so far), and with word strings that comparison took
+// about a quarter of gen-prompts' time. Two different words would have to collide in 64 bits to
+// be confused.
 static int is_word_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 static int split_words(const char *text, uint64_t *words, int cap) {
@@ -1366,11 +1360,8 @@ static int split_words(const char *text, uint64_t *words, int cap) {
     for (const char *p = text; *p && n < cap;) {
         while (*p && !is_word_char(*p)) p++;
         if (!*p) break;
-        uint64_t h = 1469598103934665603ULL;  // word_hash of the lowercase word
-        for (; is_word_char(*p); p++) {
-            char c = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-            h = (h ^ (unsigned char)c) * 1099511628211ULL;
-        }
+        uint64_t h = HASH_START;
+        for (; is_word_char(*p); p++) h = hash_extend(h, (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p));
         words[n++] = h;
     }
     return n;
@@ -1433,6 +1424,10 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
     int *pool_len = xmalloc((size_t)pool_cap * sizeof(int));
     for (int i = 0; i < n_seeds; i++) pool_len[pool_n] = split_words(seeds[i], pool_words[pool_n], ROUGE_MAX_WORDS), pool_n++;
     char **kept = xmalloc((size_t)(cfg->n_prompts + 1) * sizeof(char *));
+    // the blacklist as words, hashed once as the requests' words are
+    uint64_t blacklist_words[sizeof prompt_blacklist / sizeof prompt_blacklist[0]];
+    int n_blacklist = 0;
+    for (int b = 0; prompt_blacklist[b]; b++) n_blacklist += split_words(prompt_blacklist[b], blacklist_words + n_blacklist, 1);
     int *stops, n_stops = newline_tokens(tok, &stops);
     int eot = tokenizer_eot_id(tok), eos = tokenizer_eos_id(tok);
     if (eot >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eot;
@@ -1492,10 +1487,8 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
             uint64_t words[ROUGE_MAX_WORDS];
             int nw = split_words(start, words, ROUGE_MAX_WORDS);
             int bad = 0;
-            for (int b = 0; prompt_blacklist[b] && !bad; b++) {
-                uint64_t h = word_hash(prompt_blacklist[b], (int)strlen(prompt_blacklist[b]));
-                for (int w = 0; w < nw && !bad; w++) bad = words[w] == h;
-            }
+            for (int b = 0; b < n_blacklist && !bad; b++)
+                for (int w = 0; w < nw && !bad; w++) bad = words[w] == blacklist_words[b];
             if (!finished || l == 0 || (start[l - 1] != '.' && start[l - 1] != '?')) st->unfinished++;
             else if (nw < cfg->min_words) st->too_short++;
             else if (nw > cfg->max_words) st->too_long++;

@@ -153,10 +153,8 @@ static void set_token(Tokenizer *t, int id, const void *bytes, size_t len, int f
 // ----------------------------------------------------------------------------
 // hash tables
 
-// FNV-1a: simple, and fast enough for pieces of a few bytes. It reads the bytes in order, so the
-// hash of s[0..n+1) is hash_extend(hash of s[0..n), s[n]): every prefix of a string in one pass.
-#define HASH_START 1469598103934665603ull
-static uint64_t hash_extend(uint64_t h, unsigned char byte) { return (h ^ byte) * 1099511628211ull; }
+// FNV-1a (util.h's hash_extend): simple, and fast enough for pieces of a few bytes; every
+// prefix of a string is hashed in one pass.
 
 static uint64_t hash_bytes(const unsigned char *s, size_t n) {
     uint64_t h = HASH_START;

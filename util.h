@@ -38,6 +38,13 @@ int size_mul(size_t a, size_t b, size_t *out);            // -1 on overflow
 int size_add(size_t a, size_t b, size_t *out);            // -1 on overflow
 
 // ----------------------------------------------------------------------------
+// hashing: 64-bit FNV-1a, one byte at a time, so that the hash of s[0..n+1) is
+// hash_extend(hash of s[0..n), s[n]) and every prefix of a string is hashed in one pass
+
+#define HASH_START 1469598103934665603ull
+static inline uint64_t hash_extend(uint64_t h, unsigned char byte) { return (h ^ byte) * 1099511628211ull; }
+
+// ----------------------------------------------------------------------------
 // files
 
 // Reads a whole file into a NUL-terminated buffer (*len excludes the NUL). Refuses files larger

@@ -2478,8 +2478,8 @@ typedef struct {
 } TextSet;
 
 static uint64_t hash_text(const char *s) {
-    uint64_t h = 1469598103934665603ull;  // FNV-1a
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    uint64_t h = HASH_START;
+    for (; *s; s++) h = hash_extend(h, (unsigned char)*s);
     return h;
 }
 
