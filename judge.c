@@ -1,6 +1,7 @@
 // judge.c: LLM-as-a-Judge: the judge prompt, the score parser, preference pairs, judge metrics.
 #include "judge.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,26 @@ const char *judge_pair_status_name(int status) {
     case JUDGE_PAIR_TIE: return "tie";
     case JUDGE_PAIR_TOO_FEW: return "too_few";
     default: return "unknown";
+    }
+}
+
+// Judgments are compared line by line, because each line of the world's judgment format is
+// one step (the restated request, the restated answer, one check each, the tally, the score):
+// the first line that differs names the step that went wrong first.
+int judge_first_difference(const char *judgment, const char *reference) {
+    size_t len_a = strlen(judgment), len_b = strlen(reference);
+    while (len_a > 0 && isspace((unsigned char)judgment[len_a - 1])) len_a--;
+    while (len_b > 0 && isspace((unsigned char)reference[len_b - 1])) len_b--;
+    size_t a = 0, b = 0;
+    for (int line = 0;; line++) {
+        size_t end_a = a, end_b = b;  // one past the line's last character
+        while (end_a < len_a && judgment[end_a] != '\n') end_a++;
+        while (end_b < len_b && reference[end_b] != '\n') end_b++;
+        if (end_a - a != end_b - b || memcmp(judgment + a, reference + b, end_a - a) != 0) return line;
+        int more_a = end_a < len_a, more_b = end_b < len_b;
+        if (!more_a && !more_b) return -1;
+        if (more_a != more_b) return line + 1;
+        a = end_a + 1, b = end_b + 1;
     }
 }
 

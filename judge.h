@@ -89,6 +89,12 @@ typedef struct {
 
 void judge_metrics(const JudgeItem *items, int n_items, JudgeMetrics *out);
 
+// Where a judgment first departs from a reference judgment of the same response (the task
+// world's grader writes the one a perfect judge would): the 0-based index of the first line
+// that differs, or -1 when they agree line for line. Trailing white space and newlines at the
+// end of either text are ignored; a line one text has and the other lacks is a difference.
+int judge_first_difference(const char *judgment, const char *reference);
+
 // Correlations of two n-vectors; NaN when undefined (n < 2 or either side constant).
 double pearson(const double *x, const double *y, int n);
 double spearman_rho(const double *x, const double *y, int n);     // Pearson on ranks, ties get their average rank

@@ -34,6 +34,9 @@ typedef struct {
     double *exact;           // 1 when score 5
     double accuracy, acc_lo, acc_hi, mean_score, mean_tokens;
     double pairwise, five_best, exact_match, spearman, kendall, parse_rate;
+    // the judge's outputs against the grader's judgments: agreeing line for line, and where
+    // the first differing line is (the restated request, the restated answer, a check)
+    double right_throughout, first_wrong_request, first_wrong_answer, first_wrong_check;
     // against the model before
     int wins, ties, losses;
     double diff, diff_lo, diff_hi;
@@ -86,6 +89,10 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
     r->spearman = read_metric(doc.root, "judge_spearman");
     r->kendall = read_metric(doc.root, "judge_kendall");
     r->parse_rate = read_metric(doc.root, "judge_parse_rate");
+    r->right_throughout = read_metric(doc.root, "judge_right_throughout");
+    r->first_wrong_request = read_metric(doc.root, "judge_first_wrong_request");
+    r->first_wrong_answer = read_metric(doc.root, "judge_first_wrong_answer");
+    r->first_wrong_check = read_metric(doc.root, "judge_first_wrong_check");
     json_free(&doc);
     free(text);
     free(path);
@@ -476,7 +483,11 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "judge_exact", m->exact_match, 0);
         buf_json_number(&js, "judge_spearman", m->spearman, 0);
         buf_json_number(&js, "judge_kendall", m->kendall, 0);
-        buf_json_number(&js, "judge_parse_rate", m->parse_rate, 1);
+        buf_json_number(&js, "judge_parse_rate", m->parse_rate, 0);
+        buf_json_number(&js, "judge_right_throughout", m->right_throughout, 0);
+        buf_json_number(&js, "judge_first_wrong_request", m->first_wrong_request, 0);
+        buf_json_number(&js, "judge_first_wrong_answer", m->first_wrong_answer, 0);
+        buf_json_number(&js, "judge_first_wrong_check", m->first_wrong_check, 1);
         buf_printf(&js, "}%s\n", i + 1 < n_models ? "," : "");
     }
     buf_printf(&js, "  ],\n  \"iterations\": [\n");
@@ -521,12 +532,20 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         else buf_printf(&md, "- | - |\n");
     }
     buf_printf(&md, "\n## Judging (held-out judge set, against gold scores)\n\n");
-    buf_printf(&md, "| model | pairwise %% | 5-best %% | exact %% | Spearman | Kendall tau-b | parsed %% |\n|---|---|---|---|---|---|---|\n");
+    buf_printf(&md, "| model | pairwise %% | 5-best %% | exact %% | Spearman | Kendall tau-b | parsed %% | "
+                    "right line for line %% | first wrong line: request / answer / a check %% |\n"
+                    "|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n_models; i++) {
         const ModelReport *m = &models[i];
-        buf_printf(&md, "| %s | %s | %s | %s | %.3f | %.3f | %s |\n", m->name, pct(a, 16, m->pairwise), pct(b, 16, m->five_best),
-                   pct(c, 16, m->exact_match), m->spearman, m->kendall, pct(d, 16, m->parse_rate));
+        buf_printf(&md, "| %s | %s | %s | %s | %.3f | %.3f | %s | %s | ", m->name, pct(a, 16, m->pairwise), pct(b, 16, m->five_best),
+                   pct(c, 16, m->exact_match), m->spearman, m->kendall, pct(d, 16, m->parse_rate), pct(e, 16, m->right_throughout));
+        buf_printf(&md, "%s / %s / %s |\n", pct(a, 16, m->first_wrong_request), pct(b, 16, m->first_wrong_answer),
+                   pct(c, 16, m->first_wrong_check));
     }
+    buf_printf(&md, "\nThe last two columns set each judgment beside the one the world's grader writes for the same "
+                    "response (what a perfect judge says): the share that agrees line for line, and where the others "
+                    "first differ: the restated request, the restated answer, or a check (the tally and the score "
+                    "count as checks).\n");
     buf_printf(&md, "\n## Iterations\n\n");
     buf_printf(&md, "| iteration | prompts made / kept | candidates | judge samples unparsed | pairs kept | dropped: tie / too few | "
                     "on-policy judge pairwise %% | judge = grader %% | chosen better / equal / worse | candidate acc %% | chosen acc %% | "
@@ -589,15 +608,15 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
 
     // the summary table
     if (summary) {
-        fprintf(summary, "\n%-6s %8s %17s %7s %7s %9s %8s %8s %8s\n", "model", "acc %", "95% CI", "score", "length", "judge pw%",
-                "5-best%", "exact%", "parsed%");
+        fprintf(summary, "\n%-6s %8s %17s %7s %7s %9s %8s %8s %8s %9s\n", "model", "acc %", "95% CI", "score", "length",
+                "judge pw%", "5-best%", "exact%", "parsed%", "lines ok%");
         for (int i = 0; i < n_models; i++) {
             const ModelReport *m = &models[i];
             char ci[48];
             snprintf(ci, sizeof ci, "[%s, %s]", pct(b, 16, m->acc_lo), pct(c, 16, m->acc_hi));
-            fprintf(summary, "%-6s %8s %17s %7.3f %7.1f %9s %8s %8s %8s\n", m->name, pct(a, 16, m->accuracy), ci, m->mean_score,
-                    m->mean_tokens, pct(d, 16, m->pairwise), pct(e, 16, m->five_best), pct(g, 16, m->exact_match),
-                    pct(h, 16, m->parse_rate));
+            fprintf(summary, "%-6s %8s %17s %7.3f %7.1f %9s %8s %8s %8s %9s\n", m->name, pct(a, 16, m->accuracy), ci,
+                    m->mean_score, m->mean_tokens, pct(d, 16, m->pairwise), pct(e, 16, m->five_best), pct(g, 16, m->exact_match),
+                    pct(h, 16, m->parse_rate), pct(b, 16, m->right_throughout));
         }
         for (int i = 1; i < n_models; i++)
             fprintf(summary, "%s vs %s: accuracy %+.1f points [95%% CI %+.1f, %+.1f], wins/ties/losses %d/%d/%d\n", models[i].name,

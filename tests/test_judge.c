@@ -523,6 +523,38 @@ static void test_head_to_head(void) {
     CHECK(fabs(h1.diff - 0.25) < 1e-12, "accuracy difference %.4f, want 0.25", h1.diff);
 }
 
+// ----------------------------------------------------------------------------
+// where a judgment first departs from the grader's: line by line
+
+static void test_first_difference(void) {
+    const char *ref = "Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5";
+    struct {
+        const char *judgment;
+        int want;
+    } cases[] = {
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5", -1},
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5\n", -1},   // trailing newline
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5  \n\n", -1},
+        {"Asked: 2 words, start with b.\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5", 0},
+        {"Asked: 2 words, start with p.\nItems: pear | pug.\nCount 2, need 2: yes.\nScore: 5", 1},
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: no.\nScore: 3", 2},
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 4", 3},
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: yes.", 3},                  // a line short
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5\nThanks.", 4}, // a line more
+        {"Asked: 2 words, start with p.\nItems: pear | pig.\n\nCount 2, need 2: yes.\nScore: 5", 2},     // an empty line
+        {"Asked: 2 words, start with p.", 1},
+        {"", 0},
+        {"Asked: 2 words, start with p.\r\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5", 0},    // CR is a character
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = judge_first_difference(cases[i].judgment, ref);
+        CHECK(got == cases[i].want, "case %zu: first difference at line %d, want %d", i, got, cases[i].want);
+    }
+    CHECK(judge_first_difference("", "") == -1, "two empty judgments agree");
+    CHECK(judge_first_difference("\n\n", " ") == -1, "white space only: both empty");
+    CHECK(judge_first_difference("a\nb", "a\nc") == 1, "second line differs");
+}
+
 int main(void) {
     test_score_table();
     test_score_long_inputs();
@@ -533,5 +565,6 @@ int main(void) {
     test_bootstrap();
     test_json_string_escaping();
     test_head_to_head();
+    test_first_difference();
     return check_summary("test_judge");
 }

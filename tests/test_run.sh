@@ -68,6 +68,11 @@ check "3 candidates per prompt, keyed by id and candidate ($n_cands)" test "$n_c
 check "judgments keyed by id and candidate" test "$(grep -c '"id": "it1-.*"candidate": ' "$tmp/a/iter1/judgments.jsonl")" -eq "$n_cands"
 check "no checkpoints left behind" test ! -e "$tmp/a/m2/checkpoints"
 check "report names every model" grep -q '| m2 |' "$tmp/a/report.md"
+# every judgment of the judge set is set beside the grader's judgment of the same response
+n_judge_responses=$(grep -o '"scores": \[[^]]*\]' "$tmp/world/judge_test.jsonl" | tr -cd ',\n' | wc -c)
+n_compared=$(sed -n 's/.*"judge_compared": \([0-9]*\).*/\1/p' "$tmp/a/eval/m1/metrics.json")
+check "eval compared all $n_judge_responses judge-set judgments with the grader's ($n_compared)" \
+    test "$n_compared" -eq "$n_judge_responses"
 
 # A base model this small writes neither world-like prompts nor judgments that parse, so the
 # miniature run keeps no pairs and M2 is M1 (the run says so). DPO itself, on pairs of the tiny
