@@ -2410,6 +2410,7 @@ typedef struct {
     const char *base, *data, *out, *prompt_model, *template_path, *m1_mode, *stop_after;
     int iterations, n_prompts, n_candidates, judge_samples, eft_prompts, eft_answers, batch;
     int max_new, judge_max_new, eval_judge_samples;
+    float judge_temperature;  // the loop's judge samples (the evaluation's stay at 0.7)
     double length_rho;
     int grader_pairs;
     TrainFlags ift, m1;
@@ -2526,7 +2527,7 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         snprintf(stage, sizeof stage, "candidates%d", t);
         stop_if(rc, stage);
         if (!file_exists(judgments))
-            stage_judge(&m, tok, template_text, cands, judgments, rc->judge_samples, 0.7f, rc->judge_max_new, rc->batch,
+            stage_judge(&m, tok, template_text, cands, judgments, rc->judge_samples, rc->judge_temperature, rc->judge_max_new, rc->batch,
                         rc->seed + (uint64_t)t);
         model_free(&m);
     }
@@ -2565,7 +2566,8 @@ static const char HELP_RUN[] =
     "  6. the report                                                     -> OUT/report.md, .json, .svg\n"
     "Defaults run the task world (data/world) from tinymodels/m0.\n"
     "  --iterations N (2)   --prompts N per iteration (300)   --candidates N (4)\n"
-    "  --judge-samples K (3)   --length-rho R (off)   --prompt-model DIR (default: M0, fixed)\n"
+    "  --judge-samples K (3)   --judge-temperature T (0.7; the evaluation's judging stays at 0.7)\n"
+    "  --length-rho R (off)   --prompt-model DIR (default: M0, fixed)\n"
     "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
     "  --m1 joint|sequential (sequential)   --sft-epochs N (5)  --sft-lr X (1e-3)  --m1-epochs N (1)  --m1-lr X (1e-3)\n"
     "  --eft-prompts N (1000)  --eft-answers N (1)  --eval-judge-samples K (1)\n"
@@ -2589,6 +2591,7 @@ static int cmd_run(Options *o) {
     rc.n_prompts = (int)opt_long(o, "prompts", 300, 1, 1 << 24);
     rc.n_candidates = (int)opt_long(o, "candidates", 4, 2, 64);
     rc.judge_samples = (int)opt_long(o, "judge-samples", 3, 1, 64);
+    rc.judge_temperature = (float)opt_double(o, "judge-temperature", 0.7, 0, 10);
     rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", 1, 1, 64);
     rc.eft_prompts = (int)opt_long(o, "eft-prompts", 1000, 0, 1 << 24);
     rc.eft_answers = (int)opt_long(o, "eft-answers", 1, 1, 64);
@@ -2673,9 +2676,9 @@ static int cmd_run(Options *o) {
     buf_json_string(&settings, rc.data, strlen(rc.data));
     buf_printf(&settings,
                ", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
-               "\"judge_samples\": %d, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
+               "\"judge_samples\": %d, \"judge_temperature\": %g, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
                "\"dpo_lr\": %g, \"dpo_epochs\": %d, \"seed\": %llu}",
-               rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, rc.length_rho,
+               rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, (double)rc.judge_temperature, rc.length_rho,
                rc.grader_pairs ? "true" : "false", rc.dpo.beta, rc.dpo.nll_alpha, rc.dpo.lr, rc.dpo.epochs,
                (unsigned long long)rc.seed);
     if (write_run_report(rc.out, rc.iterations, settings.data, stdout) < 0) fatal("%s", srl_error);
