@@ -325,6 +325,15 @@ int judge_first_difference(const char *judgment, const char *reference) {
     }
 }
 
+void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *reference) {
+    int line = judge_first_difference(judgment, reference);
+    t->compared++;
+    if (line < 0) t->right++;
+    else if (line == 0) t->wrong_request++;
+    else if (line == 1) t->wrong_answer++;
+    else t->wrong_check++;
+}
+
 // ----------------------------------------------------------------------------
 // correlations
 

@@ -95,6 +95,14 @@ void judge_metrics(const JudgeItem *items, int n_items, JudgeMetrics *out);
 // end of either text are ignored; a line one text has and the other lacks is a difference.
 int judge_first_difference(const char *judgment, const char *reference);
 
+// Judgments set beside reference judgments: how many agree line for line and, for the others,
+// whether the first differing line is the restated request (line 0), the restated answer
+// (line 1) or a later one (a check, the tally, the score), the steps of the world's format.
+typedef struct {
+    int compared, right, wrong_request, wrong_answer, wrong_check;
+} JudgmentLines;
+void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *reference);
+
 // Correlations of two n-vectors; NaN when undefined (n < 2 or either side constant).
 double pearson(const double *x, const double *y, int n);
 double spearman_rho(const double *x, const double *y, int n);     // Pearson on ranks, ties get their average rank

@@ -46,9 +46,7 @@ typedef struct {
     int generated, kept_prompts, candidates, samples, unparsed, pairs, tie, too_few;
     double onpolicy_pairwise, onpolicy_agree;   // judge vs grader on the loop's own candidates
     int onpolicy_pairs;
-    // the judge's samples on those candidates against the grader's judgments: agreeing line for
-    // line, or first wrong at the restated request, the restated answer, a check
-    int lines_compared, lines_right, first_wrong_request, first_wrong_answer, first_wrong_check;
+    JudgmentLines lines;                        // the judge's samples on them beside the grader's judgments
     int chosen_better, chosen_equal, chosen_worse;
     double candidate_accuracy, chosen_accuracy;
     double dpo_loss, dpo_margin, dpo_accuracy;  // means over the last epoch's steps
@@ -256,15 +254,8 @@ static void load_iteration_report(const char *run_dir, int t, IterationReport *i
             if (ok[n]) scored++, agree += (int)lround(mean) == g.score;
             const JsonValue *texts = json_get(rec, "judgments");
             char *reference = gradeable && texts && texts->type == JSON_ARRAY ? world_judgment(prompt, response) : NULL;
-            for (const JsonValue *x = reference ? texts->child : NULL; x; x = x->next) {
-                if (x->type != JSON_STRING) continue;
-                int line = judge_first_difference(x->string, reference);
-                it->lines_compared++;
-                if (line < 0) it->lines_right++;
-                else if (line == 0) it->first_wrong_request++;
-                else if (line == 1) it->first_wrong_answer++;
-                else it->first_wrong_check++;
-            }
+            for (const JsonValue *x = reference ? texts->child : NULL; x; x = x->next)
+                if (x->type == JSON_STRING) judgment_lines_add(&it->lines, x->string, reference);
             free(reference);
             n++;
         }
@@ -521,12 +512,13 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "dpo_loss", it->dpo_loss, 0);
         buf_json_number(&js, "dpo_margin", it->dpo_margin, 0);
         buf_json_number(&js, "dpo_accuracy", it->dpo_accuracy, 0);
-        double compared = it->lines_compared ? it->lines_compared : NAN;
-        buf_printf(&js, "\"onpolicy_judgments_compared\": %d, ", it->lines_compared);
-        buf_json_number(&js, "onpolicy_judgments_right_throughout", it->lines_right / compared, 0);
-        buf_json_number(&js, "onpolicy_first_wrong_request", it->first_wrong_request / compared, 0);
-        buf_json_number(&js, "onpolicy_first_wrong_answer", it->first_wrong_answer / compared, 0);
-        buf_json_number(&js, "onpolicy_first_wrong_check", it->first_wrong_check / compared, 0);
+        const JudgmentLines *l = &it->lines;
+        double compared = l->compared ? l->compared : NAN;
+        buf_printf(&js, "\"onpolicy_judgments_compared\": %d, ", l->compared);
+        buf_json_number(&js, "onpolicy_judgments_right_throughout", l->right / compared, 0);
+        buf_json_number(&js, "onpolicy_first_wrong_request", l->wrong_request / compared, 0);
+        buf_json_number(&js, "onpolicy_first_wrong_answer", l->wrong_answer / compared, 0);
+        buf_json_number(&js, "onpolicy_first_wrong_check", l->wrong_check / compared, 0);
         buf_printf(&js, "\"dpo_steps\": %d}%s\n", it->dpo_steps, t + 1 < iterations ? "," : "");
     }
     buf_printf(&js, "  ]\n}\n");
@@ -584,11 +576,11 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                     "candidates:\n\n| iteration | samples compared | right line for line %% | first wrong line: request / "
                     "answer / a check %% |\n|---|---|---|---|\n");
     for (int t = 0; t < iterations; t++) {
-        const IterationReport *it = &its[t];
-        double compared = it->lines_compared ? it->lines_compared : NAN;
-        buf_printf(&md, "| %d | %d | %s | ", t + 1, it->lines_compared, pct(a, 16, it->lines_right / compared));
-        buf_printf(&md, "%s / %s / %s |\n", pct(a, 16, it->first_wrong_request / compared),
-                   pct(b, 16, it->first_wrong_answer / compared), pct(c, 16, it->first_wrong_check / compared));
+        const JudgmentLines *l = &its[t].lines;
+        double compared = l->compared ? l->compared : NAN;
+        buf_printf(&md, "| %d | %d | %s | ", t + 1, l->compared, pct(a, 16, l->right / compared));
+        buf_printf(&md, "%s / %s / %s |\n", pct(a, 16, l->wrong_request / compared), pct(b, 16, l->wrong_answer / compared),
+                   pct(c, 16, l->wrong_check / compared));
     }
     buf_printf(&md, "\nCharts: accuracy.svg, judge.svg, pairs.svg, dpo.svg.\n");
     char *md_path = path_join(run_dir, "report.md");

@@ -1131,17 +1131,10 @@ static void eval_instructions(Model *m, const Tokenizer *tok, const char *test_p
     }
 }
 
-// Where the judge's outputs first depart from the judgments the world's grader writes for the
-// same responses (only for task-world instructions): the judgment's first line restates the
-// request, the second the answer, the rest are the checks, the tally and the score.
-enum { FIRST_WRONG_REQUEST, FIRST_WRONG_ANSWER, FIRST_WRONG_CHECK, N_FIRST_WRONG };
-
 typedef struct {
     JudgeMetrics metrics;
     int n_samples, n_parsed;
-    int n_compared;                  // judge samples with a grader's judgment to compare with
-    int n_right;                     // ... that agree with it line for line
-    int first_wrong[N_FIRST_WRONG];  // ... whose first differing line is the request, the answer, a check
+    JudgmentLines lines;  // the samples beside the grader's judgments (task-world instructions only)
 } JudgeEval;
 
 // The judge on judge_test.jsonl: k sampled judgments of every response, their means set
@@ -1206,12 +1199,7 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
     for (int i = 0; i < n_resp; i++) {
         char *reference = world_judgment(instr[i], resp[i]);
         if (!reference) continue;  // not a task-world instruction: nothing to compare with
-        for (int s = 0; s < k; s++) {
-            int line = judge_first_difference(j.texts[i * k + s], reference);
-            je->n_compared++;
-            if (line < 0) je->n_right++;
-            else je->first_wrong[line == 0 ? FIRST_WRONG_REQUEST : line == 1 ? FIRST_WRONG_ANSWER : FIRST_WRONG_CHECK]++;
-        }
+        for (int s = 0; s < k; s++) judgment_lines_add(&je->lines, j.texts[i * k + s], reference);
         free(reference);
     }
     if (out_path) {
@@ -1280,12 +1268,12 @@ static void print_judge_eval(const char *name, const JudgeEval *j) {
     printf("%s judge: pairwise %.1f%%, 5-best %.1f%%, exact %.1f%%, Spearman %.3f, Kendall %.3f, parsed %.1f%%\n", name,
            100 * m->pairwise_accuracy, 100 * m->five_best, 100 * m->exact_match, m->spearman, m->kendall_tau_b,
            100 * m->parse_rate);
-    if (j->n_compared > 0) {
-        double n = j->n_compared;
+    const JudgmentLines *l = &j->lines;
+    if (l->compared > 0) {
+        double n = l->compared;
         printf("  against the grader's judgments (%d): right line for line %.1f%%; first wrong line: the request %.1f%%, "
                "the answer %.1f%%, a check %.1f%%\n",
-               j->n_compared, 100 * j->n_right / n, 100 * j->first_wrong[FIRST_WRONG_REQUEST] / n,
-               100 * j->first_wrong[FIRST_WRONG_ANSWER] / n, 100 * j->first_wrong[FIRST_WRONG_CHECK] / n);
+               l->compared, 100 * l->right / n, 100 * l->wrong_request / n, 100 * l->wrong_answer / n, 100 * l->wrong_check / n);
     }
 }
 
@@ -2464,12 +2452,13 @@ static void run_eval_model(const RunConfig *rc, const char *name, const char *mo
     buf_json_number(&b, "judge_kendall", jm->kendall_tau_b, 0);
     buf_json_number(&b, "judge_parse_rate", jm->parse_rate, 0);
     // shares of the judge samples compared with the grader's judgments (null when none was)
-    double n_compared = je.n_compared ? je.n_compared : NAN;
-    buf_printf(&b, "\"judge_compared\": %d, ", je.n_compared);
-    buf_json_number(&b, "judge_right_throughout", je.n_right / n_compared, 0);
-    buf_json_number(&b, "judge_first_wrong_request", je.first_wrong[FIRST_WRONG_REQUEST] / n_compared, 0);
-    buf_json_number(&b, "judge_first_wrong_answer", je.first_wrong[FIRST_WRONG_ANSWER] / n_compared, 0);
-    buf_json_number(&b, "judge_first_wrong_check", je.first_wrong[FIRST_WRONG_CHECK] / n_compared, 1);
+    const JudgmentLines *l = &je.lines;
+    double n_compared = l->compared ? l->compared : NAN;
+    buf_printf(&b, "\"judge_compared\": %d, ", l->compared);
+    buf_json_number(&b, "judge_right_throughout", l->right / n_compared, 0);
+    buf_json_number(&b, "judge_first_wrong_request", l->wrong_request / n_compared, 0);
+    buf_json_number(&b, "judge_first_wrong_answer", l->wrong_answer / n_compared, 0);
+    buf_json_number(&b, "judge_first_wrong_check", l->wrong_check / n_compared, 1);
     buf_printf(&b, "}\n");
     if (write_file_atomic(metrics, b.data, b.len) < 0) fatal("%s", srl_error);
     print_instruction_eval(name, &e);

@@ -546,10 +546,17 @@ static void test_first_difference(void) {
         {"", 0},
         {"Asked: 2 words, start with p.\r\nItems: pear | pig.\nCount 2, need 2: yes.\nScore: 5", 0},    // CR is a character
     };
+    JudgmentLines tally = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int got = judge_first_difference(cases[i].judgment, ref);
         CHECK(got == cases[i].want, "case %zu: first difference at line %d, want %d", i, got, cases[i].want);
+        judgment_lines_add(&tally, cases[i].judgment, ref);
     }
+    // the cases' first differences: -1 three times, line 0 three, line 1 two, later lines five
+    CHECK(tally.compared == 13 && tally.right == 3 && tally.wrong_request == 3 && tally.wrong_answer == 2 &&
+              tally.wrong_check == 5,
+          "tally %d: right %d, request %d, answer %d, check %d; want 13: 3, 3, 2, 5", tally.compared, tally.right,
+          tally.wrong_request, tally.wrong_answer, tally.wrong_check);
     CHECK(judge_first_difference("", "") == -1, "two empty judgments agree");
     CHECK(judge_first_difference("\n\n", " ") == -1, "white space only: both empty");
     CHECK(judge_first_difference("a\nb", "a\nc") == 1, "second line differs");
