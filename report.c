@@ -197,7 +197,7 @@ static void compare_models(const ModelReport *a, ModelReport *b) {
 // The loop's own candidates seen by the grader: per prompt, the judge's means against the
 // grader's scores (pairwise accuracy over candidate pairs with different grader scores), the
 // share of candidates whose rounded mean equals the grader's score, and the pairs' quality.
-static void load_iteration_report(const char *run_dir, int t, IterationReport *it) {
+static void load_iteration_report(const char *run_dir, int t, int world_format, IterationReport *it) {
     memset(it, 0, sizeof *it);
     char sub[96];
     snprintf(sub, sizeof sub, "iter%d/prompts.stats.json", t);
@@ -253,7 +253,7 @@ static void load_iteration_report(const char *run_dir, int t, IterationReport *i
             if (gradeable) exact += g.score == 5;
             if (ok[n]) scored++, agree += (int)lround(mean) == g.score;
             const JsonValue *texts = json_get(rec, "judgments");
-            char *reference = gradeable && texts && texts->type == JSON_ARRAY ? world_judgment(prompt, response) : NULL;
+            char *reference = world_format && gradeable && texts && texts->type == JSON_ARRAY ? world_judgment(prompt, response) : NULL;
             for (const JsonValue *x = reference ? texts->child : NULL; x; x = x->next)
                 if (x->type == JSON_STRING) judgment_lines_add(&it->lines, x->string, reference);
             free(reference);
@@ -444,7 +444,7 @@ static const char *pct(char *buf, size_t cap, double v) {
     return buf;
 }
 
-int write_run_report(const char *run_dir, int iterations, const char *settings, FILE *summary) {
+int write_run_report(const char *run_dir, int iterations, const char *settings, int world_format, FILE *summary) {
     ModelReport models[MAX_MODELS];
     int n_models = 0;
     if (iterations + 2 > MAX_MODELS) return errorf("report: too many iterations (%d)", iterations);
@@ -462,7 +462,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     }
     for (int i = 1; i < n_models; i++) compare_models(&models[i - 1], &models[i]);  // M1 vs SFT, M2 vs M1, ...
     IterationReport *its = xcalloc((size_t)(iterations ? iterations : 1), sizeof(IterationReport));
-    for (int t = 1; t <= iterations; t++) load_iteration_report(run_dir, t, &its[t - 1]);
+    for (int t = 1; t <= iterations; t++) load_iteration_report(run_dir, t, world_format, &its[t - 1]);
 
     // report.json
     Buf js = {0};

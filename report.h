@@ -19,8 +19,10 @@ void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *cons
 
 // Reads run_dir's eval/ and iter*/ files, writes run_dir/report.json, report.md,
 // accuracy.svg, judge.svg, pairs.svg and dpo.svg, and prints the summary table to summary
-// (may be NULL). settings: a JSON object recorded in the report (may be NULL). -1 with
-// srl_error when a file is missing or bad.
-int write_run_report(const char *run_dir, int iterations, const char *settings, FILE *summary);
+// (may be NULL). settings: a JSON object recorded in the report (may be NULL).
+// world_format: the loop judged with the world's judge template, so its judgments can be set
+// beside the grader's line by line (0: that table is left empty). -1 with srl_error when a
+// file is missing or bad.
+int write_run_report(const char *run_dir, int iterations, const char *settings, int world_format, FILE *summary);
 
 #endif

@@ -1196,7 +1196,10 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
     for (int i = 0; i < n_resp * k; i++) je->n_parsed += j.status[i] == JUDGE_SCORE_OK;
     je->metrics.parse_rate = je->n_samples ? (double)je->n_parsed / je->n_samples : NAN;
     judge_metrics(items, n_items, &je->metrics);
-    for (int i = 0; i < n_resp; i++) {
+    // The grader's judgments are in the format the world's judge template asks for; under
+    // another template a line-by-line comparison would only measure the format, so none is made.
+    int world_format = strcmp(template_text, WORLD_JUDGE_TEMPLATE) == 0;
+    for (int i = 0; i < n_resp && world_format; i++) {
         char *reference = world_judgment(instr[i], resp[i]);
         if (!reference) continue;  // not a task-world instruction: nothing to compare with
         for (int s = 0; s < k; s++) judgment_lines_add(&je->lines, j.texts[i * k + s], reference);
@@ -2673,7 +2676,8 @@ static int cmd_run(Options *o) {
                rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, (double)rc.judge_temperature, rc.length_rho,
                rc.grader_pairs ? "true" : "false", rc.dpo.beta, rc.dpo.nll_alpha, rc.dpo.lr, rc.dpo.epochs,
                (unsigned long long)rc.seed);
-    if (write_run_report(rc.out, rc.iterations, settings.data, stdout) < 0) fatal("%s", srl_error);
+    if (write_run_report(rc.out, rc.iterations, settings.data, strcmp(template_text, WORLD_JUDGE_TEMPLATE) == 0, stdout) < 0)
+        fatal("%s", srl_error);
     buf_free(&settings);
     printf("report: %s/report.md (and report.json, accuracy.svg, judge.svg, pairs.svg, dpo.svg)\n", rc.out);
     fprintf(stderr, "run finished in %.1fs\n", now_seconds() - t0);

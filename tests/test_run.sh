@@ -73,6 +73,16 @@ n_judge_responses=$(grep -o '"scores": \[[^]]*\]' "$tmp/world/judge_test.jsonl" 
 n_compared=$(sed -n 's/.*"judge_compared": \([0-9]*\).*/\1/p' "$tmp/a/eval/m1/metrics.json")
 check "eval compared all $n_judge_responses judge-set judgments with the grader's ($n_compared)" \
     test "$n_compared" -eq "$n_judge_responses"
+# ... but only under the world's judge template, whose format the grader's judgments follow
+printf 'Rate this answer.\nQ: {instruction}\nA: {response}\nScore:' >"$tmp/own_template.txt"
+$SRL eval --model "$tmp/a/m1" --judge-data "$tmp/world/judge_test.jsonl" --judge-template "$tmp/world/judge_template.txt" \
+    --judge-samples 1 --judge-max-new-tokens 8 >"$tmp/eval_world_template.txt" 2>/dev/null
+$SRL eval --model "$tmp/a/m1" --judge-data "$tmp/world/judge_test.jsonl" --judge-template "$tmp/own_template.txt" \
+    --judge-samples 1 --judge-max-new-tokens 8 >"$tmp/eval_own_template.txt" 2>/dev/null
+check "eval sets judgments beside the grader's under the world's template" grep -q "against the grader's judgments ($n_judge_responses)" \
+    "$tmp/eval_world_template.txt"
+check "and not under a template of one's own (the judge was measured: $(grep -c ' judge: pairwise' "$tmp/eval_own_template.txt"))" \
+    test "$(grep -c "against the grader's" "$tmp/eval_own_template.txt")" -eq 0 -a "$(grep -c ' judge: pairwise' "$tmp/eval_own_template.txt")" -eq 1
 
 # A base model this small writes neither world-like prompts nor judgments that parse, so the
 # miniature run keeps no pairs and M2 is M1 (the run says so). DPO itself, on pairs of the tiny
