@@ -334,6 +334,21 @@ void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *refe
     else t->wrong_check++;
 }
 
+double judgment_lines_share(const JudgmentLines *t, int count) { return t->compared ? (double)count / t->compared : NAN; }
+
+void judgment_lines_json(Buf *b, const char *prefix, const JudgmentLines *t, int last) {
+    char key[96];
+    buf_printf(b, "\"%scompared\": %d, ", prefix, t->compared);
+    snprintf(key, sizeof key, "%sright_throughout", prefix);
+    buf_json_number(b, key, judgment_lines_share(t, t->right), 0);
+    snprintf(key, sizeof key, "%sfirst_wrong_request", prefix);
+    buf_json_number(b, key, judgment_lines_share(t, t->wrong_request), 0);
+    snprintf(key, sizeof key, "%sfirst_wrong_answer", prefix);
+    buf_json_number(b, key, judgment_lines_share(t, t->wrong_answer), 0);
+    snprintf(key, sizeof key, "%sfirst_wrong_check", prefix);
+    buf_json_number(b, key, judgment_lines_share(t, t->wrong_check), last);
+}
+
 // ----------------------------------------------------------------------------
 // correlations
 

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"  // Buf
+
 // The default judge template: the paper's additive 5-point rubric in our own words, then the
 // request and the response, then the instruction to justify and end with "Score: <points>".
 // A template is any text holding the placeholders {instruction} and {response}, once each.
@@ -102,6 +104,11 @@ typedef struct {
     int compared, right, wrong_request, wrong_answer, wrong_check;
 } JudgmentLines;
 void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *reference);
+// count / t->compared (count: t->right, t->wrong_request, ...); NaN when nothing was compared.
+double judgment_lines_share(const JudgmentLines *t, int count);
+// "<prefix>compared": n, then "<prefix>right_throughout", "<prefix>first_wrong_request",
+// "<prefix>first_wrong_answer", "<prefix>first_wrong_check" as shares (null when none).
+void judgment_lines_json(Buf *b, const char *prefix, const JudgmentLines *t, int last);
 
 // Correlations of two n-vectors; NaN when undefined (n < 2 or either side constant).
 double pearson(const double *x, const double *y, int n);

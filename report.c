@@ -512,13 +512,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "dpo_loss", it->dpo_loss, 0);
         buf_json_number(&js, "dpo_margin", it->dpo_margin, 0);
         buf_json_number(&js, "dpo_accuracy", it->dpo_accuracy, 0);
-        const JudgmentLines *l = &it->lines;
-        double compared = l->compared ? l->compared : NAN;
-        buf_printf(&js, "\"onpolicy_judgments_compared\": %d, ", l->compared);
-        buf_json_number(&js, "onpolicy_judgments_right_throughout", l->right / compared, 0);
-        buf_json_number(&js, "onpolicy_first_wrong_request", l->wrong_request / compared, 0);
-        buf_json_number(&js, "onpolicy_first_wrong_answer", l->wrong_answer / compared, 0);
-        buf_json_number(&js, "onpolicy_first_wrong_check", l->wrong_check / compared, 0);
+        judgment_lines_json(&js, "onpolicy_judgments_", &it->lines, 0);
         buf_printf(&js, "\"dpo_steps\": %d}%s\n", it->dpo_steps, t + 1 < iterations ? "," : "");
     }
     buf_printf(&js, "  ]\n}\n");
@@ -577,10 +571,9 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                     "answer / a check %% |\n|---|---|---|---|\n");
     for (int t = 0; t < iterations; t++) {
         const JudgmentLines *l = &its[t].lines;
-        double compared = l->compared ? l->compared : NAN;
-        buf_printf(&md, "| %d | %d | %s | ", t + 1, l->compared, pct(a, 16, l->right / compared));
-        buf_printf(&md, "%s / %s / %s |\n", pct(a, 16, l->wrong_request / compared), pct(b, 16, l->wrong_answer / compared),
-                   pct(c, 16, l->wrong_check / compared));
+        buf_printf(&md, "| %d | %d | %s | %s / %s / %s |\n", t + 1, l->compared, pct(a, 16, judgment_lines_share(l, l->right)),
+                   pct(b, 16, judgment_lines_share(l, l->wrong_request)), pct(c, 16, judgment_lines_share(l, l->wrong_answer)),
+                   pct(d, 16, judgment_lines_share(l, l->wrong_check)));
     }
     buf_printf(&md, "\nCharts: accuracy.svg, judge.svg, pairs.svg, dpo.svg.\n");
     char *md_path = path_join(run_dir, "report.md");

@@ -1275,12 +1275,11 @@ static void print_judge_eval(const char *name, const JudgeEval *j) {
            100 * m->pairwise_accuracy, 100 * m->five_best, 100 * m->exact_match, m->spearman, m->kendall_tau_b,
            100 * m->parse_rate);
     const JudgmentLines *l = &j->lines;
-    if (l->compared > 0) {
-        double n = l->compared;
+    if (l->compared > 0)
         printf("  against the grader's judgments (%d): right line for line %.1f%%; first wrong line: the request %.1f%%, "
                "the answer %.1f%%, a check %.1f%%\n",
-               l->compared, 100 * l->right / n, 100 * l->wrong_request / n, 100 * l->wrong_answer / n, 100 * l->wrong_check / n);
-    }
+               l->compared, 100 * judgment_lines_share(l, l->right), 100 * judgment_lines_share(l, l->wrong_request),
+               100 * judgment_lines_share(l, l->wrong_answer), 100 * judgment_lines_share(l, l->wrong_check));
 }
 
 static int cmd_eval(Options *o) {
@@ -2457,14 +2456,7 @@ static void run_eval_model(const RunConfig *rc, const char *name, const char *mo
     buf_json_number(&b, "judge_spearman", jm->spearman, 0);
     buf_json_number(&b, "judge_kendall", jm->kendall_tau_b, 0);
     buf_json_number(&b, "judge_parse_rate", jm->parse_rate, 0);
-    // shares of the judge samples compared with the grader's judgments (null when none was)
-    const JudgmentLines *l = &je.lines;
-    double n_compared = l->compared ? l->compared : NAN;
-    buf_printf(&b, "\"judge_compared\": %d, ", l->compared);
-    buf_json_number(&b, "judge_right_throughout", l->right / n_compared, 0);
-    buf_json_number(&b, "judge_first_wrong_request", l->wrong_request / n_compared, 0);
-    buf_json_number(&b, "judge_first_wrong_answer", l->wrong_answer / n_compared, 0);
-    buf_json_number(&b, "judge_first_wrong_check", l->wrong_check / n_compared, 1);
+    judgment_lines_json(&b, "judge_", &je.lines, 1);  // the judge samples beside the grader's judgments
     buf_printf(&b, "}\n");
     if (write_file_atomic(metrics, b.data, b.len) < 0) fatal("%s", srl_error);
     print_instruction_eval(name, &e);
