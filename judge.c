@@ -305,6 +305,100 @@ const char *judge_pair_status_name(int status) {
     }
 }
 
+// ----------------------------------------------------------------------------
+// self-instruction filters
+//
+// A new request is kept when the model finished it (a newline came before the token budget ran
+// out) as a sentence ending in '.' or '?', it has min_words..max_words words, none of them on the
+// blacklist (requests a text model cannot answer, as in Self-Instruct), and its ROUGE-L against
+// every known request is at most rouge_max (0.7: near-duplicates add nothing to the pool).
+
+static const char *const prompt_blacklist[] = {"image", "picture", "photo", "draw", "graph", "video", "file", "http",
+                                               "www", "map", "plot", "chart", NULL};
+
+int prompt_words(const char *text, uint64_t *words, int cap) {
+    int n = 0;
+    for (const char *p = text; *p && n < cap;) {
+        while (*p && !is_word_char((unsigned char)*p)) p++;
+        if (!*p) break;
+        uint64_t h = HASH_START;
+        for (; is_word_char((unsigned char)*p); p++) h = hash_extend(h, (unsigned char)(*p | 32));
+        words[n++] = h;
+    }
+    return n;
+}
+
+// LCS by the row-by-row dynamic program: cur[j] = the LCS of a[0..i) and b[0..j).
+// F1 = 2 P R / (P + R) with P = LCS / nb, R = LCS / na.
+double prompt_rouge_l(const uint64_t *a, int na, const uint64_t *b, int nb) {
+    if (na <= 0 || nb <= 0) return 0.0;
+    if (na > PROMPT_MAX_WORDS) na = PROMPT_MAX_WORDS;
+    if (nb > PROMPT_MAX_WORDS) nb = PROMPT_MAX_WORDS;
+    int prev[PROMPT_MAX_WORDS + 1] = {0}, cur[PROMPT_MAX_WORDS + 1] = {0};
+    for (int i = 1; i <= na; i++) {
+        for (int j = 1; j <= nb; j++)
+            cur[j] = a[i - 1] == b[j - 1] ? prev[j - 1] + 1 : (prev[j] > cur[j - 1] ? prev[j] : cur[j - 1]);
+        memcpy(prev, cur, (size_t)(nb + 1) * sizeof(int));
+    }
+    double lcs = prev[nb];
+    if (lcs == 0) return 0.0;
+    double precision = lcs / nb, recall = lcs / na;
+    return 2 * precision * recall / (precision + recall);
+}
+
+void prompt_pool_add(PromptPool *pool, const char *request) {
+    if (pool->n == pool->cap) {
+        pool->cap = grow_capacity(pool->cap);
+        pool->words = xrealloc(pool->words, (size_t)pool->cap * sizeof *pool->words);
+        pool->len = xrealloc(pool->len, (size_t)pool->cap * sizeof *pool->len);
+    }
+    pool->len[pool->n] = prompt_words(request, pool->words[pool->n], PROMPT_MAX_WORDS);
+    pool->n++;
+}
+
+void prompt_pool_free(PromptPool *pool) {
+    free(pool->words), free(pool->len);
+    memset(pool, 0, sizeof *pool);
+}
+
+int prompt_filter(char *text, int min_words, int max_words, double rouge_max, const PromptPool *pool, char **request) {
+    char *nl = strchr(text, '\n');
+    int finished = nl != NULL;
+    if (nl) *nl = 0;
+    char *start = text;
+    while (*start == ' ') start++;
+    size_t l = strlen(start);
+    while (l > 0 && start[l - 1] == ' ') start[--l] = 0;
+    *request = start;
+    if (!finished || l == 0 || (start[l - 1] != '.' && start[l - 1] != '?')) return PROMPT_UNFINISHED;
+    uint64_t words[PROMPT_MAX_WORDS];
+    int nw = prompt_words(start, words, PROMPT_MAX_WORDS);
+    if (nw < min_words) return PROMPT_TOO_SHORT;
+    if (nw > max_words) return PROMPT_TOO_LONG;
+    for (int b = 0; prompt_blacklist[b]; b++) {
+        uint64_t banned = 0;
+        if (prompt_words(prompt_blacklist[b], &banned, 1) != 1) continue;
+        for (int w = 0; w < nw; w++)
+            if (words[w] == banned) return PROMPT_BLACKLISTED;
+    }
+    // the scan stops at the first request above rouge_max; an exact copy seen before that is a duplicate
+    double worst = 0;
+    int same = 0;
+    for (int q = 0; q < pool->n && worst <= rouge_max; q++) {
+        double r = prompt_rouge_l(words, nw, pool->words[q], pool->len[q]);
+        if (r > worst) worst = r;
+        if (r >= 1.0) same = 1;
+    }
+    if (same) return PROMPT_DUPLICATE;
+    if (worst > rouge_max) return PROMPT_SIMILAR;
+    return PROMPT_KEPT;
+}
+
+const char *prompt_verdict_name(int verdict) {
+    static const char *const names[] = {"kept", "unfinished", "too_short", "too_long", "blacklisted", "duplicate", "similar"};
+    return verdict >= 0 && verdict <= PROMPT_SIMILAR ? names[verdict] : "unknown";
+}
+
 // Judgments are compared line by line, because each line of the world's judgment format is
 // one step (the restated request, the restated answer, one check each, the tally, the score):
 // the first line that differs names the step that went wrong first.

@@ -66,6 +66,44 @@ void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, PairC
 const char *judge_pair_status_name(int status);        // "ok", "tie", "too_few"
 
 // ----------------------------------------------------------------------------
+// self-instruction: the filters a new request passes (gen-prompts)
+
+#define PROMPT_MAX_WORDS 128   // words of a request compared by ROUGE-L; --max-words is at most this
+
+enum {
+    PROMPT_KEPT = 0,
+    PROMPT_UNFINISHED,      // no newline after it (the budget ran out) or it does not end in '.' or '?'
+    PROMPT_TOO_SHORT,       // fewer than min_words words
+    PROMPT_TOO_LONG,        // more than max_words words
+    PROMPT_BLACKLISTED,     // one of its words is on the blacklist (image, picture, draw, file, ...)
+    PROMPT_DUPLICATE,       // the same words as a known request (ROUGE-L 1)
+    PROMPT_SIMILAR,         // ROUGE-L above rouge_max against a known request
+};
+
+// The known requests (the seed set, then each one kept) as word hashes, for ROUGE-L.
+typedef struct {
+    uint64_t (*words)[PROMPT_MAX_WORDS];  // (cap, PROMPT_MAX_WORDS) each request's word hashes
+    int *len;                             // (cap,) its word count
+    int n, cap;
+} PromptPool;
+
+// A text's words: runs of ASCII letters and digits, lowercased, each as its 64-bit FNV-1a hash
+// (so that ROUGE-L compares integers). At most cap words; returns how many.
+int prompt_words(const char *text, uint64_t *words, int cap);
+// ROUGE-L F1 of two word sequences: the longest common subsequence over their lengths.
+// na, nb <= PROMPT_MAX_WORDS; 0 when either is empty.
+double prompt_rouge_l(const uint64_t *a, int na, const uint64_t *b, int nb);
+void prompt_pool_add(PromptPool *pool, const char *request);
+void prompt_pool_free(PromptPool *pool);
+
+// Filters one continuation of the numbered list: text is what the model wrote after "9.",
+// trimmed in place to the request (the first line, spaces around it dropped; *request points
+// into text). Returns PROMPT_KEPT or the first filter it fails, in the enum's order; the
+// caller adds a kept request to the pool.
+int prompt_filter(char *text, int min_words, int max_words, double rouge_max, const PromptPool *pool, char **request);
+const char *prompt_verdict_name(int verdict);   // "kept", "unfinished", "too_short", ...
+
+// ----------------------------------------------------------------------------
 // measuring the judge against gold scores (held-out sets of ranked human replies)
 
 // One instruction with n responses: their gold scores (higher is better), the judge's mean

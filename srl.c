@@ -1364,43 +1364,6 @@ static int cmd_eval(Options *o) {
 // record carries its prompt id (and candidate index), and records are matched by those keys,
 // never by position.
 
-// ROUGE-L F-measure between two texts, on lowercase words: the longest common subsequence
-// of words, as a share of each text's length, combined harmonically. Self-Instruct drops a new
-// instruction whose ROUGE-L with any instruction already in the pool exceeds 0.7.
-// A word is kept as the 64-bit FNV-1a hash (util.h) of its lowercase letters and digits, so
-// that the dynamic program compares integers: every new request is compared with the whole
-// pool (the seed set and the requests kept so far), and with word strings that comparison took
-// about a quarter of gen-prompts' time. Two different words would have to collide in 64 bits to
-// be confused.
-static int is_word_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-
-static int split_words(const char *text, uint64_t *words, int cap) {
-    int n = 0;
-    for (const char *p = text; *p && n < cap;) {
-        while (*p && !is_word_char(*p)) p++;
-        if (!*p) break;
-        uint64_t h = HASH_START;
-        for (; is_word_char(*p); p++) h = hash_extend(h, (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p));
-        words[n++] = h;
-    }
-    return n;
-}
-
-#define ROUGE_MAX_WORDS 128
-static double rouge_l(const uint64_t *a, int na, const uint64_t *b, int nb) {
-    if (na == 0 || nb == 0) return 0.0;
-    int prev[ROUGE_MAX_WORDS + 1] = {0}, cur[ROUGE_MAX_WORDS + 1] = {0};
-    for (int i = 1; i <= na; i++) {
-        for (int j = 1; j <= nb; j++)
-            cur[j] = a[i - 1] == b[j - 1] ? prev[j - 1] + 1 : (prev[j] > cur[j - 1] ? prev[j] : cur[j - 1]);
-        memcpy(prev, cur, (size_t)(nb + 1) * sizeof(int));
-    }
-    double lcs = prev[nb];
-    if (lcs == 0) return 0.0;
-    double precision = lcs / nb, recall = lcs / na;
-    return 2 * precision * recall / (precision + recall);
-}
-
 // The tokens whose text holds a newline: generation of one numbered instruction stops there.
 static int newline_tokens(const Tokenizer *tok, int **out) {
     int V = tokenizer_vocab_size(tok), n = 0;
@@ -1422,9 +1385,6 @@ typedef struct {
     uint64_t seed;
 } GenPromptsConfig;
 
-static const char *const prompt_blacklist[] = {"image", "picture", "photo", "draw", "graph", "video", "file", "http",
-                                               "www", "map", "plot", "chart", NULL};
-
 typedef struct {
     int generated, kept, too_short, too_long, blacklisted, unfinished, duplicate, similar;
 } PromptStats;
@@ -1437,16 +1397,10 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
     char **seed_ids, **seeds;
     int n_seeds = read_requests(seed_path, &seed_ids, &seeds);
     if (n_seeds < cfg->shots_seed + cfg->shots_pool) fatal("gen-prompts: %s has only %d requests", seed_path, n_seeds);
-    // the pool of known requests, as word lists for ROUGE-L: the seeds, then every new one
-    int pool_cap = n_seeds + cfg->n_prompts + 1, pool_n = 0;
-    uint64_t(*pool_words)[ROUGE_MAX_WORDS] = xmalloc((size_t)pool_cap * sizeof *pool_words);
-    int *pool_len = xmalloc((size_t)pool_cap * sizeof(int));
-    for (int i = 0; i < n_seeds; i++) pool_len[pool_n] = split_words(seeds[i], pool_words[pool_n], ROUGE_MAX_WORDS), pool_n++;
+    // the pool of known requests, for ROUGE-L: the seeds, then every new one
+    PromptPool pool = {0};
+    for (int i = 0; i < n_seeds; i++) prompt_pool_add(&pool, seeds[i]);
     char **kept = xmalloc((size_t)(cfg->n_prompts + 1) * sizeof(char *));
-    // the blacklist as words, hashed once as the requests' words are
-    uint64_t blacklist_words[sizeof prompt_blacklist / sizeof prompt_blacklist[0]];
-    int n_blacklist = 0;
-    for (int b = 0; prompt_blacklist[b]; b++) n_blacklist += split_words(prompt_blacklist[b], blacklist_words + n_blacklist, 1);
     int *stops, n_stops = newline_tokens(tok, &stops);
     int eot = tokenizer_eot_id(tok), eos = tokenizer_eos_id(tok);
     if (eot >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eot;
@@ -1496,37 +1450,17 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
                 continue;
             }
             st->generated++;
-            char *nl = strchr(text, '\n');
-            int finished = nl != NULL;
-            if (nl) *nl = 0;
-            char *start = text;
-            while (*start == ' ') start++;
-            size_t l = strlen(start);
-            while (l > 0 && start[l - 1] == ' ') start[--l] = 0;
-            uint64_t words[ROUGE_MAX_WORDS];
-            int nw = split_words(start, words, ROUGE_MAX_WORDS);
-            int bad = 0;
-            for (int b = 0; b < n_blacklist && !bad; b++)
-                for (int w = 0; w < nw && !bad; w++) bad = words[w] == blacklist_words[b];
-            if (!finished || l == 0 || (start[l - 1] != '.' && start[l - 1] != '?')) st->unfinished++;
-            else if (nw < cfg->min_words) st->too_short++;
-            else if (nw > cfg->max_words) st->too_long++;
-            else if (bad) st->blacklisted++;
-            else {
-                double worst = 0;
-                int same = 0;
-                for (int q = 0; q < pool_n && worst <= cfg->rouge_max; q++) {
-                    double r = rouge_l(words, nw, pool_words[q], pool_len[q]);
-                    if (r > worst) worst = r;
-                    if (r >= 1.0) same = 1;
-                }
-                if (same) st->duplicate++;
-                else if (worst > cfg->rouge_max) st->similar++;
-                else {
-                    kept[st->kept++] = xstrdup(start);
-                    memcpy(pool_words[pool_n], words, sizeof words);
-                    pool_len[pool_n++] = nw;
-                }
+            char *request;
+            switch (prompt_filter(text, cfg->min_words, cfg->max_words, cfg->rouge_max, &pool, &request)) {
+            case PROMPT_UNFINISHED: st->unfinished++; break;
+            case PROMPT_TOO_SHORT: st->too_short++; break;
+            case PROMPT_TOO_LONG: st->too_long++; break;
+            case PROMPT_BLACKLISTED: st->blacklisted++; break;
+            case PROMPT_DUPLICATE: st->duplicate++; break;
+            case PROMPT_SIMILAR: st->similar++; break;
+            default:
+                kept[st->kept++] = xstrdup(request);
+                prompt_pool_add(&pool, request);
             }
             free(text);
         }
@@ -1548,7 +1482,8 @@ static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_p
     }
     if (atomic_commit(&af) < 0) fatal("%s", srl_error);
     for (int i = 0; i < n_seeds; i++) free(seed_ids[i]), free(seeds[i]);
-    free(seed_ids), free(seeds), free(pool_words), free(pool_len), free(kept), free(stops);
+    free(seed_ids), free(seeds), free(kept), free(stops);
+    prompt_pool_free(&pool);
     free(prompts), free(lens), free(outs), free(out_lens), free(gen_seeds);
 }
 
@@ -2203,7 +2138,7 @@ static int cmd_gen_prompts(Options *o) {
                           .max_new = (int)opt_long(o, "max-new-tokens", 48, 1, 4096),
                           .batch = (int)opt_long(o, "batch", 64, 1, 4096),
                           .min_words = (int)opt_long(o, "min-words", 4, 1, 1000),
-                          .max_words = (int)opt_long(o, "max-words", 40, 1, ROUGE_MAX_WORDS),
+                          .max_words = (int)opt_long(o, "max-words", 40, 1, PROMPT_MAX_WORDS),
                           .rouge_max = opt_double(o, "rouge-max", 0.7, 0, 1),
                           .seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL)};
     const char *prefix = opt_str(o, "id-prefix", "p");

@@ -562,6 +562,67 @@ static void test_first_difference(void) {
     CHECK(judge_first_difference("a\nb", "a\nc") == 1, "second line differs");
 }
 
+// The self-instruction filters on hand-made continuations: each filter once, their order,
+// whole-word blacklist matching, and ROUGE-L against the pool by hand.
+static void test_prompt_filter(void) {
+    uint64_t a[8], b[8];
+    int na = prompt_words("a b c d", a, 8), nb = prompt_words("A, c; d e!", b, 8);
+    CHECK(na == 4 && nb == 4, "words: %d and %d, want 4 and 4", na, nb);
+    // LCS a c d = 3 of 4 each: P = R = 0.75
+    CHECK(fabs(prompt_rouge_l(a, na, b, nb) - 0.75) < 1e-12, "ROUGE-L %.6f, want 0.75", prompt_rouge_l(a, na, b, nb));
+    nb = prompt_words("a b c one two three", b, 8);
+    na = prompt_words("a b c", a, 8);
+    // LCS 3: P = 3/6, R = 3/3, F1 = 2/3
+    CHECK(fabs(prompt_rouge_l(a, na, b, nb) - 2.0 / 3) < 1e-12, "ROUGE-L %.6f, want 2/3", prompt_rouge_l(a, na, b, nb));
+    CHECK(prompt_rouge_l(a, na, b, 0) == 0.0, "ROUGE-L with an empty text is 0");
+    CHECK(prompt_words("x y z", a, 2) == 2, "at most cap words");
+
+    PromptPool pool = {0};
+    prompt_pool_add(&pool, "Write down three different words that start with b.");
+    struct {
+        const char *text;
+        double rouge_max;
+        int want;
+        const char *request;   // the trimmed request, when checked
+    } cases[] = {
+        {"Name three tools that are made of wood.\n", 0.7, PROMPT_KEPT, "Name three tools that are made of wood."},
+        {"  Name three tools that are made of wood.  \n10. more", 0.7, PROMPT_KEPT, "Name three tools that are made of wood."},
+        {"Name three tools that are made of wood.", 0.7, PROMPT_UNFINISHED, NULL},   // the budget ran out
+        {"Name three tools that are made of\n", 0.7, PROMPT_UNFINISHED, NULL},
+        {"   \n", 0.7, PROMPT_UNFINISHED, ""},
+        {"Name three tools?\n", 0.7, PROMPT_TOO_SHORT, "Name three tools?"},
+        {"Draw three tools that are made of wood.\n", 0.7, PROMPT_BLACKLISTED, NULL},
+        {"Describe the IMAGE of a red car.\n", 0.7, PROMPT_BLACKLISTED, NULL},
+        {"Open the drawer and name three tools.\n", 0.7, PROMPT_KEPT, NULL},           // "drawer" is not "draw"
+        {"Draw\n", 0.7, PROMPT_UNFINISHED, NULL},                                       // unfinished comes first
+        {"Draw it.\n", 0.7, PROMPT_TOO_SHORT, NULL},                                    // then the length
+        {"write down three different words, that start with B?\n", 0.7, PROMPT_DUPLICATE, NULL},
+        {"Write down three different words that start with c.\n", 0.7, PROMPT_SIMILAR, NULL},   // 8 of 9: 0.889
+        {"Write down three different words that start with c.\n", 0.9, PROMPT_KEPT, NULL},
+        {"one two three four five six seven eight nine ten one two three four five six seven eight nine ten "
+         "one two three four five six seven eight nine ten one two three four five six seven eight nine ten x.\n",
+         0.7, PROMPT_TOO_LONG, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = strdup(cases[i].text), *request = NULL;
+        int got = prompt_filter(text, 4, 40, cases[i].rouge_max, &pool, &request);
+        CHECK(got == cases[i].want, "case %zu: %s, want %s", i, prompt_verdict_name(got), prompt_verdict_name(cases[i].want));
+        if (cases[i].request)
+            CHECK(request && strcmp(request, cases[i].request) == 0, "case %zu: request \"%s\", want \"%s\"", i,
+                  request ? request : "(null)", cases[i].request);
+        free(text);
+    }
+    // a kept request joins the pool: the same request again is a duplicate
+    prompt_pool_add(&pool, "Name three tools that are made of wood.");
+    char again[] = "Name three tools, that are made of wood?\n", *request;
+    CHECK(prompt_filter(again, 4, 40, 0.7, &pool, &request) == PROMPT_DUPLICATE, "a pooled request comes back as a duplicate");
+    for (int i = 0; i < 100; i++) prompt_pool_add(&pool, "Give two numbers.");
+    CHECK(pool.n == 102 && pool.cap >= 102 && pool.len[101] == 3, "the pool grows: %d requests", pool.n);
+    prompt_pool_free(&pool);
+    CHECK(strcmp(prompt_verdict_name(PROMPT_SIMILAR), "similar") == 0 && strcmp(prompt_verdict_name(99), "unknown") == 0,
+          "verdict names");
+}
+
 int main(void) {
     test_score_table();
     test_score_long_inputs();
@@ -573,5 +634,6 @@ int main(void) {
     test_json_string_escaping();
     test_head_to_head();
     test_first_difference();
+    test_prompt_filter();
     return check_summary("test_judge");
 }
