@@ -1215,17 +1215,11 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
             json_write_number(af.f, gold[i]);
             fprintf(af.f, ", \"mean\": ");
             json_write_number(af.f, j.mean[i]);
-            fprintf(af.f, ", \"scores\": [");
-            for (int s = 0; s < k; s++) {
-                if (s) fprintf(af.f, ", ");
-                json_write_number(af.f, j.scores[i * k + s]);
-            }
-            fprintf(af.f, "], \"judgments\": [");
-            for (int s = 0; s < k; s++) {
-                if (s) fprintf(af.f, ", ");
-                json_write_cstring(af.f, j.texts[i * k + s]);
-            }
-            fprintf(af.f, "]}\n");
+            fprintf(af.f, ", \"scores\": ");
+            json_write_number_array(af.f, j.scores + (size_t)i * k, k);
+            fprintf(af.f, ", \"judgments\": ");
+            json_write_string_array(af.f, j.texts + (size_t)i * k, k);
+            fprintf(af.f, "}\n");
         }
         if (atomic_commit(&af) < 0) fatal("%s", srl_error);
     }
@@ -1604,21 +1598,15 @@ static void stage_judge(Model *m, const Tokenizer *tok, const char *template_tex
         json_write_cstring(af.f, c[i].prompt);
         fprintf(af.f, ", \"response\": ");
         json_write_cstring(af.f, c[i].response);
-        fprintf(af.f, ", \"tokens\": %d, \"scores\": [", c[i].tokens);
-        for (int s = 0; s < k; s++) {
-            if (s) fprintf(af.f, ", ");
-            json_write_number(af.f, j.scores[i * k + s]);
-        }
-        fprintf(af.f, "], \"status\": [");
+        fprintf(af.f, ", \"tokens\": %d, \"scores\": ", c[i].tokens);
+        json_write_number_array(af.f, j.scores + (size_t)i * k, k);
+        fprintf(af.f, ", \"status\": [");
         for (int s = 0; s < k; s++) fprintf(af.f, "%s\"%s\"", s ? ", " : "", judge_score_status_name(j.status[i * k + s]));
         fprintf(af.f, "], \"mean\": ");
         json_write_number(af.f, j.mean[i]);
-        fprintf(af.f, ", \"n_scored\": %d, \"judgments\": [", j.n_scored[i]);
-        for (int s = 0; s < k; s++) {
-            if (s) fprintf(af.f, ", ");
-            json_write_cstring(af.f, j.texts[i * k + s]);
-        }
-        fprintf(af.f, "]}\n");
+        fprintf(af.f, ", \"n_scored\": %d, \"judgments\": ", j.n_scored[i]);
+        json_write_string_array(af.f, j.texts + (size_t)i * k, k);
+        fprintf(af.f, "}\n");
     }
     if (atomic_commit(&af) < 0) fatal("%s", srl_error);
     judgments_free(&j);

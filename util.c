@@ -622,6 +622,24 @@ void json_write_number(FILE *f, double x) {
     fputs(buf, f);
 }
 
+void json_write_number_array(FILE *f, const double *x, int n) {
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        json_write_number(f, x[i]);
+    }
+    fputc(']', f);
+}
+
+void json_write_string_array(FILE *f, char *const *s, int n) {
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        json_write_cstring(f, s[i]);
+    }
+    fputc(']', f);
+}
+
 // ----------------------------------------------------------------------------
 // JSON Lines
 

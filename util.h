@@ -119,6 +119,9 @@ const char *json_type_name(JsonType t);
 void json_write_string(FILE *f, const char *s, size_t len);
 void json_write_cstring(FILE *f, const char *s);
 void json_write_number(FILE *f, double x);                // shortest round-trip form; non-finite as null
+// [x0, x1, ...] of n numbers (each as json_write_number) or of n strings
+void json_write_number_array(FILE *f, const double *x, int n);
+void json_write_string_array(FILE *f, char *const *s, int n);
 
 // ----------------------------------------------------------------------------
 // JSON Lines: one JSON value per line; blank lines are skipped.
