@@ -49,6 +49,8 @@ typedef struct {
     JudgmentLines lines;                        // the judge's samples on them beside the grader's judgments
     int chosen_better, chosen_equal, chosen_worse;
     double candidate_accuracy, chosen_accuracy;
+    int top_scored;           // candidates every judge sample scored 5
+    double top_accuracy;      // the share of them that meet every constraint (beside candidate_accuracy)
     double dpo_loss, dpo_margin, dpo_accuracy;  // means over the last epoch's steps
     int dpo_steps;
     double *step_loss, *step_margin;
@@ -225,7 +227,7 @@ static void load_iteration_report(const char *run_dir, int t, int world_format, 
     snprintf(sub, sizeof sub, "iter%d/judgments.jsonl", t);
     path = path_join(run_dir, sub);
     JsonlReader rd;
-    int n = 0, cap = 0, agree = 0, scored = 0, exact = 0;
+    int n = 0, cap = 0, agree = 0, scored = 0, exact = 0, top_exact = 0;
     double *gold = NULL, *judge = NULL;
     unsigned char *ok = NULL;
     char **ids = NULL;
@@ -252,6 +254,7 @@ static void load_iteration_report(const char *run_dir, int t, int world_format, 
             ids[n] = xstrdup(id);
             if (gradeable) exact += g.score == 5;
             if (ok[n]) scored++, agree += (int)lround(mean) == g.score;
+            if (ok[n] && mean == 5.0) it->top_scored++, top_exact += g.score == 5;
             const JsonValue *texts = json_get(rec, "judgments");
             char *reference = world_format && gradeable && texts && texts->type == JSON_ARRAY ? world_judgment(prompt, response) : NULL;
             for (const JsonValue *x = reference ? texts->child : NULL; x; x = x->next)
@@ -263,6 +266,7 @@ static void load_iteration_report(const char *run_dir, int t, int world_format, 
     }
     free(path);
     it->candidate_accuracy = n ? (double)exact / n : NAN;
+    it->top_accuracy = it->top_scored ? (double)top_exact / it->top_scored : NAN;
     it->onpolicy_agree = scored ? (double)agree / scored : NAN;
     // items: consecutive records of one prompt id whose instruction the grader understands
     JudgeItem *items = xcalloc((size_t)(n ? n : 1), sizeof(JudgeItem));
@@ -509,6 +513,8 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "onpolicy_judge_agreement", it->onpolicy_agree, 0);
         buf_json_number(&js, "candidate_accuracy", it->candidate_accuracy, 0);
         buf_json_number(&js, "chosen_accuracy", it->chosen_accuracy, 0);
+        buf_printf(&js, "\"onpolicy_scored_5\": %d, ", it->top_scored);
+        buf_json_number(&js, "onpolicy_scored_5_accuracy", it->top_accuracy, 0);
         buf_json_number(&js, "dpo_loss", it->dpo_loss, 0);
         buf_json_number(&js, "dpo_margin", it->dpo_margin, 0);
         buf_json_number(&js, "dpo_accuracy", it->dpo_accuracy, 0);
@@ -566,14 +572,18 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                    it->chosen_equal, it->chosen_worse, pct(c, 16, it->candidate_accuracy), pct(e, 16, it->chosen_accuracy),
                    it->dpo_loss, it->dpo_margin, pct(g, 16, it->dpo_accuracy));
     }
-    buf_printf(&md, "\nThe judge's samples on the loop's own candidates beside the grader's judgments of the same "
-                    "candidates:\n\n| iteration | samples compared | right line for line %% | first wrong line: request / "
-                    "answer / a check %% |\n|---|---|---|---|\n");
+    buf_printf(&md, "\nThe judge on the loop's own candidates beside the grader: its samples against the grader's "
+                    "judgments of the same candidates, line by line; and the candidates that every one of its samples "
+                    "scored 5, with the share of them that meet every constraint (a judge that can tell a perfect "
+                    "answer puts that share well above candidate acc):\n\n| iteration | samples compared | right line "
+                    "for line %% | first wrong line: request / answer / a check %% | scored 5 | of them perfect %% | "
+                    "candidate acc %% |\n|---|---|---|---|---|---|---|\n");
     for (int t = 0; t < iterations; t++) {
         const JudgmentLines *l = &its[t].lines;
-        buf_printf(&md, "| %d | %d | %s | %s / %s / %s |\n", t + 1, l->compared, pct(a, 16, judgment_lines_share(l, l->right)),
+        buf_printf(&md, "| %d | %d | %s | %s / %s / %s | ", t + 1, l->compared, pct(a, 16, judgment_lines_share(l, l->right)),
                    pct(b, 16, judgment_lines_share(l, l->wrong_request)), pct(c, 16, judgment_lines_share(l, l->wrong_answer)),
                    pct(d, 16, judgment_lines_share(l, l->wrong_check)));
+        buf_printf(&md, "%d | %s | %s |\n", its[t].top_scored, pct(a, 16, its[t].top_accuracy), pct(b, 16, its[t].candidate_accuracy));
     }
     buf_printf(&md, "\nCharts: accuracy.svg, judge.svg, pairs.svg, dpo.svg.\n");
     char *md_path = path_join(run_dir, "report.md");

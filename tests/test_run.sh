@@ -129,6 +129,33 @@ OMP_NUM_THREADS=2 $SRL run "${run_args[@]}" --out "$tmp/d" >"$tmp/d.log" 2>&1
 check "1 and 2 threads: the same M2 checkpoint" cmp -s "$tmp/c/m2/model.safetensors" "$tmp/d/m2/model.safetensors"
 check "and the same report" cmp -s "$tmp/c/report.json" "$tmp/d/report.json"
 
+# the report's on-policy count of candidates the judge scored 5, on a copy of the run whose
+# judgments are replaced by hand-made ones: two world instructions answered with their gold
+# answers (perfect) or "I do not know." (not), and one request the grader cannot read.
+# Scored 5: records 1, 2 and 4 (record 5 is not gradeable); perfect among them: 1 and 4.
+cp -r "$tmp/a" "$tmp/e"
+judged() {  # judged LINE_OF_TEST_JSONL RESPONSE_OR_GOLD MEAN CANDIDATE
+    local rec id user gold response
+    rec=$(sed -n "$1p" "$tmp/world/test.jsonl")
+    id=$(echo "$rec" | sed -n 's/^{"id": \("[^"]*"\).*/\1/p')
+    user=$(echo "$rec" | sed -n 's/.*"user", "content": \("[^"]*"\)}.*/\1/p')
+    gold=$(echo "$rec" | sed -n 's/.*"gold": \("[^"]*"\)}$/\1/p')
+    response=$2
+    [ "$response" = gold ] && response=$gold
+    echo "{\"id\": $id, \"candidate\": $4, \"prompt\": $user, \"response\": $response, \"tokens\": 3, \"scores\": [$3], \"status\": [\"ok\"], \"mean\": $3, \"n_scored\": 1, \"judgments\": [\"Score: $3\"]}"
+}
+{
+    judged 1 gold 5 0
+    judged 1 '"I do not know."' 5 1
+    judged 2 gold 4 0
+    judged 2 gold 5 1
+    echo '{"id": "it1-x", "candidate": 0, "prompt": "Hello there.", "response": "Hi.", "tokens": 2, "scores": [5], "status": ["ok"], "mean": 5, "n_scored": 1, "judgments": ["Score: 5"]}'
+} >"$tmp/e/iter1/judgments.jsonl"
+$SRL run "${run_args[@]}" --out "$tmp/e" >"$tmp/e.log" 2>&1
+check "report: 3 candidates scored 5 by the judge, 2 of them perfect, 3 of 5 candidates perfect" \
+    grep -q '"candidate_accuracy": 0.600000, .*"onpolicy_scored_5": 3, "onpolicy_scored_5_accuracy": 0.666667' "$tmp/e/report.json"
+check "and the report's table says so" grep -q '| 3 | 66.7 | 60.0 |$' "$tmp/e/report.md"
+
 # a finished stage is skipped
 $SRL run "${run_args[@]}" --out "$tmp/a" >"$tmp/a2.log" 2>&1
 check "a rerun of a finished run changes nothing" cmp -s "$tmp/a/report.json" "$tmp/b/report.json"
