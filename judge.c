@@ -1,4 +1,5 @@
-// judge.c: LLM-as-a-Judge: the judge prompt, the score parser, preference pairs, judge metrics.
+// judge.c: LLM-as-a-Judge: the judge prompt, the score parser, preference pairs, judge metrics;
+// and the filters a self-instructed request passes (gen-prompts).
 #include "judge.h"
 
 #include <ctype.h>

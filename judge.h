@@ -1,4 +1,5 @@
-// judge.h: LLM-as-a-Judge: the judge prompt, the score parser, preference pairs, judge metrics.
+// judge.h: LLM-as-a-Judge: the judge prompt, the score parser, preference pairs, judge metrics;
+// and the filters a self-instructed request passes (gen-prompts).
 #ifndef SRL_JUDGE_H
 #define SRL_JUDGE_H
 
