@@ -33,6 +33,7 @@ typedef struct {
     double *score;           // grader score per item (-1: not gradeable)
     double *exact;           // 1 when score 5
     double accuracy, acc_lo, acc_hi, mean_score, mean_tokens;
+    double repeat_share;   // answers naming one item twice
     double pairwise, five_best, exact_match, spearman, kendall, parse_rate;
     // the judge's outputs against the grader's judgments: agreeing line for line, and where
     // the first differing line is (the restated request, the restated answer, a check)
@@ -86,6 +87,7 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
     }
     r->mean_score = read_metric(doc.root, "mean_score");
     r->mean_tokens = read_metric(doc.root, "mean_tokens");
+    r->repeat_share = read_metric(doc.root, "repeat_share");
     r->pairwise = read_metric(doc.root, "judge_pairwise");
     r->five_best = read_metric(doc.root, "judge_five_best");
     r->exact_match = read_metric(doc.root, "judge_exact");
@@ -479,6 +481,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "accuracy_ci_high", m->acc_hi, 0);
         buf_json_number(&js, "mean_score", m->mean_score, 0);
         buf_json_number(&js, "mean_tokens", m->mean_tokens, 0);
+        buf_json_number(&js, "repeat_share", m->repeat_share, 0);
         if (i > 0) {
             buf_printf(&js, "\"vs_previous\": {\"previous\": \"%s\", \"wins\": %d, \"ties\": %d, \"losses\": %d, ", models[i - 1].name,
                        m->wins, m->ties, m->losses);
@@ -533,12 +536,12 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     buf_printf(&md, "# Self-rewarding run: %s\n\n", run_dir);
     if (settings) buf_printf(&md, "Settings: `%s`\n\n", settings);
     buf_printf(&md, "## Instruction following (held-out test set, graded by the world's grader)\n\n");
-    buf_printf(&md, "| model | accuracy %% [95%% CI] | mean score | mean length (tokens) | vs previous: win rate %% | accuracy diff %% [95%% CI] |\n");
-    buf_printf(&md, "|---|---|---|---|---|---|\n");
+    buf_printf(&md, "| model | accuracy %% [95%% CI] | mean score | mean length (tokens) | an item repeated %% | vs previous: win rate %% | accuracy diff %% [95%% CI] |\n");
+    buf_printf(&md, "|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n_models; i++) {
         const ModelReport *m = &models[i];
-        buf_printf(&md, "| %s | %s [%s, %s] | %.3f | %.1f | ", m->name, pct(a, 16, m->accuracy), pct(b, 16, m->acc_lo),
-                   pct(c, 16, m->acc_hi), m->mean_score, m->mean_tokens);
+        buf_printf(&md, "| %s | %s [%s, %s] | %.3f | %.1f | %s | ", m->name, pct(a, 16, m->accuracy), pct(b, 16, m->acc_lo),
+                   pct(c, 16, m->acc_hi), m->mean_score, m->mean_tokens, pct(d, 16, m->repeat_share));
         if (i > 0)
             buf_printf(&md, "%s (%d/%d/%d) | %+.1f [%+.1f, %+.1f] |\n", pct(d, 16, (m->wins + 0.5 * m->ties) / (double)(m->wins + m->ties + m->losses)),
                        m->wins, m->ties, m->losses, 100 * m->diff, 100 * m->diff_lo, 100 * m->diff_hi);

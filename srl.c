@@ -1050,6 +1050,7 @@ typedef struct {
     char **ids, **instructions, **responses;
     int *scores, *tokens, *families;   // score -1: not a task-world instruction
     double accuracy, mean_score, mean_tokens;
+    double repeat_share;               // answers that name one item twice (the commonest flaw of lists)
 } InstructionEval;
 
 static void instruction_eval_free(InstructionEval *e) {
@@ -1099,7 +1100,7 @@ static void eval_instructions(Model *m, const Tokenizer *tok, const char *test_p
     chat_generate(m, tok, (const char *const *)e->instructions, e->n, NULL, 0.0f, 1.0f, max_new, batch, "eval", e->responses,
                   e->tokens);
     int graded = 0;
-    double sum = 0, exact = 0, tokens = 0;
+    double sum = 0, exact = 0, tokens = 0, repeats = 0;
     for (int i = 0; i < e->n; i++) {
         WorldGrade g;
         if (world_grade(e->instructions[i], e->responses[i], &g) < 0) {
@@ -1107,11 +1108,12 @@ static void eval_instructions(Model *m, const Tokenizer *tok, const char *test_p
             continue;
         }
         e->scores[i] = g.score, e->families[i] = g.family;
-        graded++, sum += g.score, exact += g.score == 5, tokens += e->tokens[i];
+        graded++, sum += g.score, exact += g.score == 5, tokens += e->tokens[i], repeats += g.repeat;
     }
     e->accuracy = graded ? exact / graded : NAN;
     e->mean_score = graded ? sum / graded : NAN;
     e->mean_tokens = graded ? tokens / graded : NAN;
+    e->repeat_share = graded ? repeats / graded : NAN;
     if (out_path) {
         AtomicFile af;
         if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
@@ -1249,8 +1251,8 @@ static const char HELP_EVAL[] =
     "  --seed S\n";
 
 static void print_instruction_eval(const char *name, const InstructionEval *e) {
-    printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens\n", name, 100 * e->accuracy, e->n,
-           e->mean_score, e->mean_tokens);
+    printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens, an item repeated in %.1f%%\n", name,
+           100 * e->accuracy, e->n, e->mean_score, e->mean_tokens, 100 * e->repeat_share);
     // per family: which kinds of instruction the model follows
     Buf b = {0};
     for (int f = 0; f < world_n_families; f++) {
@@ -2327,6 +2329,7 @@ typedef struct {
     int iterations, n_prompts, n_candidates, judge_samples, eft_prompts, eft_answers, batch;
     int max_new, judge_max_new, eval_judge_samples;
     float judge_temperature;  // the loop's judge samples (the evaluation's stay at 0.7)
+    float candidate_temperature;  // the loop's candidates (0.7, as the paper)
     double length_rho;
     int grader_pairs;
     TrainFlags ift, m1;
@@ -2372,6 +2375,7 @@ static void run_eval_model(const RunConfig *rc, const char *name, const char *mo
     buf_json_number(&b, "accuracy", e.accuracy, 0);
     buf_json_number(&b, "mean_score", e.mean_score, 0);
     buf_json_number(&b, "mean_tokens", e.mean_tokens, 0);
+    buf_json_number(&b, "repeat_share", e.repeat_share, 0);
     buf_printf(&b, "\"items\": %d, ", e.n);
     buf_json_number(&b, "judge_pairwise", jm->pairwise_accuracy, 0);
     buf_json_number(&b, "judge_five_best", jm->five_best, 0);
@@ -2433,7 +2437,7 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         Model m;
         load_model_or_die(&m, model_dir);
         if (!file_exists(cands))
-            stage_gen_responses(&m, tok, prompts, cands, rc->n_candidates, 0.7f, 0.9f, rc->max_new, rc->batch, rc->seed + (uint64_t)t);
+            stage_gen_responses(&m, tok, prompts, cands, rc->n_candidates, rc->candidate_temperature, 0.9f, rc->max_new, rc->batch, rc->seed + (uint64_t)t);
         snprintf(stage, sizeof stage, "candidates%d", t);
         stop_if(rc, stage);
         if (!file_exists(judgments))
@@ -2477,6 +2481,7 @@ static const char HELP_RUN[] =
     "Defaults run the task world (data/world) from tinymodels/m0.\n"
     "  --iterations N (2)   --prompts N per iteration (300)   --candidates N (4)\n"
     "  --judge-samples K (3)   --judge-temperature T (0.7; the evaluation's judging stays at 0.7)\n"
+    "  --candidate-temperature T (0.7)\n"
     "  --length-rho R (off)   --prompt-model DIR (default: M0, fixed)\n"
     "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
     "  --m1 joint|sequential (sequential)   --sft-epochs N (5)  --sft-lr X (1e-3)  --m1-epochs N (1)  --m1-lr X (1e-3)\n"
@@ -2502,6 +2507,7 @@ static int cmd_run(Options *o) {
     rc.n_candidates = (int)opt_long(o, "candidates", 4, 2, 64);
     rc.judge_samples = (int)opt_long(o, "judge-samples", 3, 1, 64);
     rc.judge_temperature = (float)opt_double(o, "judge-temperature", 0.7, 0, 10);
+    rc.candidate_temperature = (float)opt_double(o, "candidate-temperature", 0.7, 0, 10);
     rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", 1, 1, 64);
     rc.eft_prompts = (int)opt_long(o, "eft-prompts", 1000, 0, 1 << 24);
     rc.eft_answers = (int)opt_long(o, "eft-answers", 1, 1, 64);
@@ -2586,9 +2592,9 @@ static int cmd_run(Options *o) {
     buf_json_string(&settings, rc.data, strlen(rc.data));
     buf_printf(&settings,
                ", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
-               "\"judge_samples\": %d, \"judge_temperature\": %g, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
+               "\"judge_samples\": %d, \"judge_temperature\": %g, \"candidate_temperature\": %g, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
                "\"dpo_lr\": %g, \"dpo_epochs\": %d, \"seed\": %llu}",
-               rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, (double)rc.judge_temperature, rc.length_rho,
+               rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, (double)rc.judge_temperature, (double)rc.candidate_temperature, rc.length_rho,
                rc.grader_pairs ? "true" : "false", rc.dpo.beta, rc.dpo.nll_alpha, rc.dpo.lr, rc.dpo.epochs,
                (unsigned long long)rc.seed);
     if (write_run_report(rc.out, rc.iterations, settings.data, strcmp(template_text, WORLD_JUDGE_TEMPLATE) == 0, stdout) < 0)

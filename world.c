@@ -1531,6 +1531,7 @@ static int grade_list(const WorldTask *t, const Token *tok, int ntok, WorldGrade
     }
     say_extra(ty, v.text_before, v.text_after, v.repeat, v.leading_zero);
     g->extra = v.text_before || v.text_after || v.repeat || v.leading_zero;
+    g->repeat = v.repeat;
     return list_score(1, ty->n_checks, ty->n_met, g->extra);
 }
 

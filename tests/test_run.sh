@@ -68,6 +68,13 @@ check "3 candidates per prompt, keyed by id and candidate ($n_cands)" test "$n_c
 check "judgments keyed by id and candidate" test "$(grep -c '"id": "it1-.*"candidate": ' "$tmp/a/iter1/judgments.jsonl")" -eq "$n_cands"
 check "no checkpoints left behind" test ! -e "$tmp/a/m2/checkpoints"
 check "report names every model" grep -q '| m2 |' "$tmp/a/report.md"
+# eval's share of answers that name an item twice agrees with the grader's own judgments of them
+$SRL grade --data "$tmp/a/eval/m1/responses.jsonl" --out "$tmp/m1_grades.jsonl" >/dev/null
+n_graded=$(grep -c '"score": [0-9]' "$tmp/m1_grades.jsonl" || true)
+n_repeat=$(grep -c 'Extra: [^"]*repeat' "$tmp/m1_grades.jsonl" || true)
+share=$(sed -n 's/.*"repeat_share": \([0-9.]*\).*/\1/p' "$tmp/a/eval/m1/metrics.json")
+check "eval: an item repeated in $share of the answers ($n_repeat of $n_graded by the grader's judgments)" \
+    awk -v s="$share" -v r="$n_repeat" -v n="$n_graded" 'BEGIN { exit !(n > 0 && s != "" && (s - r / n) ^ 2 < 1e-10) }'
 # every judgment of the judge set is set beside the grader's judgment of the same response
 n_judge_responses=$(grep -o '"scores": \[[^]]*\]' "$tmp/world/judge_test.jsonl" | tr -cd ',\n' | wc -c)
 n_compared=$(sed -n 's/.*"judge_compared": \([0-9]*\).*/\1/p' "$tmp/a/eval/m1/metrics.json")

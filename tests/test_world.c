@@ -172,6 +172,15 @@ static void test_grammar(void) {
     CHECK(world_grade("Give 3 numbers between 60 and 20.", "30, 40, 50", &g) == 0 && g.unsatisfiable, "between 60 and 20 is unsatisfiable");
     CHECK(world_grade("List 3 animals that start with q.", "quail, quokka, quetzal", &g) == 0 && g.unsatisfiable, "no animal starts with q");
     CHECK(world_grade("List 3 animals that start with b.", "bear, bee, bird", &g) == 0 && !g.unsatisfiable, "b animals exist");
+    // a repeated item is flagged (apart from the other extras), in any case and with any separator
+    CHECK(world_grade("List 3 animals that start with b.", "bear, bee, bird", &g) == 0 && !g.repeat && !g.extra, "no repeat");
+    CHECK(world_grade("List 3 animals that start with b.", "bear, bee, bear", &g) == 0 && g.repeat && g.extra && g.score == 4,
+          "bear twice: a repeat, score %d", g.score);
+    CHECK(world_grade("List 3 animals that start with b.", "Bear | bee | bear", &g) == 0 && g.repeat, "Bear and bear: a repeat");
+    CHECK(world_grade("List 3 animals that start with b.", "Sure! bear, bee, bird", &g) == 0 && !g.repeat && g.extra,
+          "chatter is extra, not a repeat");
+    CHECK(world_grade("Give 3 numbers.", "12; 7; 12", &g) == 0 && g.repeat, "12 twice: a repeat");
+    CHECK(world_grade("Is 94 even or odd?", "even", &g) == 0 && !g.repeat && g.score == 5, "a single answer has no repeat");
 
     // Every sampled task is satisfiable, at every difficulty.
     int unsatisfiable = 0;
