@@ -424,6 +424,66 @@ int judge_first_difference(const char *judgment, const char *reference) {
     }
 }
 
+// A line of the world's format as a check: its name (the first word, and the second when that
+// is "letters" or "word", so that "First letters", "Last letters" and "Last word" stay apart;
+// a trailing ':' or '?' dropped) and its verdict: 1 for a line ending ": yes.", 0 for ": no.",
+// -1 for any other line. name gets "" when the line does not start with a letter.
+static int check_line(const char *line, size_t len, char *name, size_t cap) {
+    size_t n = 0;
+    while (n < len && isalpha((unsigned char)line[n])) n++;
+    if (n + 1 < len && line[n] == ' ') {
+        size_t m = n + 1;
+        while (m < len && isalpha((unsigned char)line[m])) m++;
+        if ((m - n - 1 == 7 && memcmp(line + n + 1, "letters", 7) == 0) || (m - n - 1 == 4 && memcmp(line + n + 1, "word", 4) == 0))
+            n = m;
+    }
+    if (n >= cap) n = cap - 1;
+    memcpy(name, line, n);
+    name[n] = 0;
+    if (len >= 6 && memcmp(line + len - 6, ": yes.", 6) == 0) return 1;
+    if (len >= 5 && memcmp(line + len - 5, ": no.", 5) == 0) return 0;
+    return -1;
+}
+
+static void count_verdict(CheckVerdicts *c, int reference, int judged) {
+    if (reference == 0) c->fails++, c->fails_caught += judged == 0;
+    else c->passes++, c->passes_kept += judged == 1;
+}
+
+// Check by check: every check line of the reference is paired with the judgment's next line
+// of the same name (searching on from the last line paired), whose verdict it takes.
+static void judgment_checks_add(JudgmentLines *t, const char *judgment, const char *reference) {
+    char name[16], judged_name[16];
+    size_t after = 0;  // where the search in the judgment goes on from
+    size_t len_j = strlen(judgment);
+    for (const char *r = reference; *r;) {
+        size_t len = strcspn(r, "\n");
+        int want = check_line(r, len, name, sizeof name);
+        if (want >= 0 && name[0]) {
+            int judged = -1;
+            for (size_t j = after; j < len_j;) {
+                size_t lj = strcspn(judgment + j, "\n");
+                int v = check_line(judgment + j, lj, judged_name, sizeof judged_name);
+                j += lj + (judgment[j + lj] == '\n');
+                if (strcmp(name, judged_name) == 0) {
+                    judged = v, after = j;
+                    break;
+                }
+            }
+            count_verdict(&t->all, want, judged);
+            int k = 0;
+            while (k < t->n_checks && strcmp(t->checks[k].name, name) != 0) k++;
+            if (k == t->n_checks && k < MAX_CHECK_NAMES) {
+                memset(&t->checks[k], 0, sizeof t->checks[k]);
+                snprintf(t->checks[k].name, sizeof t->checks[k].name, "%s", name);
+                t->n_checks++;
+            }
+            if (k < t->n_checks) count_verdict(&t->checks[k], want, judged);
+        }
+        r += len + (r[len] == '\n');
+    }
+}
+
 void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *reference) {
     int line = judge_first_difference(judgment, reference);
     t->compared++;
@@ -431,9 +491,12 @@ void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *refe
     else if (line == 0) t->wrong_request++;
     else if (line == 1) t->wrong_answer++;
     else t->wrong_check++;
+    judgment_checks_add(t, judgment, reference);
 }
 
 double judgment_lines_share(const JudgmentLines *t, int count) { return t->compared ? (double)count / t->compared : NAN; }
+
+double check_share(int count, int of) { return of ? (double)count / of : NAN; }
 
 void judgment_lines_json(Buf *b, const char *prefix, const JudgmentLines *t, int last) {
     char key[96];
@@ -445,7 +508,11 @@ void judgment_lines_json(Buf *b, const char *prefix, const JudgmentLines *t, int
     snprintf(key, sizeof key, "%sfirst_wrong_answer", prefix);
     buf_json_number(b, key, judgment_lines_share(t, t->wrong_answer), 0);
     snprintf(key, sizeof key, "%sfirst_wrong_check", prefix);
-    buf_json_number(b, key, judgment_lines_share(t, t->wrong_check), last);
+    buf_json_number(b, key, judgment_lines_share(t, t->wrong_check), 0);
+    snprintf(key, sizeof key, "%sfails_caught", prefix);
+    buf_json_number(b, key, check_share(t->all.fails_caught, t->all.fails), 0);
+    snprintf(key, sizeof key, "%spasses_kept", prefix);
+    buf_json_number(b, key, check_share(t->all.passes_kept, t->all.passes), last);
 }
 
 // ----------------------------------------------------------------------------

@@ -136,17 +136,36 @@ void judge_metrics(const JudgeItem *items, int n_items, JudgeMetrics *out);
 // end of either text are ignored; a line one text has and the other lacks is a difference.
 int judge_first_difference(const char *judgment, const char *reference);
 
+// One check of the world's judgment format, named by its line ("Count", "Kinds", "Between",
+// "First letters", "Last word", ...; a check line ends in ": yes." or ": no."): the judge's
+// verdicts beside the grader's on the same responses. A check line the judge left out, or
+// wrote without a verdict, agrees with neither side.
+typedef struct {
+    char name[16];
+    int fails, fails_caught;    // the grader's verdict is no; of them, the judge's is no too
+    int passes, passes_kept;    // the grader's verdict is yes; of them, the judge's is yes too
+} CheckVerdicts;
+enum { MAX_CHECK_NAMES = 24 };
+
 // Judgments set beside reference judgments: how many agree line for line and, for the others,
 // whether the first differing line is the restated request (line 0), the restated answer
-// (line 1) or a later one (a check, the tally, the score), the steps of the world's format.
+// (line 1) or a later one (a check, the tally, the score), the steps of the world's format;
+// and check by check, whether the judge's verdict is the grader's (totals, and per check name
+// for the first MAX_CHECK_NAMES names met).
 typedef struct {
     int compared, right, wrong_request, wrong_answer, wrong_check;
+    CheckVerdicts all;                       // every check together (its name left empty)
+    int n_checks;
+    CheckVerdicts checks[MAX_CHECK_NAMES];   // per check name, in the order first met
 } JudgmentLines;
 void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *reference);
 // count / t->compared (count: t->right, t->wrong_request, ...); NaN when nothing was compared.
 double judgment_lines_share(const JudgmentLines *t, int count);
+// count / of (fails_caught / fails, passes_kept / passes); NaN when of is 0.
+double check_share(int count, int of);
 // "<prefix>compared": n, then "<prefix>right_throughout", "<prefix>first_wrong_request",
-// "<prefix>first_wrong_answer", "<prefix>first_wrong_check" as shares (null when none).
+// "<prefix>first_wrong_answer", "<prefix>first_wrong_check" as shares (null when none), then
+// "<prefix>fails_caught" and "<prefix>passes_kept" over every check.
 void judgment_lines_json(Buf *b, const char *prefix, const JudgmentLines *t, int last);
 
 // Correlations of two n-vectors; NaN when undefined (n < 2 or either side constant).

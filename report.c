@@ -38,6 +38,9 @@ typedef struct {
     // the judge's outputs against the grader's judgments: agreeing line for line, and where
     // the first differing line is (the restated request, the restated answer, a check)
     double right_throughout, first_wrong_request, first_wrong_answer, first_wrong_check;
+    // check by check: of the checks the grader fails, the share the judge fails too; of those
+    // it passes, the share the judge passes too
+    double fails_caught, passes_kept;
     // against the model before
     int wins, ties, losses;
     double diff, diff_lo, diff_hi;
@@ -98,6 +101,8 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
     r->first_wrong_request = read_metric(doc.root, "judge_first_wrong_request");
     r->first_wrong_answer = read_metric(doc.root, "judge_first_wrong_answer");
     r->first_wrong_check = read_metric(doc.root, "judge_first_wrong_check");
+    r->fails_caught = read_metric(doc.root, "judge_fails_caught");
+    r->passes_kept = read_metric(doc.root, "judge_passes_kept");
     json_free(&doc);
     free(text);
     free(path);
@@ -450,6 +455,47 @@ static const char *pct(char *buf, size_t cap, double v) {
     return buf;
 }
 
+// The on-policy judgments check by check: one row per check name met in any iteration (every
+// check together first), per iteration the share of the grader's failed checks the judge
+// fails too and of its passed checks the judge passes too, with how many there were.
+static void write_check_table(Buf *md, const IterationReport *its, int iterations) {
+    const char *names[MAX_CHECK_NAMES];
+    int n_names = 0, compared = 0;
+    for (int t = 0; t < iterations; t++) {
+        compared += its[t].lines.compared;
+        for (int k = 0; k < its[t].lines.n_checks; k++) {
+            const char *name = its[t].lines.checks[k].name;
+            int seen = 0;
+            for (int i = 0; i < n_names; i++) seen |= strcmp(names[i], name) == 0;
+            if (!seen && n_names < MAX_CHECK_NAMES) names[n_names++] = name;
+        }
+    }
+    if (compared == 0) return;
+    buf_printf(md, "\nThe same judgments check by check: of the checks the grader fails, the share the judge fails too "
+                   "(failed caught), and of those it passes, the share it passes too (passed kept); how many in "
+                   "brackets. A judge that cannot check says yes throughout: it keeps every pass and catches no "
+                   "failure.\n\n| check |");
+    for (int t = 0; t < iterations; t++) buf_printf(md, " iteration %d: failed caught %% | passed kept %% |", t + 1);
+    buf_printf(md, "\n|---|");
+    for (int t = 0; t < iterations; t++) buf_printf(md, "---|---|");
+    buf_printf(md, "\n");
+    char a[16], b[16];
+    for (int i = -1; i < n_names; i++) {
+        buf_printf(md, "| %s |", i < 0 ? "every check" : names[i]);
+        for (int t = 0; t < iterations; t++) {
+            const CheckVerdicts *c = NULL;
+            if (i < 0) c = &its[t].lines.all;
+            for (int k = 0; i >= 0 && k < its[t].lines.n_checks; k++)
+                if (strcmp(its[t].lines.checks[k].name, names[i]) == 0) c = &its[t].lines.checks[k];
+            if (!c) buf_printf(md, " - | - |");
+            else
+                buf_printf(md, " %s (%d) | %s (%d) |", pct(a, sizeof a, check_share(c->fails_caught, c->fails)), c->fails,
+                           pct(b, sizeof b, check_share(c->passes_kept, c->passes)), c->passes);
+        }
+        buf_printf(md, "\n");
+    }
+}
+
 int write_run_report(const char *run_dir, int iterations, const char *settings, int world_format, FILE *summary) {
     ModelReport models[MAX_MODELS];
     int n_models = 0;
@@ -500,7 +546,9 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "judge_right_throughout", m->right_throughout, 0);
         buf_json_number(&js, "judge_first_wrong_request", m->first_wrong_request, 0);
         buf_json_number(&js, "judge_first_wrong_answer", m->first_wrong_answer, 0);
-        buf_json_number(&js, "judge_first_wrong_check", m->first_wrong_check, 1);
+        buf_json_number(&js, "judge_first_wrong_check", m->first_wrong_check, 0);
+        buf_json_number(&js, "judge_fails_caught", m->fails_caught, 0);
+        buf_json_number(&js, "judge_passes_kept", m->passes_kept, 1);
         buf_printf(&js, "}%s\n", i + 1 < n_models ? "," : "");
     }
     buf_printf(&js, "  ],\n  \"iterations\": [\n");
@@ -522,6 +570,18 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "dpo_margin", it->dpo_margin, 0);
         buf_json_number(&js, "dpo_accuracy", it->dpo_accuracy, 0);
         judgment_lines_json(&js, "onpolicy_judgments_", &it->lines, 0);
+        buf_printf(&js, "\"onpolicy_checks\": [");
+        for (int k = 0; k < it->lines.n_checks; k++) {
+            const CheckVerdicts *c = &it->lines.checks[k];
+            buf_printf(&js, "%s{\"check\": ", k ? ", " : "");
+            buf_json_string(&js, c->name, strlen(c->name));
+            buf_printf(&js, ", \"fails\": %d, ", c->fails);
+            buf_json_number(&js, "fails_caught", check_share(c->fails_caught, c->fails), 0);
+            buf_printf(&js, "\"passes\": %d, ", c->passes);
+            buf_json_number(&js, "passes_kept", check_share(c->passes_kept, c->passes), 1);
+            buf_printf(&js, "}");
+        }
+        buf_printf(&js, "], ");
         buf_printf(&js, "\"dpo_steps\": %d}%s\n", it->dpo_steps, t + 1 < iterations ? "," : "");
     }
     buf_printf(&js, "  ]\n}\n");
@@ -549,19 +609,22 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     }
     buf_printf(&md, "\n## Judging (held-out judge set, against gold scores)\n\n");
     buf_printf(&md, "| model | pairwise %% | 5-best %% | exact %% | Spearman | Kendall tau-b | parsed %% | "
-                    "right line for line %% | first wrong line: request / answer / a check %% |\n"
-                    "|---|---|---|---|---|---|---|---|---|\n");
+                    "right line for line %% | first wrong line: request / answer / a check %% | failed checks caught %% | "
+                    "passed checks kept %% |\n"
+                    "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n_models; i++) {
         const ModelReport *m = &models[i];
         buf_printf(&md, "| %s | %s | %s | %s | %.3f | %.3f | %s | %s | ", m->name, pct(a, 16, m->pairwise), pct(b, 16, m->five_best),
                    pct(c, 16, m->exact_match), m->spearman, m->kendall, pct(d, 16, m->parse_rate), pct(e, 16, m->right_throughout));
-        buf_printf(&md, "%s / %s / %s |\n", pct(a, 16, m->first_wrong_request), pct(b, 16, m->first_wrong_answer),
-                   pct(c, 16, m->first_wrong_check));
+        buf_printf(&md, "%s / %s / %s | %s | %s |\n", pct(a, 16, m->first_wrong_request), pct(b, 16, m->first_wrong_answer),
+                   pct(c, 16, m->first_wrong_check), pct(d, 16, m->fails_caught), pct(e, 16, m->passes_kept));
     }
     buf_printf(&md, "\nThe last two columns set each judgment beside the one the world's grader writes for the same "
                     "response (what a perfect judge says): the share that agrees line for line, and where the others "
                     "first differ: the restated request, the restated answer, or a check (the tally and the score "
-                    "count as checks).\n");
+                    "count as checks). The last two take the checks one by one: of the checks the grader fails, the "
+                    "share the judge fails too, and of those it passes, the share the judge passes too (a judge that "
+                    "says yes to everything keeps every pass and catches nothing).\n");
     buf_printf(&md, "\n## Iterations\n\n");
     buf_printf(&md, "| iteration | prompts made / kept | candidates | judge samples unparsed | pairs kept | dropped: tie / too few | "
                     "on-policy judge pairwise %% | judge = grader %% | chosen better / equal / worse | candidate acc %% | chosen acc %% | "
@@ -588,6 +651,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                    pct(d, 16, judgment_lines_share(l, l->wrong_check)));
         buf_printf(&md, "%d | %s | %s |\n", its[t].top_scored, pct(a, 16, its[t].top_accuracy), pct(b, 16, its[t].candidate_accuracy));
     }
+    write_check_table(&md, its, iterations);
     buf_printf(&md, "\nCharts: accuracy.svg, judge.svg, pairs.svg, dpo.svg.\n");
     char *md_path = path_join(run_dir, "report.md");
     if (rc == 0) rc = write_file_atomic(md_path, md.data, md.len);

@@ -1276,6 +1276,11 @@ static void print_judge_eval(const char *name, const JudgeEval *j) {
                "the answer %.1f%%, a check %.1f%%\n",
                l->compared, 100 * judgment_lines_share(l, l->right), 100 * judgment_lines_share(l, l->wrong_request),
                100 * judgment_lines_share(l, l->wrong_answer), 100 * judgment_lines_share(l, l->wrong_check));
+    if (l->all.fails + l->all.passes > 0)
+        printf("  check by check: of the checks the grader fails, the judge fails %.1f%% (%d); of those it passes, the "
+               "judge passes %.1f%% (%d)\n",
+               100 * check_share(l->all.fails_caught, l->all.fails), l->all.fails,
+               100 * check_share(l->all.passes_kept, l->all.passes), l->all.passes);
 }
 
 static int cmd_eval(Options *o) {

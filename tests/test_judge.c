@@ -562,6 +562,52 @@ static void test_first_difference(void) {
     CHECK(judge_first_difference("a\nb", "a\nc") == 1, "second line differs");
 }
 
+// Check by check: each reference check line paired with the judgment's next line of the same
+// name; a missing line or one without a verdict agrees with neither side.
+static void test_check_verdicts(void) {
+    const char *ref = "Asked: 2 words, start with p, end with r.\nItems: pear | pig.\nCount 2, need 2: yes.\n"
+                      "First letters p p, need p: yes.\nLast letters r g, need r: no.\nOrder: pear < pig? yes: yes.\n"
+                      "Last word pig, need done: no.\nExtra: none.\n2 of 4 hold.\nScore: 2";
+    JudgmentLines t = {0};
+    // 1. the reference itself: 3 passes kept, 2 fails caught
+    judgment_lines_add(&t, ref, ref);
+    CHECK(t.all.passes == 3 && t.all.passes_kept == 3 && t.all.fails == 2 && t.all.fails_caught == 2,
+          "self: passes %d kept %d, fails %d caught %d; want 3 3 2 2", t.all.passes, t.all.passes_kept, t.all.fails,
+          t.all.fails_caught);
+    // 2. a yes-sayer with other items: "Last letters" and "Last word" stay apart, both missed;
+    //    the first letters line is lost ("no"), the order line has no verdict, Count is kept
+    judgment_lines_add(&t, "Asked: 2 words.\nItems: pea | pit.\nCount 2, need 2: yes.\nFirst letters p b, need p: no.\n"
+                           "Last letters r r, need r: yes.\nOrder: pea < pit? yes\nLast word pig, need done: yes.\nScore: 5",
+                       ref);
+    CHECK(t.all.passes == 6 && t.all.passes_kept == 4 && t.all.fails == 4 && t.all.fails_caught == 2,
+          "after the yes-sayer: passes %d kept %d, fails %d caught %d; want 6 4 4 2", t.all.passes, t.all.passes_kept,
+          t.all.fails, t.all.fails_caught);
+    // 3. lines out of order: the search goes on from the last line paired, so once Count (written
+    //    after First letters here) is paired, First letters is not found; the last three are absent
+    judgment_lines_add(&t, "Asked: x.\nItems: x.\nFirst letters p p, need p: yes.\nCount 2, need 2: yes.\nScore: 5", ref);
+    CHECK(t.all.passes == 9 && t.all.passes_kept == 5 && t.all.fails == 6 && t.all.fails_caught == 2,
+          "after the shuffled one: passes %d kept %d, fails %d caught %d; want 9 5 6 2", t.all.passes, t.all.passes_kept,
+          t.all.fails, t.all.fails_caught);
+    // per name, in the order first met: Count, First letters, Last letters, Order, Last word
+    const char *names[] = {"Count", "First letters", "Last letters", "Order", "Last word"};
+    int passes[] = {3, 3, 0, 3, 0}, kept[] = {3, 1, 0, 1, 0}, fails[] = {0, 0, 3, 0, 3}, caught[] = {0, 0, 1, 0, 1};
+    CHECK(t.n_checks == 5, "%d check names, want 5", t.n_checks);
+    for (int k = 0; k < 5 && k < t.n_checks; k++) {
+        const CheckVerdicts *c = &t.checks[k];
+        CHECK(strcmp(c->name, names[k]) == 0 && c->passes == passes[k] && c->passes_kept == kept[k] && c->fails == fails[k] &&
+                  c->fails_caught == caught[k],
+              "check %d: %s passes %d kept %d fails %d caught %d; want %s %d %d %d %d", k, c->name, c->passes, c->passes_kept,
+              c->fails, c->fails_caught, names[k], passes[k], kept[k], fails[k], caught[k]);
+    }
+    CHECK(fabs(check_share(t.all.fails_caught, t.all.fails) - 2.0 / 6) < 1e-12, "share caught %.4f, want 1/3",
+          check_share(t.all.fails_caught, t.all.fails));
+    CHECK(isnan(check_share(0, 0)), "a share of nothing is NaN");
+    // a reference without checks (a bare score) counts nothing
+    JudgmentLines u = {0};
+    judgment_lines_add(&u, "Score: 5", "Items: none.\nNothing of the right kind.\nScore: 0");
+    CHECK(u.all.passes == 0 && u.all.fails == 0 && u.n_checks == 0, "no checks: %d %d %d", u.all.passes, u.all.fails, u.n_checks);
+}
+
 // The self-instruction filters on hand-made continuations: each filter once, their order,
 // whole-word blacklist matching, and ROUGE-L against the pool by hand.
 static void test_prompt_filter(void) {
@@ -634,6 +680,7 @@ int main(void) {
     test_json_string_escaping();
     test_head_to_head();
     test_first_difference();
+    test_check_verdicts();
     test_prompt_filter();
     return check_summary("test_judge");
 }

@@ -162,6 +162,11 @@ $SRL run "${run_args[@]}" --out "$tmp/e" >"$tmp/e.log" 2>&1
 check "report: 3 candidates scored 5 by the judge, 2 of them perfect, 3 of 5 candidates perfect" \
     grep -q '"candidate_accuracy": 0.600000, .*"onpolicy_scored_5": 3, "onpolicy_scored_5_accuracy": 0.666667' "$tmp/e/report.json"
 check "and the report's table says so" grep -q '| 3 | 66.7 | 60.0 |$' "$tmp/e/report.md"
+# those judgments are a bare "Score: N": every check line of the grader's judgments of the
+# gold answers (all passes; "I do not know." has no check line) finds no verdict to keep
+check "report: no check line in 'Score: N' judgments keeps a pass" \
+    grep -q '"onpolicy_judgments_fails_caught": null, "onpolicy_judgments_passes_kept": 0.000000' "$tmp/e/report.json"
+check "and the check table says so" grep -q '^| every check | - (0) | 0.0 ([1-9][0-9]*) |$' "$tmp/e/report.md"
 
 # a finished stage is skipped
 $SRL run "${run_args[@]}" --out "$tmp/a" >"$tmp/a2.log" 2>&1
