@@ -619,7 +619,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_printf(&md, "%s / %s / %s | %s | %s |\n", pct(a, 16, m->first_wrong_request), pct(b, 16, m->first_wrong_answer),
                    pct(c, 16, m->first_wrong_check), pct(d, 16, m->fails_caught), pct(e, 16, m->passes_kept));
     }
-    buf_printf(&md, "\nThe last two columns set each judgment beside the one the world's grader writes for the same "
+    buf_printf(&md, "\nThe two columns after parsed %% set each judgment beside the one the world's grader writes for the same "
                     "response (what a perfect judge says): the share that agrees line for line, and where the others "
                     "first differ: the restated request, the restated answer, or a check (the tally and the score "
                     "count as checks). The last two take the checks one by one: of the checks the grader fails, the "
