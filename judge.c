@@ -450,37 +450,53 @@ static void count_verdict(CheckVerdicts *c, int reference, int judged) {
     else c->passes++, c->passes_kept += judged == 1;
 }
 
+// The verdict of the first line of judgment (len characters), from offset *from on, whose
+// check is named name (-1 when there is none, or it has no verdict); *from moves past that
+// line when one is found.
+static int next_verdict_named(const char *judgment, size_t len, size_t *from, const char *name) {
+    char line_name[16];
+    for (size_t j = *from; j < len;) {
+        size_t line_len = strcspn(judgment + j, "\n");
+        int verdict = check_line(judgment + j, line_len, line_name, sizeof line_name);
+        j += line_len + (judgment[j + line_len] == '\n');
+        if (strcmp(name, line_name) == 0) {
+            *from = j;
+            return verdict;
+        }
+    }
+    return -1;
+}
+
+static int check_index(const JudgmentLines *t, const char *name) {
+    for (int k = 0; k < t->n_checks; k++)
+        if (strcmp(t->checks[k].name, name) == 0) return k;
+    return -1;
+}
+
+const CheckVerdicts *judgment_lines_check(const JudgmentLines *t, const char *name) {
+    int k = check_index(t, name);
+    return k < 0 ? NULL : &t->checks[k];
+}
+
 // Check by check: every check line of the reference is paired with the judgment's next line
 // of the same name (searching on from the last line paired), whose verdict it takes.
 static void judgment_checks_add(JudgmentLines *t, const char *judgment, const char *reference) {
-    char name[16], judged_name[16];
-    size_t after = 0;  // where the search in the judgment goes on from
-    size_t len_j = strlen(judgment);
+    char name[16];
+    size_t from = 0, judgment_len = strlen(judgment);  // where the search in the judgment goes on from
     for (const char *r = reference; *r;) {
         size_t len = strcspn(r, "\n");
         int want = check_line(r, len, name, sizeof name);
-        if (want >= 0 && name[0]) {
-            int judged = -1;
-            for (size_t j = after; j < len_j;) {
-                size_t lj = strcspn(judgment + j, "\n");
-                int v = check_line(judgment + j, lj, judged_name, sizeof judged_name);
-                j += lj + (judgment[j + lj] == '\n');
-                if (strcmp(name, judged_name) == 0) {
-                    judged = v, after = j;
-                    break;
-                }
-            }
-            count_verdict(&t->all, want, judged);
-            int k = 0;
-            while (k < t->n_checks && strcmp(t->checks[k].name, name) != 0) k++;
-            if (k == t->n_checks && k < MAX_CHECK_NAMES) {
-                memset(&t->checks[k], 0, sizeof t->checks[k]);
-                snprintf(t->checks[k].name, sizeof t->checks[k].name, "%s", name);
-                t->n_checks++;
-            }
-            if (k < t->n_checks) count_verdict(&t->checks[k], want, judged);
-        }
         r += len + (r[len] == '\n');
+        if (want < 0 || !name[0]) continue;
+        int judged = next_verdict_named(judgment, judgment_len, &from, name);
+        count_verdict(&t->all, want, judged);
+        int k = check_index(t, name);
+        if (k < 0 && t->n_checks < MAX_CHECK_NAMES) {
+            k = t->n_checks++;
+            memset(&t->checks[k], 0, sizeof t->checks[k]);
+            snprintf(t->checks[k].name, sizeof t->checks[k].name, "%s", name);
+        }
+        if (k >= 0) count_verdict(&t->checks[k], want, judged);
     }
 }
 

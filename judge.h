@@ -161,6 +161,8 @@ typedef struct {
 void judgment_lines_add(JudgmentLines *t, const char *judgment, const char *reference);
 // count / t->compared (count: t->right, t->wrong_request, ...); NaN when nothing was compared.
 double judgment_lines_share(const JudgmentLines *t, int count);
+// The tally of the check named name, NULL when none was met.
+const CheckVerdicts *judgment_lines_check(const JudgmentLines *t, const char *name);
 // count / of (fails_caught / fails, passes_kept / passes); NaN when of is 0.
 double check_share(int count, int of);
 // "<prefix>compared": n, then "<prefix>right_throughout", "<prefix>first_wrong_request",

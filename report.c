@@ -483,10 +483,7 @@ static void write_check_table(Buf *md, const IterationReport *its, int iteration
     for (int i = -1; i < n_names; i++) {
         buf_printf(md, "| %s |", i < 0 ? "every check" : names[i]);
         for (int t = 0; t < iterations; t++) {
-            const CheckVerdicts *c = NULL;
-            if (i < 0) c = &its[t].lines.all;
-            for (int k = 0; i >= 0 && k < its[t].lines.n_checks; k++)
-                if (strcmp(its[t].lines.checks[k].name, names[i]) == 0) c = &its[t].lines.checks[k];
+            const CheckVerdicts *c = i < 0 ? &its[t].lines.all : judgment_lines_check(&its[t].lines, names[i]);
             if (!c) buf_printf(md, " - | - |");
             else
                 buf_printf(md, " %s (%d) | %s (%d) |", pct(a, sizeof a, check_share(c->fails_caught, c->fails)), c->fails,
