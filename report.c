@@ -16,6 +16,7 @@
 #include "report.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,30 @@ typedef struct {
     int wins, ties, losses;
     double diff, diff_lo, diff_hi;
 } ModelReport;
+
+// The judge's metrics as srl eval writes them to metrics.json (the same keys go into
+// report.json), each with the ModelReport field it is read into: one list for reading and
+// writing, so a metric added to srl eval is added here once.
+static const struct {
+    const char *key;
+    size_t offset;
+} judge_metric_keys[] = {
+    {"judge_pairwise", offsetof(ModelReport, pairwise)},
+    {"judge_five_best", offsetof(ModelReport, five_best)},
+    {"judge_exact", offsetof(ModelReport, exact_match)},
+    {"judge_spearman", offsetof(ModelReport, spearman)},
+    {"judge_kendall", offsetof(ModelReport, kendall)},
+    {"judge_parse_rate", offsetof(ModelReport, parse_rate)},
+    {"judge_right_throughout", offsetof(ModelReport, right_throughout)},
+    {"judge_first_wrong_request", offsetof(ModelReport, first_wrong_request)},
+    {"judge_first_wrong_answer", offsetof(ModelReport, first_wrong_answer)},
+    {"judge_first_wrong_check", offsetof(ModelReport, first_wrong_check)},
+    {"judge_fails_caught", offsetof(ModelReport, fails_caught)},
+    {"judge_passes_kept", offsetof(ModelReport, passes_kept)},
+};
+enum { N_JUDGE_METRICS = (int)(sizeof judge_metric_keys / sizeof judge_metric_keys[0]) };
+
+static double *judge_metric_field(ModelReport *r, int k) { return (double *)((char *)r + judge_metric_keys[k].offset); }
 
 typedef struct {
     int generated, kept_prompts, candidates, samples, unparsed, pairs, tie, too_few;
@@ -91,18 +116,8 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
     r->mean_score = read_metric(doc.root, "mean_score");
     r->mean_tokens = read_metric(doc.root, "mean_tokens");
     r->repeat_share = read_metric(doc.root, "repeat_share");
-    r->pairwise = read_metric(doc.root, "judge_pairwise");
-    r->five_best = read_metric(doc.root, "judge_five_best");
-    r->exact_match = read_metric(doc.root, "judge_exact");
-    r->spearman = read_metric(doc.root, "judge_spearman");
-    r->kendall = read_metric(doc.root, "judge_kendall");
-    r->parse_rate = read_metric(doc.root, "judge_parse_rate");
-    r->right_throughout = read_metric(doc.root, "judge_right_throughout");
-    r->first_wrong_request = read_metric(doc.root, "judge_first_wrong_request");
-    r->first_wrong_answer = read_metric(doc.root, "judge_first_wrong_answer");
-    r->first_wrong_check = read_metric(doc.root, "judge_first_wrong_check");
-    r->fails_caught = read_metric(doc.root, "judge_fails_caught");
-    r->passes_kept = read_metric(doc.root, "judge_passes_kept");
+    for (int k = 0; k < N_JUDGE_METRICS; k++)
+        *judge_metric_field(r, k) = read_metric(doc.root, judge_metric_keys[k].key);
     json_free(&doc);
     free(text);
     free(path);
@@ -534,18 +549,8 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
             buf_json_number(&js, "accuracy_diff_ci_high", m->diff_hi, 1);
             buf_printf(&js, "}, ");
         }
-        buf_json_number(&js, "judge_pairwise", m->pairwise, 0);
-        buf_json_number(&js, "judge_five_best", m->five_best, 0);
-        buf_json_number(&js, "judge_exact", m->exact_match, 0);
-        buf_json_number(&js, "judge_spearman", m->spearman, 0);
-        buf_json_number(&js, "judge_kendall", m->kendall, 0);
-        buf_json_number(&js, "judge_parse_rate", m->parse_rate, 0);
-        buf_json_number(&js, "judge_right_throughout", m->right_throughout, 0);
-        buf_json_number(&js, "judge_first_wrong_request", m->first_wrong_request, 0);
-        buf_json_number(&js, "judge_first_wrong_answer", m->first_wrong_answer, 0);
-        buf_json_number(&js, "judge_first_wrong_check", m->first_wrong_check, 0);
-        buf_json_number(&js, "judge_fails_caught", m->fails_caught, 0);
-        buf_json_number(&js, "judge_passes_kept", m->passes_kept, 1);
+        for (int k = 0; k < N_JUDGE_METRICS; k++)
+            buf_json_number(&js, judge_metric_keys[k].key, *judge_metric_field(&models[i], k), k + 1 == N_JUDGE_METRICS);
         buf_printf(&js, "}%s\n", i + 1 < n_models ? "," : "");
     }
     buf_printf(&js, "  ],\n  \"iterations\": [\n");
