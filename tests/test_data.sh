@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_data.sh: the committed task world and base model are what their commands make.
 #  - `srl world --seed 1` regenerates every file of data/world byte for byte;
-#  - tinymodels/m0 reloads and gives the held-out loss its pretraining recorded.
+#  - the larger corpus of M0's second stage (make tinymodels) begins with the committed one;
+#  - tinymodels/m0 reloads and gives the held-out loss its pretraining recorded (on the tail of
+#    that larger corpus, which it was last trained on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRL=${SRL:-./srl}
@@ -18,10 +20,21 @@ for f in "$tmp"/world/*; do
     [ -e "data/world/$(basename "$f")" ] || { echo "FAIL: srl world writes $(basename "$f"), which data/world lacks"; fail=1; }
 done
 
+# M0's second stage trains on the same world's corpus at TINY_CORPUS_BYTES (Makefile)
+bytes=$(sed -n 's/^TINY_CORPUS_BYTES = \([0-9]*\)$/\1/p' Makefile)
+$SRL world --out "$tmp/world_large" --seed 1 --pretrain-bytes "$bytes" >/dev/null
+committed=$(stat -c %s data/world/pretrain.txt)
+if [ "$(stat -c %s "$tmp/world_large/pretrain.txt")" -gt "$committed" ] &&
+   head -c "$committed" "$tmp/world_large/pretrain.txt" | cmp -s - data/world/pretrain.txt; then
+    echo "  ok: the $bytes-byte corpus of make tinymodels begins with data/world/pretrain.txt"
+else
+    echo "FAIL: the $bytes-byte corpus does not begin with data/world/pretrain.txt"; fail=1
+fi
+
 recorded=$(sed -n 's/.*"heldout_loss": \([0-9.]*\).*/\1/p' tinymodels/m0/pretrain_result.json)
 seq=$(sed -n 's/.*"seq": \([0-9]*\).*/\1/p' tinymodels/m0/pretrain_result.json)
 fraction=$(sed -n 's/.*"heldout_fraction": \([0-9.e-]*\).*/\1/p' tinymodels/m0/pretrain_result.json)
-measured=$($SRL perplexity --model tinymodels/m0 --data data/world/pretrain.txt --seq "$seq" --heldout "$fraction" | sed -n 's/^loss \([0-9.]*\).*/\1/p')
+measured=$($SRL perplexity --model tinymodels/m0 --data "$tmp/world_large/pretrain.txt" --seq "$seq" --heldout "$fraction" | sed -n 's/^loss \([0-9.]*\).*/\1/p')
 if awk -v a="$recorded" -v b="$measured" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 && a > 0) }'; then
     echo "  ok: tinymodels/m0 held-out loss $measured (recorded $recorded)"
 else
