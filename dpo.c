@@ -447,6 +447,19 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, cfg->weight_decay};
     int longest_pair = longest(chosen) > longest(rejected) ? longest(chosen) : longest(rejected);
     if (memory_check(model_bytes_train(&m->config, 2 * micro, longest_pair), "dpo") < 0) return -1;
+    // replay: its own shuffled order, cut into batches of replay_batch, cycled through by step
+    const SeqSet *replay = cfg->replay && cfg->replay->n > 0 && cfg->replay_weight > 0 ? cfg->replay : NULL;
+    int replay_batch = 0, replay_micro = 0, replay_batches = 0, replay_epoch = -1;
+    int *replay_order = NULL, *replay_start = NULL;
+    if (replay) {
+        replay_batch = cfg->replay_batch > 0 ? cfg->replay_batch : batch;
+        if (replay_batch > replay->n) replay_batch = replay->n;
+        replay_micro = replay_batch < 2 * micro ? replay_batch : 2 * micro;
+        replay_batches = (replay->n + replay_batch - 1) / replay_batch;
+        if (memory_check(model_bytes_train(&m->config, replay_micro, longest(replay)), "dpo replay") < 0) return -1;
+        replay_order = xmalloc((size_t)replay->n * sizeof(int));
+        replay_start = xmalloc((size_t)replay_batches * sizeof(int));
+    }
     if (make_dirs(cfg->out_dir) < 0) return -1;
     int start = checkpoint_resume(m, cfg->out_dir);
     FILE *log = log_open(cfg->out_dir, start);
@@ -503,6 +516,27 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
             st.chosen_logprob_sum += part.chosen_logprob_sum, st.rejected_logprob_sum += part.rejected_logprob_sum;
             st.correct += part.correct, st.pairs += part.pairs;
         }
+        // replay: + replay_weight * (mean over the replay batch of each sequence's mean NLL)
+        double replay_loss = NAN;
+        if (replay) {
+            int e = step / replay_batches, k = step % replay_batches;
+            if (e != replay_epoch)
+                epoch_order(replay_order, replay_start, replay->n, replay_batch, replay->lens, cfg->seed + 7919, e),
+                    replay_epoch = e;
+            const int *rrows = replay_order + replay_start[k];
+            int n_rows = replay->n - replay_start[k] < replay_batch ? replay->n - replay_start[k] : replay_batch;
+            replay_loss = 0.0;
+            for (int r0 = 0; r0 < n_rows; r0 += replay_micro) {
+                int nr = n_rows - r0 < replay_micro ? n_rows - r0 : replay_micro;
+                batch_build(&b, replay, rrows + r0, nr);
+                batch_weights(&b, replay, rrows + r0, 1, n_rows, 1);
+                for (int i = 0; i < b.B * b.T; i++) b.weights[i] *= cfg->replay_weight;
+                if ((size_t)(b.B * b.T) > d_cap) d_cap = (size_t)(b.B * b.T), d_logprob = xrealloc(d_logprob, d_cap * sizeof(float));
+                model_forward(m, b.inputs, b.targets, b.B, b.T);
+                replay_loss += model_weighted_nll(m, b.weights, d_logprob) / cfg->replay_weight;
+                model_backward(m, d_logprob);
+            }
+        }
         float norm = model_clip_grads(m, cfg->grad_clip);
         double loss = st.loss_sum / st.pairs;
         if (!isfinite(loss) || !isfinite(norm)) {
@@ -517,10 +551,12 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
         fprintf(log,
                 "{\"step\": %d, \"epoch\": %d, \"loss\": %.6f, \"margin\": %.6f, \"accuracy\": %.4f, \"chosen_logprob\": %.4f, "
                 "\"rejected_logprob\": %.4f, \"chosen_reward\": %.6f, \"rejected_reward\": %.6f, \"lr\": %.6g, \"grad_norm\": "
-                "%.6f, \"pairs\": %d}\n",
+                "%.6f, \"pairs\": %d",
                 step, epoch, loss, st.margin_sum / st.pairs, (double)st.correct / st.pairs, st.chosen_logprob_sum / st.pairs,
                 st.rejected_logprob_sum / st.pairs, st.chosen_reward_sum / st.pairs, st.rejected_reward_sum / st.pairs, lr,
                 norm, st.pairs);
+        if (replay) fprintf(log, ", \"replay_loss\": %.6f", replay_loss);  // its mean NLL, unweighted
+        fprintf(log, "}\n");
         fflush(log);
         if (!cfg->quiet) {
             char extra[128];
@@ -544,6 +580,7 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
     if (rc == 0) checkpoints_remove(cfg->out_dir);
     free(both.ids), free(both.mask), free(both.lens);
     free(order), free(batch_start), free(rows), free(n_chosen), free(lp), free(ref), free(d_lp), free(d_logprob);
+    free(replay_order), free(replay_start);
     batch_free(&b);
     return rc;
 }

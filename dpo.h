@@ -87,10 +87,17 @@ typedef struct {
     int save_every;
     const char *out_dir;
     int quiet;
+    // Replay: each step also trains on replay_batch sequences of `replay` (say the EFT data the
+    // judge learned from) with the SFT loss, each sequence's mean NLL weighted replay_weight /
+    // replay_batch, so that the judging is trained while DPO moves the answering. NULL: none.
+    const SeqSet *replay;
+    float replay_weight;
+    int replay_batch;
 } DPOTrainConfig;
 
 // Trains m on pairs (chosen[i], rejected[i]) with the reference log-probs ref_chosen and
-// ref_rejected (computed once, from the frozen model that made the pairs). Logs every step to
+// ref_rejected (computed once, from the frozen model that made the pairs), plus the replay
+// loss when cfg->replay is set. Logs every step to
 // out_dir/train_log.jsonl; resumes from a checkpoint. -1 with srl_error.
 int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const double *ref_chosen,
               const double *ref_rejected, const DPOTrainConfig *cfg);

@@ -254,9 +254,12 @@ int judge_mean_score(const double *scores, const int *status, int n, double *mea
 //     candidates with mean >= (1 - rho) * max + rho * min (equal lengths: the higher mean, then the
 //     lowest index). rho = 0 admits only the top mean, rho = 1 every scored candidate. Rejected is
 //     still the lowest mean; when the chosen's mean equals it: TIE.
-// The threshold comparison allows 1e-9 so that a mean exactly on it is not lost to rounding.
+//   - min_chosen > 0: a chosen whose mean is below min_chosen gives LOW_CHOSEN (with min_chosen 5
+//     only an answer that every judge sample scored 5 is chosen; a judge whose top score is more
+//     often right than its others then makes fewer, better pairs).
+// The threshold comparisons allows 1e-9 so that a mean exactly on it is not lost to rounding.
 
-void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, PairChoice *out) {
+void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, double min_chosen, PairChoice *out) {
     out->status = JUDGE_PAIR_TOO_FEW;
     out->chosen = out->rejected = -1;
     out->score_chosen = out->score_rejected = NAN;
@@ -292,6 +295,10 @@ void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, PairC
         out->status = JUDGE_PAIR_TIE;
         return;
     }
+    if (min_chosen > 0 && chosen->mean < min_chosen - 1e-9) {
+        out->status = JUDGE_PAIR_LOW_CHOSEN;
+        return;
+    }
     out->status = JUDGE_PAIR_OK;
     out->chosen = chosen->index;
     out->rejected = worst->index;
@@ -302,6 +309,7 @@ const char *judge_pair_status_name(int status) {
     case JUDGE_PAIR_OK: return "ok";
     case JUDGE_PAIR_TIE: return "tie";
     case JUDGE_PAIR_TOO_FEW: return "too_few";
+    case JUDGE_PAIR_LOW_CHOSEN: return "low_chosen";
     default: return "unknown";
     }
 }

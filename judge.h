@@ -45,6 +45,7 @@ enum {
     JUDGE_PAIR_OK = 0,              // chosen and rejected are set
     JUDGE_PAIR_TIE = 1,             // the chosen would score the same as the rejected: the prompt is dropped
     JUDGE_PAIR_TOO_FEW = 2,         // fewer than 2 scored candidates: the prompt is dropped
+    JUDGE_PAIR_LOW_CHOSEN = 3,      // the chosen's mean is below min_chosen: the prompt is dropped
 };
 
 typedef struct {
@@ -63,8 +64,9 @@ typedef struct {
 // Picks one prompt's preference pair from its judged candidates (rule in judge.c): chosen is the
 // highest mean, rejected the lowest; with length control (length_rho >= 0, Meta-Rewarding) chosen
 // is the shortest candidate scoring within length_rho of the top. length_rho < 0: off.
-void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, PairChoice *out);
-const char *judge_pair_status_name(int status);        // "ok", "tie", "too_few"
+// min_chosen > 0: a pair whose chosen mean is below it is dropped (LOW_CHOSEN); 0: off.
+void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, double min_chosen, PairChoice *out);
+const char *judge_pair_status_name(int status);        // "ok", "tie", "too_few", "low_chosen"
 
 // ----------------------------------------------------------------------------
 // self-instruction: the filters a new request passes (gen-prompts)

@@ -72,7 +72,7 @@ enum { N_JUDGE_METRICS = (int)(sizeof judge_metric_keys / sizeof judge_metric_ke
 static double *judge_metric_field(ModelReport *r, int k) { return (double *)((char *)r + judge_metric_keys[k].offset); }
 
 typedef struct {
-    int generated, kept_prompts, candidates, samples, unparsed, pairs, tie, too_few;
+    int generated, kept_prompts, candidates, samples, unparsed, pairs, tie, too_few, low_chosen;
     double onpolicy_pairwise, onpolicy_agree;   // judge vs grader on the loop's own candidates
     int onpolicy_pairs;
     JudgmentLines lines;                        // the judge's samples on them beside the grader's judgments
@@ -239,6 +239,8 @@ static void load_iteration_report(const char *run_dir, int t, int world_format, 
         it->pairs = (int)read_metric(doc.root, "kept");
         it->tie = (int)read_metric(doc.root, "dropped_tie");
         it->too_few = (int)read_metric(doc.root, "dropped_too_few");
+        double low = read_metric(doc.root, "dropped_low_chosen");  // absent in runs made before --min-chosen
+        it->low_chosen = isfinite(low) ? (int)low : 0;
         it->candidates = (int)read_metric(doc.root, "candidates");
         it->samples = (int)read_metric(doc.root, "judge_samples");
         it->unparsed = (int)read_metric(doc.root, "unparsed_samples");
@@ -559,9 +561,10 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_printf(&js,
                    "    {\"iteration\": %d, \"prompts_generated\": %d, \"prompts_kept\": %d, \"candidates\": %d, "
                    "\"judge_samples\": %d, \"judge_unparsed\": %d, \"pairs_kept\": %d, \"dropped_tie\": %d, "
-                   "\"dropped_too_few\": %d, \"chosen_better\": %d, \"chosen_equal\": %d, \"chosen_worse\": %d, ",
+                   "\"dropped_too_few\": %d, \"dropped_low_chosen\": %d, \"chosen_better\": %d, \"chosen_equal\": %d, "
+                   "\"chosen_worse\": %d, ",
                    t + 1, it->generated, it->kept_prompts, it->candidates, it->samples, it->unparsed, it->pairs, it->tie,
-                   it->too_few, it->chosen_better, it->chosen_equal, it->chosen_worse);
+                   it->too_few, it->low_chosen, it->chosen_better, it->chosen_equal, it->chosen_worse);
         buf_json_number(&js, "onpolicy_judge_pairwise", it->onpolicy_pairwise, 0);
         buf_json_number(&js, "onpolicy_judge_agreement", it->onpolicy_agree, 0);
         buf_json_number(&js, "candidate_accuracy", it->candidate_accuracy, 0);
@@ -628,15 +631,15 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                     "share the judge fails too, and of those it passes, the share the judge passes too (a judge that "
                     "says yes to everything keeps every pass and catches nothing).\n");
     buf_printf(&md, "\n## Iterations\n\n");
-    buf_printf(&md, "| iteration | prompts made / kept | candidates | judge samples unparsed | pairs kept | dropped: tie / too few | "
+    buf_printf(&md, "| iteration | prompts made / kept | candidates | judge samples unparsed | pairs kept | dropped: tie / too few / chosen below --min-chosen | "
                     "on-policy judge pairwise %% | judge = grader %% | chosen better / equal / worse | candidate acc %% | chosen acc %% | "
                     "DPO loss | margin | reward acc %% |\n");
     buf_printf(&md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int t = 0; t < iterations; t++) {
         const IterationReport *it = &its[t];
-        buf_printf(&md, "| %d | %d / %d | %d | %d of %d | %d | %d / %d | %s | %s | %d / %d / %d | %s | %s | %.4f | %.4f | %s |\n",
+        buf_printf(&md, "| %d | %d / %d | %d | %d of %d | %d | %d / %d / %d | %s | %s | %d / %d / %d | %s | %s | %.4f | %.4f | %s |\n",
                    t + 1, it->generated, it->kept_prompts, it->candidates, it->unparsed, it->samples, it->pairs, it->tie,
-                   it->too_few, pct(a, 16, it->onpolicy_pairwise), pct(b, 16, it->onpolicy_agree), it->chosen_better,
+                   it->too_few, it->low_chosen, pct(a, 16, it->onpolicy_pairwise), pct(b, 16, it->onpolicy_agree), it->chosen_better,
                    it->chosen_equal, it->chosen_worse, pct(c, 16, it->candidate_accuracy), pct(e, 16, it->chosen_accuracy),
                    it->dpo_loss, it->dpo_margin, pct(g, 16, it->dpo_accuracy));
     }
@@ -672,19 +675,20 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     if (rc == 0) rc = svg_bars(p1, "Held-out accuracy (95% bootstrap CI)", n_models, names, 1, acc_series, acc, lo, hi, 0, 1, "%.1f");
     if (rc == 0) rc = svg_bars(p2, "Judge against gold scores", n_models, names, 3, judge_series, jm, NULL, NULL, 0, 1, "%.1f");
     if (iterations > 0) {
-        double *pv = xmalloc((size_t)3 * iterations * sizeof(double));
+        double *pv = xmalloc((size_t)4 * iterations * sizeof(double));
         const char **iter_names = xmalloc((size_t)iterations * sizeof(char *));
         char (*iter_buf)[16] = xmalloc((size_t)iterations * 16);
         for (int t = 0; t < iterations; t++) {
             pv[t] = its[t].pairs, pv[iterations + t] = its[t].tie, pv[2 * iterations + t] = its[t].too_few;
+            pv[3 * iterations + t] = its[t].low_chosen;
             snprintf(iter_buf[t], 16, "iteration %d", t + 1);
             iter_names[t] = iter_buf[t];
         }
         double top = 1;
-        for (int i = 0; i < 3 * iterations; i++)
+        for (int i = 0; i < 4 * iterations; i++)
             if (pv[i] > top) top = pv[i];
-        const char *pair_series[3] = {"kept", "dropped: tie", "dropped: too few scored"};
-        if (rc == 0) rc = svg_bars(p3, "Pairs per iteration", iterations, iter_names, 3, pair_series, pv, NULL, NULL, 0, top * 1.1, "%.0f");
+        const char *pair_series[4] = {"kept", "dropped: tie", "dropped: too few scored", "dropped: chosen too low"};
+        if (rc == 0) rc = svg_bars(p3, "Pairs per iteration", iterations, iter_names, 4, pair_series, pv, NULL, NULL, 0, top * 1.1, "%.0f");
         int *counts = xmalloc((size_t)2 * iterations * sizeof(int));
         double **ys = xmalloc((size_t)2 * iterations * sizeof(double *));
         const char **line_names = xmalloc((size_t)2 * iterations * sizeof(char *));
@@ -717,12 +721,16 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
             fprintf(summary, "%s vs %s: accuracy %+.1f points [95%% CI %+.1f, %+.1f], wins/ties/losses %d/%d/%d\n", models[i].name,
                     models[i - 1].name, 100 * models[i].diff, 100 * models[i].diff_lo, 100 * models[i].diff_hi, models[i].wins,
                     models[i].ties, models[i].losses);
-        for (int t = 0; t < iterations; t++)
+        for (int t = 0; t < iterations; t++) {
+            char low[48] = "";  // only when --min-chosen dropped some
+            if (its[t].low_chosen) snprintf(low, sizeof low, ", %d chosen too low", its[t].low_chosen);
             fprintf(summary,
-                    "iteration %d: %d prompts, %d pairs (%d ties, %d too few); on-policy judge pairwise %s%%; chosen "
+                    "iteration %d: %d prompts, %d pairs (%d ties, %d too few%s); on-policy judge pairwise %s%%; chosen "
                     "better/equal/worse %d/%d/%d; DPO loss %.4f margin %.4f\n",
-                    t + 1, its[t].kept_prompts, its[t].pairs, its[t].tie, its[t].too_few, pct(a, 16, its[t].onpolicy_pairwise),
-                    its[t].chosen_better, its[t].chosen_equal, its[t].chosen_worse, its[t].dpo_loss, its[t].dpo_margin);
+                    t + 1, its[t].kept_prompts, its[t].pairs, its[t].tie, its[t].too_few, low,
+                    pct(a, 16, its[t].onpolicy_pairwise), its[t].chosen_better, its[t].chosen_equal, its[t].chosen_worse,
+                    its[t].dpo_loss, its[t].dpo_margin);
+        }
     }
     for (int i = 0; i < n_models; i++) free_model_report(&models[i]);
     for (int t = 0; t < iterations; t++) free(its[t].step_loss), free(its[t].step_margin);

@@ -1628,7 +1628,7 @@ static int compare_candidate_keys(const void *a, const void *b) {
 }
 
 typedef struct {
-    int prompts, kept, tie, too_few, candidates, unscored_candidates, empty_candidates, samples, unparsed_samples;
+    int prompts, kept, tie, too_few, low_chosen, candidates, unscored_candidates, empty_candidates, samples, unparsed_samples;
 } PairStats;
 
 // Per prompt: the highest mean score chosen, the lowest rejected (with optional length
@@ -1637,8 +1637,10 @@ typedef struct {
 // DPO refuses a pair with an empty side, and a pair is no place to teach "say something".
 // With grader_control, the world's grader scores the candidates instead of the judge: the
 // control run that shows what DPO could do with a perfect judge (never the default).
-static void stage_pairs(const char *judgments_path, const char *out_path, double length_rho, int grader_control,
-                        PairStats *st) {
+// min_chosen > 0 also drops (and counts) a pair whose chosen mean score is below it: with
+// min_chosen 5 only answers that every judge sample scored 5 are chosen.
+static void stage_pairs(const char *judgments_path, const char *out_path, double length_rho, double min_chosen,
+                        int grader_control, PairStats *st) {
     CandidateRecord *c;
     int n = read_candidates(judgments_path, &c);
     qsort(c, (size_t)n, sizeof *c, compare_candidate_keys);
@@ -1669,10 +1671,11 @@ static void stage_pairs(const char *judgments_path, const char *out_path, double
             st->unparsed_samples += r->n_samples - r->n_scored;
         }
         PairChoice pc;
-        judge_select_pair(jc, k, length_rho, &pc);
+        judge_select_pair(jc, k, length_rho, min_chosen, &pc);
         st->prompts++;
         if (pc.status == JUDGE_PAIR_TIE) st->tie++;
         else if (pc.status == JUDGE_PAIR_TOO_FEW) st->too_few++;
+        else if (pc.status == JUDGE_PAIR_LOW_CHOSEN) st->low_chosen++;
         else {
             st->kept++;
             const CandidateRecord *ch = NULL, *rj = NULL;
@@ -1704,10 +1707,10 @@ static void stage_pairs(const char *judgments_path, const char *out_path, double
 static void write_pair_stats(const char *path, const PairStats *st) {
     char text[512];
     int len = snprintf(text, sizeof text,
-                       "{\"prompts\": %d, \"kept\": %d, \"dropped_tie\": %d, \"dropped_too_few\": %d, \"candidates\": %d, "
+                       "{\"prompts\": %d, \"kept\": %d, \"dropped_tie\": %d, \"dropped_too_few\": %d, \"dropped_low_chosen\": %d, \"candidates\": %d, "
                        "\"unscored_candidates\": %d, \"empty_candidates\": %d, \"judge_samples\": %d, "
                        "\"unparsed_samples\": %d}\n",
-                       st->prompts, st->kept, st->tie, st->too_few, st->candidates, st->unscored_candidates,
+                       st->prompts, st->kept, st->tie, st->too_few, st->low_chosen, st->candidates, st->unscored_candidates,
                        st->empty_candidates, st->samples, st->unparsed_samples);
     if (write_file_atomic(path, text, (size_t)len) < 0) fatal("%s", srl_error);
 }
@@ -1750,13 +1753,20 @@ static int load_pairs(const Tokenizer *tok, const char *path, int max_len, SeqSe
 
 // DPO from the model that made the pairs: its log-probs (the frozen reference) are computed
 // once, stored beside the pairs in out_dir/reference_logprobs.jsonl, then the policy trains.
-static void stage_dpo(const char *model_path, const char *pairs_path, const char *out_dir, const DPOTrainConfig *cfg,
-                      int batch_eval) {
+// replay_files (comma-separated chat files, or NULL): trained on beside the pairs (cfg's weight).
+static void stage_dpo(const char *model_path, const char *pairs_path, const char *replay_files, const char *out_dir,
+                      const DPOTrainConfig *cfg, int batch_eval) {
     Model m;
     load_model_or_die(&m, model_path);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    SeqSet chosen = {0}, rejected = {0};
+    SeqSet chosen = {0}, rejected = {0}, replay = {0};
     load_pairs(tok, pairs_path, m.config.max_seq_len, &chosen, &rejected);
+    if (replay_files) {
+        char *files = xstrdup(replay_files);
+        for (char *file = strtok(files, ","); file; file = strtok(NULL, ",")) load_chat_set(tok, file, m.config.max_seq_len, &replay);
+        free(files);
+        fprintf(stderr, "dpo: %d replay sequences beside the pairs, weight %g\n", replay.n, (double)cfg->replay_weight);
+    }
     if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
     if (chosen.n == 0) {  // nothing to learn from: the next model is this one, and the log says so
         warnf("dpo: %s holds no usable pairs; the model is kept unchanged", pairs_path);
@@ -1801,10 +1811,11 @@ static void stage_dpo(const char *model_path, const char *pairs_path, const char
     }
     DPOTrainConfig c = *cfg;
     c.out_dir = out_dir;
+    c.replay = replay.n > 0 ? &replay : NULL;
     if (train_dpo(&m, &chosen, &rejected, ref_c, ref_r, &c) < 0) fatal("%s", srl_error);
     save_model_folder(&m, out_dir, tok, "dpo");
     free(ref_path), free(ref_c), free(ref_r);
-    seqset_free(&chosen), seqset_free(&rejected);
+    seqset_free(&chosen), seqset_free(&rejected), seqset_free(&replay);
     tokenizer_free(tok);
     model_free(&m);
 }
@@ -2205,14 +2216,15 @@ static int cmd_judge(Options *o) {
 }
 
 static const char HELP_PAIRS[] =
-    "usage: srl pairs --judgments judgments.jsonl --out pairs.jsonl [--length-rho R] [--grader-pairs]\n"
+    "usage: srl pairs --judgments judgments.jsonl --out pairs.jsonl [--length-rho R] [--min-chosen S] [--grader-pairs]\n"
     "\n"
     "Preference pairs, per prompt: the candidate with the highest mean score is chosen, the\n"
     "lowest rejected; prompts whose scores tie or with fewer than two scored candidates are\n"
     "dropped and counted, and empty responses take no part (counted too). --length-rho R\n"
     "(Meta-Rewarding's length control): the chosen is the shortest candidate scoring at least\n"
     "(1 - R) max + R min. Output in the TRL preference format with the scores; counts go to\n"
-    "pairs.stats.json beside it.\n"
+    "pairs.stats.json beside it. --min-chosen S drops (and counts) a pair whose chosen mean score\n"
+    "is below S (S 5: only answers every judge sample scored 5 are chosen).\n"
     "--grader-pairs scores candidates with the task world's grader instead of the judge: a\n"
     "control that shows what DPO does with a perfect judge (never the method itself).\n";
 
@@ -2229,15 +2241,16 @@ static int cmd_pairs(Options *o) {
     if (wants_help(o, HELP_PAIRS)) return 0;
     const char *judgments = opt_required(o, "judgments"), *out = opt_required(o, "out");
     double rho = opt_double(o, "length-rho", -1, -1, 1);
+    double min_chosen = opt_double(o, "min-chosen", 0, 0, 5);
     int grader = opt_flag(o, "grader-pairs");
     options_done(o);
     PairStats st;
-    stage_pairs(judgments, out, rho, grader, &st);
+    stage_pairs(judgments, out, rho, min_chosen, grader, &st);
     char *sp = stats_path_for(out);
     write_pair_stats(sp, &st);
-    printf("pairs: %d prompts, %d pairs kept, %d dropped as ties, %d with fewer than 2 scored candidates; %d of %d judge "
-           "samples unparsed; %d empty responses left out\n",
-           st.prompts, st.kept, st.tie, st.too_few, st.unparsed_samples, st.samples, st.empty_candidates);
+    printf("pairs: %d prompts, %d pairs kept, %d dropped as ties, %d with fewer than 2 scored candidates, %d with the "
+           "chosen below --min-chosen; %d of %d judge samples unparsed; %d empty responses left out\n",
+           st.prompts, st.kept, st.tie, st.too_few, st.low_chosen, st.unparsed_samples, st.samples, st.empty_candidates);
     free(sp);
     return 0;
 }
@@ -2253,7 +2266,10 @@ static const char HELP_DPO[] =
     "DIR/train_log.jsonl; writes DIR as a model folder; resumable.\n"
     "  --beta B (0.1)  --nll-alpha A (0)  --epochs N (1)  --batch N (16)  --micro-batch N\n"
     "  --lr X (1e-6)  --lr-min X (1e-7)  --warmup F (0.1)  --weight-decay X (0)  --grad-clip X (1)\n"
-    "  --save-every N  --seed S  --force\n";
+    "  --save-every N  --seed S  --force\n"
+    "  --replay FILE[,FILE]  chat records {\"messages\"} trained on beside the pairs with the SFT loss\n"
+    "                     (say the EFT data, so that judging is kept while DPO moves the answers)\n"
+    "  --replay-weight W (1)  --replay-batch N (= --batch)\n";
 
 static DPOTrainConfig read_dpo_flags(Options *o, DPOTrainConfig d) {
     d.beta = (float)opt_double(o, "beta", d.beta, 0, 100);
@@ -2282,10 +2298,13 @@ static int cmd_dpo(Options *o) {
     d.grad_clip = (float)opt_double(o, "grad-clip", d.grad_clip, 0, 1e9);
     d.save_every = (int)opt_long(o, "save-every", 0, 0, 1 << 30);
     d.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    const char *replay = opt_str(o, "replay", NULL);
+    d.replay_weight = (float)opt_double(o, "replay-weight", 1, 0, 1000);
+    d.replay_batch = (int)opt_long(o, "replay-batch", 0, 0, 1 << 20);
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "dpo")) return 0;
-    stage_dpo(model_path, pairs, out, &d, 16);
+    stage_dpo(model_path, pairs, replay, out, &d, 16);
     return 0;
 }
 
@@ -2335,7 +2354,7 @@ typedef struct {
     int max_new, judge_max_new, eval_judge_samples;
     float judge_temperature;  // the loop's judge samples (the evaluation's stay at 0.7)
     float candidate_temperature;  // the loop's candidates (0.7, as the paper)
-    double length_rho;
+    double length_rho, min_chosen;
     int grader_pairs;
     TrainFlags ift, m1;
     DPOTrainConfig dpo;
@@ -2454,16 +2473,19 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
     stop_if(rc, stage);
     if (!file_exists(pairs) || !file_exists(pair_stats)) {
         PairStats st;
-        stage_pairs(judgments, pairs, rc->length_rho, rc->grader_pairs, &st);
+        stage_pairs(judgments, pairs, rc->length_rho, rc->min_chosen, rc->grader_pairs, &st);
         write_pair_stats(pair_stats, &st);
-        fprintf(stderr, "pairs: %d prompts, %d kept, %d ties, %d too few scored\n", st.prompts, st.kept, st.tie, st.too_few);
+        fprintf(stderr, "pairs: %d prompts, %d kept, %d ties, %d too few scored, %d chosen below %g\n", st.prompts, st.kept,
+                st.tie, st.too_few, st.low_chosen, rc->min_chosen);
     }
     snprintf(stage, sizeof stage, "pairs%d", t);
     stop_if(rc, stage);
     if (!stage_done(next_dir)) {
         DPOTrainConfig d = rc->dpo;
         d.seed = rc->seed + (uint64_t)t;
-        stage_dpo(model_dir, pairs, next_dir, &d, 32);
+        char *eft_train = run_path(rc, "eft/eft_train.jsonl");
+        stage_dpo(model_dir, pairs, d.replay_weight > 0 ? eft_train : NULL, next_dir, &d, 32);
+        free(eft_train);
     }
     stop_if(rc, next_name);
     tokenizer_free(tok);
@@ -2487,11 +2509,14 @@ static const char HELP_RUN[] =
     "  --iterations N (2)   --prompts N per iteration (300)   --candidates N (4)\n"
     "  --judge-samples K (3)   --judge-temperature T (0.7; the evaluation's judging stays at 0.7)\n"
     "  --candidate-temperature T (0.7)\n"
-    "  --length-rho R (off)   --prompt-model DIR (default: M0, fixed)\n"
+    "  --length-rho R (off)   --min-chosen S (off: a pair's chosen must have a mean score >= S)\n"
+    "  --prompt-model DIR (default: M0, fixed)\n"
     "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
     "  --m1 joint|sequential (sequential)   --sft-epochs N (5)  --sft-lr X (1e-3)  --m1-epochs N (1)  --m1-lr X (1e-3)\n"
     "  --eft-prompts N (1000)  --eft-answers N (1)  --eval-judge-samples K (1)\n"
     "  --beta B (0.1)  --nll-alpha A (1)  --dpo-lr X (1e-4)  --dpo-lr-min X (1e-5)  --dpo-epochs N (1)  --dpo-batch N (16)\n"
+    "  --dpo-replay W (0: off)  each DPO step also trains on a batch of OUT/eft/eft_train.jsonl\n"
+    "                   with the SFT loss at weight W, so that the judging is kept\n"
     "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
     "  --batch N (64)  --seed S (1)  --save-every N (training checkpoints, 200 steps)\n"
     "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, prompts<t>, candidates<t>,\n"
@@ -2520,6 +2545,7 @@ static int cmd_run(Options *o) {
     rc.max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16);
     rc.judge_max_new = (int)opt_long(o, "judge-max-new-tokens", 160, 1, 1 << 16);
     rc.length_rho = opt_double(o, "length-rho", -1, -1, 1);
+    rc.min_chosen = opt_double(o, "min-chosen", 0, 0, 5);
     rc.grader_pairs = opt_flag(o, "grader-pairs");
     rc.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     rc.ift = SFT_DEFAULTS;
@@ -2533,6 +2559,7 @@ static int cmd_run(Options *o) {
     DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f,
                         .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
     rc.dpo = read_dpo_flags(o, d);
+    rc.dpo.replay_weight = (float)opt_double(o, "dpo-replay", 0, 0, 1000);
     int save_every = (int)opt_long(o, "save-every", 200, 0, 1 << 30);
     rc.ift.save_every = rc.m1.save_every = save_every;
     rc.dpo.save_every = save_every;
@@ -2598,10 +2625,10 @@ static int cmd_run(Options *o) {
     buf_printf(&settings,
                ", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
                "\"judge_samples\": %d, \"judge_temperature\": %g, \"candidate_temperature\": %g, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
-               "\"dpo_lr\": %g, \"dpo_epochs\": %d, \"seed\": %llu}",
+               "\"dpo_lr\": %g, \"dpo_epochs\": %d, \"dpo_replay\": %g, \"min_chosen\": %g, \"seed\": %llu}",
                rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, (double)rc.judge_temperature, (double)rc.candidate_temperature, rc.length_rho,
                rc.grader_pairs ? "true" : "false", rc.dpo.beta, rc.dpo.nll_alpha, rc.dpo.lr, rc.dpo.epochs,
-               (unsigned long long)rc.seed);
+               (double)rc.dpo.replay_weight, rc.min_chosen, (unsigned long long)rc.seed);
     if (write_run_report(rc.out, rc.iterations, settings.data, strcmp(template_text, WORLD_JUDGE_TEMPLATE) == 0, stdout) < 0)
         fatal("%s", srl_error);
     buf_free(&settings);

@@ -205,7 +205,7 @@ static void test_mean_score(void) {
 
 static void check_pair(int line, const JudgedCandidate *c, int n, double rho, int status, int chosen, int rejected) {
     PairChoice p;
-    judge_select_pair(c, n, rho, &p);
+    judge_select_pair(c, n, rho, 0, &p);
     int ok = p.status == status && p.chosen == chosen && p.rejected == rejected;
     check_report(ok, __FILE__, line, "rho %g: got %s chosen %d rejected %d, expected %s chosen %d rejected %d", rho,
                  judge_pair_status_name(p.status), p.chosen, p.rejected, judge_pair_status_name(status), chosen, rejected);
@@ -219,8 +219,27 @@ static void test_select_pair(void) {
     JudgedCandidate basic[] = {{0, 1, 3, 10}, {1, 1, 5, 10}, {2, 1, 1, 10}, {3, 1, 4, 10}};
     check_pair(__LINE__, basic, 4, OFF, OK, 1, 2);
     PairChoice p;
-    judge_select_pair(basic, 4, OFF, &p);
+    judge_select_pair(basic, 4, OFF, 0, &p);
     CHECK(p.score_chosen == 5 && p.score_rejected == 1, "pair scores 5 and 1, got %g and %g", p.score_chosen, p.score_rejected);
+
+    // min_chosen: a pair is kept only when its chosen mean reaches it (a mean exactly on it counts)
+    judge_select_pair(basic, 4, OFF, 5, &p);
+    CHECK(p.status == OK && p.chosen == 1 && p.rejected == 2, "min_chosen 5, top 5: kept, got %s",
+          judge_pair_status_name(p.status));
+    JudgedCandidate below[] = {{0, 1, 4.6666666666666670, 10}, {1, 1, 2, 10}, {2, 1, 3, 10}};
+    judge_select_pair(below, 3, OFF, 5, &p);
+    CHECK(p.status == JUDGE_PAIR_LOW_CHOSEN && p.chosen == -1 && p.rejected == -1 && p.score_chosen > 4.6,
+          "min_chosen 5, top 4.67: dropped as low_chosen, got %s", judge_pair_status_name(p.status));
+    judge_select_pair(below, 3, OFF, 14.0 / 3.0, &p);
+    CHECK(p.status == OK && p.chosen == 0 && p.rejected == 1, "min_chosen 14/3, top 4.67: kept, got %s",
+          judge_pair_status_name(p.status));
+    // a tie stays a tie whatever min_chosen says; length control chooses first, then the threshold
+    judge_select_pair((JudgedCandidate[]){{0, 1, 2, 10}, {1, 1, 2, 10}}, 2, OFF, 5, &p);
+    CHECK(p.status == TIE, "min_chosen with tied candidates: tie, got %s", judge_pair_status_name(p.status));
+    JudgedCandidate lc_min[] = {{0, 1, 5, 300}, {1, 1, 4.5, 100}, {2, 1, 1, 20}};
+    judge_select_pair(lc_min, 3, 0.25, 5, &p);
+    CHECK(p.status == JUDGE_PAIR_LOW_CHOSEN, "length control picks 4.5, min_chosen 5 drops it, got %s",
+          judge_pair_status_name(p.status));
 
     // ties at the top go to the lowest candidate index, not the first position
     JudgedCandidate top_tie[] = {{7, 1, 5, 10}, {3, 1, 2, 10}, {2, 1, 5, 10}, {9, 1, 3, 10}};
@@ -233,7 +252,7 @@ static void test_select_pair(void) {
     JudgedCandidate all_tied[] = {{0, 1, 4, 10}, {1, 1, 4, 20}, {2, 1, 4, 5}};
     check_pair(__LINE__, all_tied, 3, OFF, TIE, -1, -1);
     check_pair(__LINE__, all_tied, 3, 0.5, TIE, -1, -1);
-    judge_select_pair(all_tied, 3, OFF, &p);
+    judge_select_pair(all_tied, 3, OFF, 0, &p);
     CHECK(p.score_chosen == 4 && p.score_rejected == 4, "a tie reports the tied mean");
 
     // unscored candidates take no part, whatever their mean holds
@@ -241,7 +260,7 @@ static void test_select_pair(void) {
     check_pair(__LINE__, some_missing, 5, OFF, OK, 2, 0);
     JudgedCandidate one_scored[] = {{0, 0, 5, 10}, {1, 1, 3, 10}, {2, 0, 1, 10}};
     check_pair(__LINE__, one_scored, 3, OFF, TOO_FEW, -1, -1);
-    judge_select_pair(one_scored, 3, OFF, &p);
+    judge_select_pair(one_scored, 3, OFF, 0, &p);
     CHECK(isnan(p.score_chosen) && isnan(p.score_rejected), "too few: scores NaN");
     JudgedCandidate none_scored[] = {{0, 0, 5, 10}, {1, 0, 3, 10}};
     check_pair(__LINE__, none_scored, 2, OFF, TOO_FEW, -1, -1);
@@ -257,7 +276,7 @@ static void test_select_pair(void) {
     check_pair(__LINE__, lc, 4, 0.25, OK, 1, 3);    // threshold 0.75*5 + 0.25*1 = 4: {5, 4.5}, shortest 4.5
     check_pair(__LINE__, lc, 4, 0.5, OK, 2, 3);     // threshold 3 (a mean exactly on it counts): shortest 3
     check_pair(__LINE__, lc, 4, 1, TIE, -1, -1);    // rho 1: all qualify, the shortest is the rejected itself
-    judge_select_pair(lc, 4, 0.25, &p);
+    judge_select_pair(lc, 4, 0.25, 0, &p);
     CHECK(p.score_chosen == 4.5 && p.score_rejected == 1, "length control reports the chosen's own mean");
 
     // rho 0 with a tie at the top: the shorter of the top ones, whatever its index

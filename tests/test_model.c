@@ -534,6 +534,60 @@ static void test_thread_determinism(void) {
 #endif
 }
 
+// DPO with replay (dpo.c: train_dpo, cfg.replay): each step also trains on a batch of the
+// replay set with the SFT loss. The replay set here shares nothing with the pairs, so its
+// loss falls a long way only when the replay is on; the step log records the replay loss.
+static void random_sequences(SeqSet *s, Rng *rng, int n, int len, int prompt_len, const char *key) {
+    int ids[64];
+    unsigned char mask[64];
+    for (int i = 0; i < n; i++) {
+        for (int t = 0; t < len; t++) ids[t] = 3 + (int)(rng_u32(rng) % 94), mask[t] = t >= prompt_len;
+        seqset_add(s, ids, mask, len, key);
+    }
+}
+
+static void test_dpo_replay(void) {
+    Config c = {0};
+    c.vocab_size = 97, c.dim = 64, c.hidden_dim = 160, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2;
+    c.head_dim = 16, c.max_seq_len = 64, c.norm_eps = 1e-5f, c.rope_theta = 10000.0f, c.bos_token_id = -1;
+    Rng rng;
+    rng_seed(&rng, 11);
+    SeqSet chosen = {0}, rejected = {0}, replay = {0};
+    random_sequences(&chosen, &rng, 4, 12, 6, "pair");
+    random_sequences(&rejected, &rng, 4, 12, 6, "pair");
+    random_sequences(&replay, &rng, 8, 24, 1, "replay");
+    double replay_loss[2], start_loss = 0;
+    for (int on = 0; on < 2; on++) {
+        Model m;
+        model_init_random(&m, &c, 5);
+        if (!on) start_loss = eval_lm_loss(&m, &replay, 8, 1);
+        double ref_c[4], ref_r[4];
+        sequence_logprobs(&m, &chosen, 4, ref_c);
+        sequence_logprobs(&m, &rejected, 4, ref_r);
+        char dir[] = "/tmp/srl_replay_XXXXXX";
+        CHECK(mkdtemp(dir) != NULL, "temp folder");
+        DPOTrainConfig cfg = {.beta = 0.1f, .epochs = 30, .batch_size = 4, .lr = 1e-2f, .lr_min = 1e-2f,
+                              .grad_clip = 1.0f, .seed = 1, .out_dir = dir, .quiet = 1,
+                              .replay = &replay, .replay_weight = on ? 1.0f : 0.0f, .replay_batch = 4};
+        CHECK(train_dpo(&m, &chosen, &rejected, ref_c, ref_r, &cfg) == 0, "DPO with replay %s: %s", on ? "on" : "off", srl_error);
+        replay_loss[on] = eval_lm_loss(&m, &replay, 8, 1);
+        char *log_path = path_join(dir, "train_log.jsonl"), *text = NULL;
+        size_t len = 0;
+        CHECK(read_file(log_path, &text, &len, 0) == 0, "read %s", log_path);
+        int logged = text && strstr(text, "\"replay_loss\": ") != NULL;
+        CHECK(logged == on, "the step log has a replay_loss exactly when the replay is on (on %d, logged %d)", on, logged);
+        remove(log_path);
+        rmdir(dir);
+        free(text), free(log_path);
+        model_free(&m);
+    }
+    CHECK(replay_loss[1] < replay_loss[0] - 1.0, "replay loss after DPO with the replay %.3f, without %.3f (start %.3f)",
+          replay_loss[1], replay_loss[0], start_loss);
+    printf("  DPO replay: the replay set's loss %.3f at the start, %.3f after DPO without it, %.3f with it\n", start_loss,
+           replay_loss[0], replay_loss[1]);
+    seqset_free(&chosen), seqset_free(&rejected), seqset_free(&replay);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. the real stories260K checkpoint
 
@@ -616,6 +670,7 @@ int main(void) {
     test_finite_differences(0, 0, 300);
     test_cache_matches_training();
     test_thread_determinism();
+    test_dpo_replay();
     test_stories260k();
     safetensors_close(&expected);
     return check_summary("test_model");

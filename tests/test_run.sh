@@ -105,6 +105,15 @@ last=$(tail -1 "$tmp/dpo/train_log.jsonl" | sed -n 's/.*"loss": \([0-9.]*\).*/\1
 acc=$(tail -1 "$tmp/dpo/train_log.jsonl" | sed -n 's/.*"accuracy": \([0-9.]*\).*/\1/p')
 check "DPO lowers its loss ($first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }'
 check "and prefers the chosen answers (reward accuracy $acc)" awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }'
+# DPO with replay: the IFT seed trained beside the pairs, its loss in every step's log line
+$SRL dpo --model "$tmp/m0" --pairs "$tmp/pairs.jsonl" --out "$tmp/dpo_replay" --epochs 6 --batch 8 --lr 3e-3 --lr-min 3e-3 \
+    --replay "$tmp/world/ift_seed.jsonl" --replay-weight 1 --save-every 0 >/dev/null 2>&1
+check "dpo --replay logs a replay loss on every step" \
+    test "$(grep -c '"replay_loss": ' "$tmp/dpo_replay/train_log.jsonl")" -eq "$(wc -l <"$tmp/dpo_replay/train_log.jsonl")" -a \
+    "$(wc -l <"$tmp/dpo_replay/train_log.jsonl")" -gt 0
+rfirst=$(head -1 "$tmp/dpo_replay/train_log.jsonl" | sed -n 's/.*"replay_loss": \([0-9.]*\).*/\1/p')
+rlast=$(tail -1 "$tmp/dpo_replay/train_log.jsonl" | sed -n 's/.*"replay_loss": \([0-9.]*\).*/\1/p')
+check "and the replayed examples' loss falls ($rfirst -> $rlast)" awk -v a="$rfirst" -v b="$rlast" 'BEGIN { exit !(b < a) }'
 
 # pairs from hand-made judged candidates: an empty response takes no part even when its score
 # would make it the rejected (or the chosen) one, since DPO refuses a pair with an empty side
@@ -120,6 +129,15 @@ check "pairs: one pair (q2 has one non-empty candidate left)" test "$(wc -l <"$t
 check "pairs: q1's rejected is candidate 2, not the empty candidate 1" grep -q '"chosen_candidate": 0, "rejected_candidate": 2' "$tmp/hand_pairs.jsonl"
 check "pairs: two empty responses counted" grep -q '"empty_candidates": 2' "$tmp/hand_pairs.stats.json"
 check "pairs: q2 dropped as too few" grep -q '"dropped_too_few": 1' "$tmp/hand_pairs.stats.json"
+# --min-chosen: a pair is kept only when its chosen mean reaches the threshold
+cat >>"$tmp/judged.jsonl" <<'JUDGED'
+{"id": "q3", "candidate": 0, "prompt": "Name a tool.", "response": "axe", "tokens": 1, "scores": [5, 4], "status": ["ok", "ok"], "mean": 4.5, "n_scored": 2, "judgments": ["Score: 5", "Score: 4"]}
+{"id": "q3", "candidate": 1, "prompt": "Name a tool.", "response": "red", "tokens": 1, "scores": [1, 1], "status": ["ok", "ok"], "mean": 1, "n_scored": 2, "judgments": ["Score: 1", "Score: 1"]}
+JUDGED
+$SRL pairs --judgments "$tmp/judged.jsonl" --out "$tmp/min_pairs.jsonl" --min-chosen 5 >/dev/null 2>&1
+check "pairs --min-chosen 5: q1 (chosen 5) kept, q3 (chosen 4.5) dropped" \
+    test "$(grep -c '"id": "q1"' "$tmp/min_pairs.jsonl")" -eq 1 -a "$(wc -l <"$tmp/min_pairs.jsonl")" -eq 1
+check "pairs --min-chosen 5: q3 counted as chosen too low" grep -q '"dropped_low_chosen": 1' "$tmp/min_pairs.stats.json"
 
 # stopped after a stage, then started again: the same final model, byte for byte
 $SRL run "${run_args[@]}" --out "$tmp/b" --stop-after m1 >"$tmp/b1.log" 2>&1
