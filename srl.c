@@ -2475,8 +2475,9 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         PairStats st;
         stage_pairs(judgments, pairs, rc->length_rho, rc->min_chosen, rc->grader_pairs, &st);
         write_pair_stats(pair_stats, &st);
-        fprintf(stderr, "pairs: %d prompts, %d kept, %d ties, %d too few scored, %d chosen below %g\n", st.prompts, st.kept,
-                st.tie, st.too_few, st.low_chosen, rc->min_chosen);
+        fprintf(stderr, "pairs: %d prompts, %d kept, %d ties, %d too few scored", st.prompts, st.kept, st.tie, st.too_few);
+        if (rc->min_chosen > 0) fprintf(stderr, ", %d with the chosen below %g", st.low_chosen, rc->min_chosen);
+        fprintf(stderr, "\n");
     }
     snprintf(stage, sizeof stage, "pairs%d", t);
     stop_if(rc, stage);
@@ -2509,7 +2510,7 @@ static const char HELP_RUN[] =
     "  --iterations N (2)   --prompts N per iteration (300)   --candidates N (4)\n"
     "  --judge-samples K (3)   --judge-temperature T (0.7; the evaluation's judging stays at 0.7)\n"
     "  --candidate-temperature T (0.7)\n"
-    "  --length-rho R (off)   --min-chosen S (off: a pair's chosen must have a mean score >= S)\n"
+    "  --length-rho R (off)   --min-chosen S (off; with S a pair's chosen needs a mean score of at least S)\n"
     "  --prompt-model DIR (default: M0, fixed)\n"
     "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
     "  --m1 joint|sequential (sequential)   --sft-epochs N (5)  --sft-lr X (1e-3)  --m1-epochs N (1)  --m1-lr X (1e-3)\n"
