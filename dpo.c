@@ -302,6 +302,27 @@ static void epoch_order(int *order, int *batch_start, int n, int batch, const in
 // ----------------------------------------------------------------------------
 // next-token training
 
+// The next-token loss of rows of a set, forward and backward in micro-batches of at most
+// `micro` rows, added to m's gradients: each target weighted as batch_weights says for a step of
+// n_rows sequences (step_targets targets), times scale. Returns that weighted loss. The batch
+// and the d_logprob buffer are the caller's, reused from call to call.
+static double lm_accumulate(Model *m, const SeqSet *s, const int *rows, int n_rows, int micro, int per_sequence_mean,
+                            long step_targets, float scale, Batch *b, float **d_logprob, size_t *d_cap) {
+    double loss = 0.0;
+    for (int r0 = 0; r0 < n_rows; r0 += micro) {
+        int n = n_rows - r0 < micro ? n_rows - r0 : micro;
+        batch_build(b, s, rows + r0, n);
+        batch_weights(b, s, rows + r0, per_sequence_mean, n_rows, step_targets ? step_targets : 1);
+        if (scale != 1.0f)
+            for (int i = 0; i < b->B * b->T; i++) b->weights[i] *= scale;
+        if ((size_t)(b->B * b->T) > *d_cap) *d_cap = (size_t)(b->B * b->T), *d_logprob = xrealloc(*d_logprob, *d_cap * sizeof(float));
+        model_forward(m, b->inputs, b->targets, b->B, b->T);
+        loss += model_weighted_nll(m, b->weights, *d_logprob);
+        model_backward(m, *d_logprob);
+    }
+    return loss;
+}
+
 int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrainConfig *cfg) {
     if (train->n == 0) return errorf("%s: no training sequences", cfg->label);
     int batch = cfg->batch_size > 0 ? cfg->batch_size : 16;
@@ -336,16 +357,8 @@ int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrain
         long step_targets = 0;
         for (int r = 0; r < n_rows; r++) step_targets += seq_targets(train, rows[r]);
         model_zero_grad(m);
-        double loss = 0.0;
-        for (int r0 = 0; r0 < n_rows; r0 += micro) {
-            int n = n_rows - r0 < micro ? n_rows - r0 : micro;
-            batch_build(&b, train, rows + r0, n);
-            batch_weights(&b, train, rows + r0, cfg->per_sequence_mean, n_rows, step_targets ? step_targets : 1);
-            if ((size_t)(b.B * b.T) > d_cap) d_cap = (size_t)(b.B * b.T), d_logprob = xrealloc(d_logprob, d_cap * sizeof(float));
-            model_forward(m, b.inputs, b.targets, b.B, b.T);
-            loss += model_weighted_nll(m, b.weights, d_logprob);
-            model_backward(m, d_logprob);
-        }
+        double loss = lm_accumulate(m, train, rows, n_rows, micro, cfg->per_sequence_mean, step_targets, 1.0f, &b, &d_logprob,
+                                    &d_cap);
         float norm = model_clip_grads(m, cfg->grad_clip);
         if (!isfinite(loss) || !isfinite(norm)) {
             rc = errorf("%s: step %d: the %s is not finite (loss %g, gradient norm %g); training stopped, the last "
@@ -520,22 +533,14 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
         double replay_loss = NAN;
         if (replay) {
             int e = step / replay_batches, k = step % replay_batches;
+            // a seed of its own, so that the replay's order is not the pairs' order
             if (e != replay_epoch)
                 epoch_order(replay_order, replay_start, replay->n, replay_batch, replay->lens, cfg->seed + 7919, e),
                     replay_epoch = e;
             const int *rrows = replay_order + replay_start[k];
             int n_rows = replay->n - replay_start[k] < replay_batch ? replay->n - replay_start[k] : replay_batch;
-            replay_loss = 0.0;
-            for (int r0 = 0; r0 < n_rows; r0 += replay_micro) {
-                int nr = n_rows - r0 < replay_micro ? n_rows - r0 : replay_micro;
-                batch_build(&b, replay, rrows + r0, nr);
-                batch_weights(&b, replay, rrows + r0, 1, n_rows, 1);
-                for (int i = 0; i < b.B * b.T; i++) b.weights[i] *= cfg->replay_weight;
-                if ((size_t)(b.B * b.T) > d_cap) d_cap = (size_t)(b.B * b.T), d_logprob = xrealloc(d_logprob, d_cap * sizeof(float));
-                model_forward(m, b.inputs, b.targets, b.B, b.T);
-                replay_loss += model_weighted_nll(m, b.weights, d_logprob) / cfg->replay_weight;
-                model_backward(m, d_logprob);
-            }
+            replay_loss = lm_accumulate(m, replay, rrows, n_rows, replay_micro, 1, 0, cfg->replay_weight, &b, &d_logprob,
+                                        &d_cap) / cfg->replay_weight;
         }
         float norm = model_clip_grads(m, cfg->grad_clip);
         double loss = st.loss_sum / st.pairs;

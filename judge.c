@@ -257,7 +257,7 @@ int judge_mean_score(const double *scores, const int *status, int n, double *mea
 //   - min_chosen > 0: a chosen whose mean is below min_chosen gives LOW_CHOSEN (with min_chosen 5
 //     only an answer that every judge sample scored 5 is chosen; a judge whose top score is more
 //     often right than its others then makes fewer, better pairs).
-// The threshold comparisons allows 1e-9 so that a mean exactly on it is not lost to rounding.
+// The threshold comparisons allow 1e-9 so that a mean exactly on it is not lost to rounding.
 
 void judge_select_pair(const JudgedCandidate *c, int n, double length_rho, double min_chosen, PairChoice *out) {
     out->status = JUDGE_PAIR_TOO_FEW;

@@ -586,6 +586,13 @@ static void load_chat_set(const Tokenizer *tok, const char *path, int max_len, S
     if (skipped) warnf("%s: %d records longer than %d tokens were skipped", path, skipped, max_len);
 }
 
+// load_chat_set over a comma-separated list of files, into one set.
+static void load_chat_files(const Tokenizer *tok, const char *files, int max_len, SeqSet *set) {
+    char *list = xstrdup(files);
+    for (char *file = strtok(list, ","); file; file = strtok(NULL, ",")) load_chat_set(tok, file, max_len, set);
+    free(list);
+}
+
 // Splits a set: every k-th sequence (by position) goes to the held-out part.
 static void split_heldout(SeqSet *all, double fraction, SeqSet *train, SeqSet *heldout) {
     int every = fraction > 0 ? (int)(1.0 / fraction + 0.5) : 0;
@@ -903,9 +910,7 @@ static void stage_sft(const char *model_path, const char *tok_path, const char *
     Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
     if (max_len <= 0) max_len = m.config.max_seq_len;
     SeqSet all = {0}, train = {0}, heldout = {0};
-    char *files = xstrdup(data);
-    for (char *file = strtok(files, ","); file; file = strtok(NULL, ",")) load_chat_set(tok, file, max_len, &all);
-    free(files);
+    load_chat_files(tok, data, max_len, &all);
     split_heldout(&all, f->heldout, &train, &heldout);
     seqset_free(&all);
     fprintf(stderr, "sft: %d sequences (%ld target tokens) for training, %d held out\n", train.n, seqset_target_count(&train),
@@ -1761,12 +1766,6 @@ static void stage_dpo(const char *model_path, const char *pairs_path, const char
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     SeqSet chosen = {0}, rejected = {0}, replay = {0};
     load_pairs(tok, pairs_path, m.config.max_seq_len, &chosen, &rejected);
-    if (replay_files) {
-        char *files = xstrdup(replay_files);
-        for (char *file = strtok(files, ","); file; file = strtok(NULL, ",")) load_chat_set(tok, file, m.config.max_seq_len, &replay);
-        free(files);
-        fprintf(stderr, "dpo: %d replay sequences beside the pairs, weight %g\n", replay.n, (double)cfg->replay_weight);
-    }
     if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
     if (chosen.n == 0) {  // nothing to learn from: the next model is this one, and the log says so
         warnf("dpo: %s holds no usable pairs; the model is kept unchanged", pairs_path);
@@ -1777,6 +1776,10 @@ static void stage_dpo(const char *model_path, const char *pairs_path, const char
         tokenizer_free(tok);
         model_free(&m);
         return;
+    }
+    if (replay_files) {  // read before the reference log-probs, so that a bad file fails at once
+        load_chat_files(tok, replay_files, m.config.max_seq_len, &replay);
+        fprintf(stderr, "dpo: %d replay sequences beside the pairs, weight %g\n", replay.n, (double)cfg->replay_weight);
     }
     char *ref_path = path_join(out_dir, "reference_logprobs.jsonl");
     double *ref_c = xmalloc((size_t)chosen.n * sizeof(double)), *ref_r = xmalloc((size_t)chosen.n * sizeof(double));
