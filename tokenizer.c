@@ -1704,7 +1704,14 @@ static PairStat *pair_stat(PairCounts *pc, int left, int right) {
 static void pair_count_add(PairCounts *pc, int left, int right, int64_t delta, int word) {
     PairStat *s = pair_stat(pc, left, right);
     s->count += delta;
-    if (delta <= 0) return;
+    // Every change of a count puts an entry with the new count on the heap; entries whose count
+    // is no longer the pair's are skipped when they come out. A fall needs its own entry too:
+    // without it the pair's only entries are outdated and it is never merged again (measured:
+    // in the task world's corpus "color" was never learned as a token, 4,096 tokens or not).
+    if (delta <= 0) {
+        if (delta < 0 && s->count > 0) stat_heap_push(pc, (HeapItem){s->count, left, right});
+        return;
+    }
     if (s->n_words == 0 || s->words[s->n_words - 1] != word) {
         if (s->n_words == s->cap_words) {
             s->cap_words = s->cap_words ? 2 * s->cap_words : 4;

@@ -227,6 +227,101 @@ static void test_pretokenizers(void) {
 }
 
 // ----------------------------------------------------------------------------
+// The trainer against byte-pair encoding done the slow, obvious way: before every merge, count
+// every adjacent pair of every word (weighted by how often the word occurs), merge the most
+// frequent (ties: the smaller left id, then the smaller right id; a merge whose bytes are
+// already a token reuses it), rewrite the words left to right. The text is lowercase words and
+// single spaces, so its pieces are " word" (and the first word bare) under either pattern.
+// The trainer keeps its counts up to date incrementally; this caught it losing every pair whose
+// count had once fallen (so "color" was never learned in the task world's corpus).
+enum { REF_MAX_WORDS = 1024, REF_MAX_LEN = 16, REF_MAX_TOKENS = 640 };
+typedef struct {
+    int n_words, word_len[REF_MAX_WORDS], word_count[REF_MAX_WORDS];
+    int word[REF_MAX_WORDS][REF_MAX_LEN];  // each distinct piece as token ids
+    int n_tokens, token_len[REF_MAX_TOKENS];
+    unsigned char token[REF_MAX_TOKENS][REF_MAX_LEN];
+    long pair_count[REF_MAX_TOKENS][REF_MAX_TOKENS];
+} RefBPE;
+
+static void ref_add_piece(RefBPE *r, const char *s, int len) {
+    for (int w = 0; w < r->n_words; w++) {
+        int same = r->word_len[w] == len;
+        for (int k = 0; k < len && same; k++) same = r->word[w][k] == (unsigned char)s[k];
+        if (same) { r->word_count[w]++; return; }
+    }
+    int w = r->n_words++;
+    r->word_len[w] = len, r->word_count[w] = 1;
+    for (int k = 0; k < len; k++) r->word[w][k] = (unsigned char)s[k];
+}
+
+// One merge; 0 when no pair is left.
+static int ref_merge(RefBPE *r) {
+    memset(r->pair_count, 0, sizeof r->pair_count);
+    for (int w = 0; w < r->n_words; w++)
+        for (int k = 0; k + 1 < r->word_len[w]; k++) r->pair_count[r->word[w][k]][r->word[w][k + 1]] += r->word_count[w];
+    int a = -1, b = -1;
+    long best = 0;
+    for (int i = 0; i < r->n_tokens; i++)  // in id order, so the first maximum has the smaller ids
+        for (int j = 0; j < r->n_tokens; j++)
+            if (r->pair_count[i][j] > best) best = r->pair_count[i][j], a = i, b = j;
+    if (best == 0) return 0;
+    int la = r->token_len[a], lb = r->token_len[b], c = -1;
+    unsigned char joined[2 * REF_MAX_LEN];
+    memcpy(joined, r->token[a], (size_t)la), memcpy(joined + la, r->token[b], (size_t)lb);
+    for (int t = 0; t < r->n_tokens && c < 0; t++)
+        if (r->token_len[t] == la + lb && memcmp(r->token[t], joined, (size_t)(la + lb)) == 0) c = t;
+    if (c < 0) {
+        c = r->n_tokens++;
+        memcpy(r->token[c], joined, (size_t)(la + lb)), r->token_len[c] = la + lb;
+    }
+    for (int w = 0; w < r->n_words; w++) {
+        int j = 0;
+        for (int k = 0; k < r->word_len[w];) {
+            if (k + 1 < r->word_len[w] && r->word[w][k] == a && r->word[w][k + 1] == b) r->word[w][j++] = c, k += 2;
+            else r->word[w][j++] = r->word[w][k++];
+        }
+        r->word_len[w] = j;
+    }
+    return 1;
+}
+
+static void test_training_reference(void) {
+    static const char *stems[] = {"co", "lor", "ra", "ko", "vi", "or"};  // at most 2 x (6 + 36 + 216) pieces
+    Rng rng;
+    rng_seed(&rng, 3);
+    Buf text = {0};
+    for (int i = 0; i < 6000; i++) {
+        if (i) buf_append_char(&text, ' ');
+        int parts = 1 + rng_int(&rng, 3);
+        for (int k = 0; k < parts; k++) buf_append_str(&text, stems[rng_int(&rng, 6)]);
+    }
+    RefBPE *r = xcalloc(1, sizeof *r);
+    r->n_tokens = 256;
+    for (int b = 0; b < 256; b++) r->token[b][0] = (unsigned char)b, r->token_len[b] = 1;
+    for (size_t i = 0; i < text.len;) {
+        size_t j = i + 1;
+        while (j < text.len && text.data[j] != ' ') j++;
+        ref_add_piece(r, text.data + i, (int)(j - i));
+        i = j;
+    }
+    const int vocab = 600, n_special = tokenizer_default_special_count;
+    while (r->n_tokens < vocab - n_special && ref_merge(r)) {}
+    Tokenizer *t;
+    CHECK(tokenizer_train(&t, text.data, text.len, vocab, NULL, 0) == 0, "training on the reference text: %s", srl_error);
+    int same = tokenizer_vocab_size(t) == r->n_tokens + n_special, first_diff = -1;
+    for (int id = 256; id < r->n_tokens && same; id++) {
+        const char *bytes;
+        size_t len;
+        if (tokenizer_token_bytes(t, id, &bytes, &len) < 0 || (int)len != r->token_len[id] || memcmp(bytes, r->token[id], len) != 0)
+            same = 0, first_diff = id;
+    }
+    CHECK(same, "the trainer's %d tokens are the reference BPE's %d (first difference at id %d)", tokenizer_vocab_size(t) - n_special,
+          r->n_tokens, first_diff);
+    tokenizer_free(t);
+    buf_free(&text);
+    free(r);
+}
+
 // training, saving, loading back, chat template, streaming
 
 static void test_training(void) {
@@ -864,6 +959,7 @@ int main(void) {
     (void)max_rel_diff;
     test_pretokenizers();
     test_training();
+    test_training_reference();
     test_bad_files();
     test_damaged_files();
     const char *fixtures = fixtures_dir();
