@@ -136,6 +136,12 @@ static int char_case(unsigned cp) {
     if (cp >= 0x3AC && cp <= 0x3CE) return -1;
     if (cp >= 0x400 && cp <= 0x42F) return 1;
     if (cp >= 0x430 && cp <= 0x45F) return -1;
+    if (cp >= 0x1E00 && cp <= 0x1EFF) {   // Latin Extended Additional (Vietnamese): pairs, upper first
+        if (cp >= 0x1E96 && cp <= 0x1E9D) return -1;
+        return cp == 0x1E9E ? 1 : cp == 0x1E9F ? -1 : cp % 2 ? -1 : 1;
+    }
+    if (cp == 0x1A0 || cp == 0x1AF) return 1;   // Ơ Ư
+    if (cp == 0x1A1 || cp == 0x1B0) return -1;   // ơ ư
     return 0;
 }
 
@@ -220,8 +226,8 @@ int ifeval_count_words(const char *text) {
 }
 
 // Punkt: the characters around words.
-static int punkt_non_word(unsigned c) { return c && strchr(")\";}]*:@'({[?!", (int)c) != NULL; }
-static int punkt_word_start(unsigned c) { return !(c && strchr("(\"`{[:;&#*@)}]-,", (int)c)); }
+static int punkt_non_word(unsigned c) { return c && c < 0x80 && strchr(")\";}]*:@'({[?!", (int)c) != NULL; }
+static int punkt_word_start(unsigned c) { return !(c && c < 0x80 && strchr("(\"`{[:;&#*@)}]-,", (int)c)); }
 static int punkt_end_char(unsigned c) { return c == '.' || c == '?' || c == '!'; }
 
 // Punkt's multi-character punctuation at s[i]: "--..", "...." or ". . ."; its length, 0 when none.
