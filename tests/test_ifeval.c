@@ -288,6 +288,8 @@ static void test_strict_and_loose(void) {
           "loose: with the asterisks removed it does");
     CHECK(verdict_of("language:response_language", "{\"language\": \"de\"}", "Guten Tag.", 1) == NC, "language: not checked, loosely too");
     CHECK(verdict_of("language:response_language", "{\"language\": \"de\"}", " ", 0) == N, "an empty response fails even the language check");
+    CHECK(verdict_of("detectable_format:number_highlighted_sections", "{\"num_highlights\": 2}", "*one* and * * and ** **", 0) == N,
+          "a highlight of white space does not count");
     CHECK(verdict_of("detectable_format:json_format", "{}", "```json\n{\"a\": [1, 2]}\n```", 0) == Y, "JSON in a fenced block");
     CHECK(verdict_of("detectable_format:json_format", "{}", "Here: {\"a\": 1}", 0) == N, "chatter before JSON fails strictly");
 }
