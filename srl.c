@@ -1160,8 +1160,10 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         const char *instruction = json_get_string(rec, "instruction");
         const JsonValue *rs = json_get(rec, "responses"), *sc = json_get(rec, "scores");
+        int ranked = !sc && (sc = json_get(rec, "ranks")) != NULL;   // human ranks, 0 the best: gold = -rank
         if (!instruction || !rs || !sc || rs->type != JSON_ARRAY || sc->type != JSON_ARRAY || rs->count != sc->count)
-            fatal("%s:%ld: a judge record needs \"instruction\", and \"responses\" and \"scores\" of equal length", path, r.line);
+            fatal("%s:%ld: a judge record needs \"instruction\", and \"responses\" with \"scores\" (gold, higher is better) or "
+                  "\"ranks\" (human ranks, 0 the best) of equal length", path, r.line);
         const JsonValue *a = rs->child, *b = sc->child;
         for (int j = 0; a && b; a = a->next, b = b->next, j++) {
             if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: responses must be strings, scores numbers", path, r.line);
@@ -1175,7 +1177,7 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
                 key_index = xrealloc(key_index, (size_t)cap * sizeof(int));
             }
             instr[n_resp] = xstrdup(instruction), resp[n_resp] = xstrdup(a->string);
-            item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = b->number, key_index[n_resp] = j;
+            item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = ranked ? 0.0 - b->number : b->number, key_index[n_resp] = j;
             n_resp++;
         }
         if (n_items == items_cap) items_cap = grow_capacity(items_cap), item_ids = xrealloc(item_ids, (size_t)items_cap * sizeof(char *));
@@ -2412,40 +2414,162 @@ static void stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *dat
     free(ids), free(instructions), free(uniq), free(uniq_ids), free(requests), free(seeds), free(texts), free(keep), free(order);
 }
 
-// The paper's construction (Open Assistant): the SFT baseline judges every human-ranked reply
-// (K samples); a prompt's judgments are kept when the order of the judge's mean scores agrees
-// with the human ranking; each kept reply gives one example (the judge's first parsed
-// judgment); the most common score is downsampled; prompts are split into train and eval.
-static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
-                                  const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
+// Human-ranked replies, one per response of a ranked record ({"id", "instruction", "responses",
+// "ranks"}), in file order; prompt_of[i] numbers the records.
+typedef struct {
+    int n, n_prompts;
+    char **instr, **resp, **keys;   // (n)
+    int *rank, *prompt_of, *key_index;   // (n) human rank (0 = best), record number, index in the record
+    int skipped_empty, skipped_too_long, prompts_too_few;
+} RankedReplies;
+
+static void ranked_replies_free(RankedReplies *r) {
+    for (int i = 0; i < r->n; i++) free(r->instr[i]), free(r->resp[i]), free(r->keys[i]);
+    free(r->instr), free(r->resp), free(r->keys), free(r->rank), free(r->prompt_of), free(r->key_index);
+    memset(r, 0, sizeof *r);
+}
+
+// Reads a ranked-candidates file (srl prepare-oasst writes one). A reply that is empty (all white
+// space) is skipped and counted; any other fault is an error naming the file and line.
+static int read_ranked_replies(const char *path, RankedReplies *out) {
+    memset(out, 0, sizeof *out);
     JsonlReader r;
-    if (jsonl_open(&r, candidates_path) < 0) fatal("%s", srl_error);
+    if (jsonl_open(&r, path) < 0) return -1;
     const JsonValue *rec;
-    int rc, n = 0, n_prompts = 0;
-    char **instr = NULL, **resp = NULL, **keys = NULL;
-    int *rank = NULL, *prompt_of = NULL, *key_index = NULL;
+    int rc, cap = 0;
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         const char *id = json_get_string(rec, "id"), *instruction = json_get_string(rec, "instruction");
         const JsonValue *rs = json_get(rec, "responses"), *rk = json_get(rec, "ranks");
-        if (!id || !instruction || !rs || !rk || rs->type != JSON_ARRAY || rk->type != JSON_ARRAY || rs->count != rk->count)
-            fatal("%s:%ld: a ranked record needs \"id\", \"instruction\", \"responses\" and \"ranks\" of equal length", candidates_path, r.line);
+        if (!id || !instruction || !rs || rs->type != JSON_ARRAY) {
+            rc = errorf("%s:%ld: a ranked record needs \"id\", \"instruction\" (strings) and \"responses\" (a list of strings)", path, r.line);
+            break;
+        }
+        if (!rk || rk->type != JSON_ARRAY || rk->count != rs->count) {
+            rc = errorf("%s:%ld: a ranked record needs \"ranks\": the human ranking of each response, one number per response in "
+                        "the same order, 0 for the best (srl prepare-oasst takes them from the trees' \"rank\" fields)", path, r.line);
+            break;
+        }
+        if (!instruction[strspn(instruction, " \t\r\n")]) {
+            rc = errorf("%s:%ld: the instruction is empty", path, r.line);
+            break;
+        }
         int j = 0;
         for (const JsonValue *a = rs->child, *b = rk->child; a && b; a = a->next, b = b->next, j++) {
-            if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: bad response or rank", candidates_path, r.line);
-            instr = xrealloc(instr, (size_t)(n + 1) * sizeof(char *));
-            resp = xrealloc(resp, (size_t)(n + 1) * sizeof(char *));
-            keys = xrealloc(keys, (size_t)(n + 1) * sizeof(char *));
-            rank = xrealloc(rank, (size_t)(n + 1) * sizeof(int));
-            prompt_of = xrealloc(prompt_of, (size_t)(n + 1) * sizeof(int));
-            key_index = xrealloc(key_index, (size_t)(n + 1) * sizeof(int));
-            instr[n] = xstrdup(instruction), resp[n] = xstrdup(a->string), keys[n] = xstrdup(id);
-            rank[n] = (int)b->number, prompt_of[n] = n_prompts, key_index[n] = j;
-            n++;
+            if (a->type != JSON_STRING || b->type != JSON_NUMBER || b->number != floor(b->number) || b->number < 0 || b->number > 1e6) {
+                rc = errorf("%s:%ld: response %d must be a string and its rank a whole number from 0", path, r.line, j + 1);
+                break;
+            }
+            if (!a->string[strspn(a->string, " \t\r\n")]) {
+                out->skipped_empty++;
+                continue;
+            }
+            if (out->n == cap) {
+                cap = grow_capacity(cap);
+                out->instr = xrealloc(out->instr, (size_t)cap * sizeof(char *));
+                out->resp = xrealloc(out->resp, (size_t)cap * sizeof(char *));
+                out->keys = xrealloc(out->keys, (size_t)cap * sizeof(char *));
+                out->rank = xrealloc(out->rank, (size_t)cap * sizeof(int));
+                out->prompt_of = xrealloc(out->prompt_of, (size_t)cap * sizeof(int));
+                out->key_index = xrealloc(out->key_index, (size_t)cap * sizeof(int));
+            }
+            int i = out->n++;
+            out->instr[i] = xstrdup(instruction), out->resp[i] = xstrdup(a->string), out->keys[i] = xstrdup(id);
+            out->rank[i] = (int)b->number, out->prompt_of[i] = out->n_prompts, out->key_index[i] = j;
         }
-        n_prompts++;
+        if (rc < 0) break;
+        out->n_prompts++;
     }
-    if (rc < 0) fatal("%s", srl_error);
     jsonl_close(&r);
+    if (rc < 0) ranked_replies_free(out);
+    return rc < 0 ? -1 : 0;
+}
+
+// Drops the replies whose judge prompt leaves no room for max_new tokens in the model's context
+// (counted), then the prompts left with fewer than two replies (counted): nothing is cut, nothing
+// is fatal.
+static int drop_unfit_replies(const Model *m, const Tokenizer *tok, const char *template_text, int max_new, RankedReplies *r) {
+    unsigned char *keep = xmalloc((size_t)(r->n ? r->n : 1));
+    for (int i = 0; i < r->n; i++) {
+        char *prompt = judge_format_prompt(template_text, r->instr[i], r->resp[i]);
+        ChatMessage msg = {"user", prompt};
+        int *ids, len;
+        int rc = chat_encode(tok, &msg, 1, 1, &ids, NULL, &len);
+        free(prompt);
+        if (rc < 0) {
+            free(keep);
+            return -1;
+        }
+        free(ids);
+        keep[i] = len + max_new <= m->config.max_seq_len;
+        r->skipped_too_long += !keep[i];
+    }
+    for (int i0 = 0; i0 < r->n;) {   // a prompt needs two replies left to be ranked
+        int i1 = i0, kept = 0;
+        while (i1 < r->n && r->prompt_of[i1] == r->prompt_of[i0]) kept += keep[i1++];
+        if (kept < 2) {
+            r->prompts_too_few++;
+            for (int i = i0; i < i1; i++) keep[i] = 0;
+        }
+        i0 = i1;
+    }
+    int n = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (!keep[i]) {
+            free(r->instr[i]), free(r->resp[i]), free(r->keys[i]);
+            continue;
+        }
+        r->instr[n] = r->instr[i], r->resp[n] = r->resp[i], r->keys[n] = r->keys[i];
+        r->rank[n] = r->rank[i], r->prompt_of[n] = r->prompt_of[i], r->key_index[n] = r->key_index[i];
+        n++;
+    }
+    r->n = n;
+    free(keep);
+    return 0;
+}
+
+// The held-out prompts with all their replies and human ranks, as judge data ({"id",
+// "instruction", "responses", "ranks"}: srl eval --judge-data scores a judge against the ranks).
+static void write_ranked_eval(const char *path, const RankedReplies *r, int every) {
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) fatal("%s", srl_error);
+    for (int i0 = 0; i0 < r->n;) {
+        int i1 = i0;
+        while (i1 < r->n && r->prompt_of[i1] == r->prompt_of[i0]) i1++;
+        if (every > 0 && r->prompt_of[i0] % every == every - 1) {
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, r->keys[i0]);
+            fprintf(af.f, ", \"instruction\": ");
+            json_write_cstring(af.f, r->instr[i0]);
+            fprintf(af.f, ", \"responses\": [");
+            for (int i = i0; i < i1; i++) {
+                if (i > i0) fprintf(af.f, ", ");
+                json_write_cstring(af.f, r->resp[i]);
+            }
+            fprintf(af.f, "], \"ranks\": [");
+            for (int i = i0; i < i1; i++) fprintf(af.f, "%s%d", i > i0 ? ", " : "", r->rank[i]);
+            fprintf(af.f, "]}\n");
+        }
+        i0 = i1;
+    }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+}
+
+// The paper's construction (Open Assistant): the SFT baseline judges every human-ranked reply
+// (K samples); a prompt's judgments are kept when the order of the judge's mean scores agrees
+// with the human ranking; each kept reply gives one example (the judge's first parsed
+// judgment); the most common score is downsampled; prompts are split into train and eval, and
+// the eval prompts are also written with all their replies and ranks, as judge data.
+static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
+                                  const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
+    RankedReplies rr;
+    if (read_ranked_replies(candidates_path, &rr) < 0 || drop_unfit_replies(m, tok, template_text, max_new, &rr) < 0) fatal("%s", srl_error);
+    if (rr.skipped_empty || rr.skipped_too_long || rr.prompts_too_few)
+        warnf("%s: skipped %d empty replies, %d replies whose judge prompt leaves no room for %d new tokens in the model's %d "
+              "positions, and %d prompts left with fewer than two replies",
+              candidates_path, rr.skipped_empty, rr.skipped_too_long, max_new, m->config.max_seq_len, rr.prompts_too_few);
+    int n = rr.n, n_prompts = rr.n_prompts;
+    char **instr = rr.instr, **resp = rr.resp, **keys = rr.keys;
+    int *rank = rr.rank, *prompt_of = rr.prompt_of, *key_index = rr.key_index;
     Judgments jd;
     judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, (const char *const *)keys,
                     key_index, n, k, 0.7f, seed, "eft-prep", max_new, batch, &jd);
@@ -2488,11 +2612,13 @@ static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *ca
             n_train, n_eval);
     if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
     char *tp = path_join(out_dir, "eft_train.jsonl"), *ep = path_join(out_dir, "eft_eval.jsonl");
+    char *rp = path_join(out_dir, "eft_eval_ranked.jsonl");
     write_eft_records(tp, template_text, ex, train, n_train);
     write_eft_records(ep, template_text, ex, eval, n_eval);
-    free(tp), free(ep);
-    for (int i = 0; i < n; i++) free(instr[i]), free(resp[i]), free(keys[i]);
-    free(instr), free(resp), free(keys), free(rank), free(prompt_of), free(key_index), free(ex_prompt), free(keep), free(train), free(eval);
+    write_ranked_eval(rp, &rr, every);
+    free(tp), free(ep), free(rp);
+    free(ex_prompt), free(keep), free(train), free(eval);
+    ranked_replies_free(&rr);
     eft_free(ex, n_ex);
     judgments_free(&jd);
 }
@@ -2526,14 +2652,21 @@ static int cmd_prepare_oasst(Options *o) {
     AtomicFile ift, eft;
     if (atomic_open(&ift, ift_path) < 0 || atomic_open(&eft, eft_path) < 0) fatal("%s", srl_error);
     const JsonValue *rec;
-    int rc, n_trees = 0, n_ift = 0, n_eft = 0;
+    int rc, n_trees = 0, n_ift = 0, n_eft = 0, n_unranked = 0, n_empty = 0;
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         n_trees++;
         const JsonValue *prompt = json_get(rec, "prompt");
         const char *tree_id = json_get_string(rec, "message_tree_id");
         const char *text = json_get_string(prompt, "text"), *role = json_get_string(prompt, "role");
-        if (!prompt || !tree_id || !text || !role) fatal("%s:%ld: a tree needs message_tree_id and a prompt with text and role", trees, r.line);
+        if (!prompt || !tree_id || !text || !role) {
+            rc = errorf("%s:%ld: a tree needs \"message_tree_id\" and a \"prompt\" message with \"text\" and \"role\"", trees, r.line);
+            break;
+        }
         if (strcmp(role, "prompter") != 0 || !is_english(prompt)) continue;
+        if (!text[strspn(text, " \t\r\n")]) {   // an empty message: nothing to learn from
+            n_empty++;
+            continue;
+        }
         // the English, ranked direct replies, sorted by rank
         const JsonValue *replies = json_get(prompt, "replies");
         const JsonValue *ranked[64];
@@ -2542,6 +2675,10 @@ static int cmd_prepare_oasst(Options *o) {
             const char *rt = json_get_string(c, "text"), *rr = json_get_string(c, "role");
             double rank;
             if (!rt || !rr || strcmp(rr, "assistant") != 0 || !is_english(c) || json_get_number(c, "rank", &rank) < 0) continue;
+            if (!rt[strspn(rt, " \t\r\n")]) {
+                n_empty++;
+                continue;
+            }
             int at = n_ranked++;
             while (at > 0) {  // insertion by rank
                 double prev;
@@ -2552,6 +2689,7 @@ static int cmd_prepare_oasst(Options *o) {
             }
             ranked[at] = c;
         }
+        n_unranked += n_ranked == 0;
         double best;
         if (n_ranked > 0 && json_get_number(ranked[0], "rank", &best) == 0 && best == 0 && n_ift < max_ift) {
             fprintf(ift.f, "{\"id\": ");
@@ -2583,10 +2721,15 @@ static int cmd_prepare_oasst(Options *o) {
             n_eft++;
         }
     }
-    if (rc < 0) fatal("%s", srl_error);
     jsonl_close(&r);
+    if (rc < 0) {   // a malformed line: neither file is written
+        atomic_abort(&ift), atomic_abort(&eft);
+        fatal("%s", srl_error);
+    }
     if (atomic_commit(&ift) < 0 || atomic_commit(&eft) < 0) fatal("%s", srl_error);
-    printf("%d trees: %d IFT seed examples (%s), %d prompts with ranked replies (%s)\n", n_trees, n_ift, ift_path, n_eft, eft_path);
+    printf("%d trees: %d IFT seed examples (%s), %d prompts with ranked replies (%s); skipped: %d English prompts without a "
+           "ranked English reply, %d empty messages\n",
+           n_trees, n_ift, ift_path, n_eft, eft_path, n_unranked, n_empty);
     free(ift_path), free(eft_path);
     return 0;
 }
@@ -2791,7 +2934,14 @@ static const char HELP_EFT_PREP[] =
     "raters); the most common score is downsampled; DIR/eft_train.jsonl = the world's synthetic\n"
     "EFT seed + these graded own answers.\n"
     "  --template FILE  --samples K (3)  --prompts N (world: instructions answered, 1000)\n"
+    "  --max-new-tokens N (candidates: each judgment's budget, 256; a reply whose judge prompt leaves no\n"
+    "                   room for it in the model's context is skipped and counted; world: each answer's, 64)\n"
     "  --answers N (world: answers per instruction, 2)  --eval-fraction F (0.25)  --batch N  --seed S\n";
+
+// The token budgets of eft-prep: a judgment of a ranked reply, an answer to a world instruction.
+static const struct {
+    int ranked_max_new, world_max_new;
+} eft_prep_defaults = {.ranked_max_new = 256, .world_max_new = 64};
 
 static int cmd_eft_prep(Options *o) {
     if (wants_help(o, HELP_EFT_PREP)) return 0;
@@ -2802,13 +2952,14 @@ static int cmd_eft_prep(Options *o) {
     int answers = (int)opt_long(o, "answers", 2, 1, 64), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     double eval_fraction = opt_double(o, "eval-fraction", 0.25, 0, 0.9);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    int max_new = (int)opt_long(o, "max-new-tokens", cands ? eft_prep_defaults.ranked_max_new : eft_prep_defaults.world_max_new, 1, 1 << 16);
     options_done(o);
     if (!!world == !!cands) fatal("eft-prep: give exactly one of --world and --candidates");
     Model m;
     load_model_or_die(&m, model_path);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    if (world) stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, 64, batch, seed);
-    else stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, 256, batch, seed);
+    if (world) stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed);
+    else stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
     free(template_text);
     tokenizer_free(tok);
     model_free(&m);
