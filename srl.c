@@ -1544,36 +1544,12 @@ static void mt_bench_judge_prompt(const MtBenchQuestion *q, char *const *answers
     *template_index = k;
 }
 
-static void eval_mt_bench(Model *m, const Tokenizer *tok, Model *judge, const Tokenizer *judge_tok, const char *path, int max_new,
-                          int judge_max_new, int batch, uint64_t seed, const char *out_dir) {
-    MtBenchQuestion *q;
-    int n = read_mt_bench(path, &q);
-    char **answers = xcalloc((size_t)n * 2, sizeof(char *));
-    int skipped[2];
-    skipped[0] = mt_bench_answer_turn(m, tok, q, n, 0, answers, max_new, batch, seed);
-    skipped[1] = mt_bench_answer_turn(m, tok, q, n, 1, answers, max_new, batch, seed);
-    // the judge reads every answer, greedy (FastChat judges at temperature 0)
-    int total = 2 * n, *which = xmalloc((size_t)total * sizeof(int)), *templates = xmalloc((size_t)total * sizeof(int)), n_judged = 0;
-    ChatMessage *msgs = xmalloc((size_t)total * 2 * sizeof *msgs), **convs = xmalloc((size_t)total * sizeof *convs);
-    int *n_msgs = xmalloc((size_t)total * sizeof(int));
-    char **systems = xcalloc((size_t)total, sizeof(char *)), **users = xcalloc((size_t)total, sizeof(char *));
-    for (int i = 0; i < n; i++)
-        for (int t = 0; t < 2; t++) {
-            if (!answers[i * 2 + t]) continue;
-            int a = n_judged++;
-            mt_bench_judge_prompt(&q[i], answers + i * 2, t, &systems[a], &users[a], &templates[a]);
-            msgs[2 * a] = (ChatMessage){"system", systems[a]}, msgs[2 * a + 1] = (ChatMessage){"user", users[a]};
-            convs[a] = msgs + 2 * a, n_msgs[a] = 2, which[a] = i * 2 + t;
-        }
-    char **judgments = xcalloc((size_t)(n_judged ? n_judged : 1), sizeof(char *));
-    int judge_skipped = generate_replies(judge, judge_tok, convs, n_msgs, n_judged, NULL, 0.0f, judge_max_new, batch, "mt-bench judge", judgments);
-    if (judge_skipped < 0) fatal("mt-bench judge: %s", srl_error);
-    double *rating = xmalloc((size_t)total * sizeof(double));
-    int *status = xmalloc((size_t)total * sizeof(int));
-    for (int a = 0; a < total; a++) rating[a] = NAN, status[a] = -1;   // -1: not judged
-    for (int a = 0; a < n_judged; a++)
-        if (judgments[a]) status[which[a]] = judge_parse_rating(judgments[a], &rating[which[a]]);
-    // means per turn, overall and per category (over the rated answers)
+// The means (per turn, over both, per category; rated answers only), printed and, with out_dir,
+// written with every answer and judgment.
+static void report_mt_bench(const MtBenchQuestion *q, int n, char *const *answers, const int skipped[2], int n_judged,
+                            int judge_skipped, const int *which, const int *templates, char *const *judgments, const double *rating,
+                            const int *status, const char *out_dir) {
+    int total = 2 * n;
     double sum[3] = {0}, cat_sum[64] = {0};
     int count[3] = {0}, cat_count[64] = {0}, n_cats = 0, parsed = 0, judged = 0;
     const char *cats[64];
@@ -1643,6 +1619,38 @@ static void eval_mt_bench(Model *m, const Tokenizer *tok, Model *judge, const To
         buf_free(&b);
         free(ap), free(mp), free(judgment_of);
     }
+}
+
+static void eval_mt_bench(Model *m, const Tokenizer *tok, Model *judge, const Tokenizer *judge_tok, const char *path, int max_new,
+                          int judge_max_new, int batch, uint64_t seed, const char *out_dir) {
+    MtBenchQuestion *q;
+    int n = read_mt_bench(path, &q);
+    char **answers = xcalloc((size_t)n * 2, sizeof(char *));
+    int skipped[2];
+    skipped[0] = mt_bench_answer_turn(m, tok, q, n, 0, answers, max_new, batch, seed);
+    skipped[1] = mt_bench_answer_turn(m, tok, q, n, 1, answers, max_new, batch, seed);
+    // the judge reads every answer, greedy (FastChat judges at temperature 0)
+    int total = 2 * n, *which = xmalloc((size_t)total * sizeof(int)), *templates = xmalloc((size_t)total * sizeof(int)), n_judged = 0;
+    ChatMessage *msgs = xmalloc((size_t)total * 2 * sizeof *msgs), **convs = xmalloc((size_t)total * sizeof *convs);
+    int *n_msgs = xmalloc((size_t)total * sizeof(int));
+    char **systems = xcalloc((size_t)total, sizeof(char *)), **users = xcalloc((size_t)total, sizeof(char *));
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < 2; t++) {
+            if (!answers[i * 2 + t]) continue;
+            int a = n_judged++;
+            mt_bench_judge_prompt(&q[i], answers + i * 2, t, &systems[a], &users[a], &templates[a]);
+            msgs[2 * a] = (ChatMessage){"system", systems[a]}, msgs[2 * a + 1] = (ChatMessage){"user", users[a]};
+            convs[a] = msgs + 2 * a, n_msgs[a] = 2, which[a] = i * 2 + t;
+        }
+    char **judgments = xcalloc((size_t)(n_judged ? n_judged : 1), sizeof(char *));
+    int judge_skipped = generate_replies(judge, judge_tok, convs, n_msgs, n_judged, NULL, 0.0f, judge_max_new, batch, "mt-bench judge", judgments);
+    if (judge_skipped < 0) fatal("mt-bench judge: %s", srl_error);
+    double *rating = xmalloc((size_t)total * sizeof(double));
+    int *status = xmalloc((size_t)total * sizeof(int));
+    for (int a = 0; a < total; a++) rating[a] = NAN, status[a] = -1;   // -1: not judged
+    for (int a = 0; a < n_judged; a++)
+        if (judgments[a]) status[which[a]] = judge_parse_rating(judgments[a], &rating[which[a]]);
+    report_mt_bench(q, n, answers, skipped, n_judged, judge_skipped, which, templates, judgments, rating, status, out_dir);
     for (int a = 0; a < n_judged; a++) free(judgments[a]), free(systems[a]), free(users[a]);
     for (int i = 0; i < 2 * n; i++) free(answers[i]);
     for (int i = 0; i < n; i++) free(q[i].category), free(q[i].turns[0]), free(q[i].turns[1]), free(q[i].reference[0]), free(q[i].reference[1]);
@@ -1664,7 +1672,9 @@ static void print_eval_real_data_help(void) {
            "                         guided for math, reasoning, coding), \"Rating: [[k]]\" parsed; mean per turn\n"
            "                         and category. --out DIR gets mt_bench_judgments.jsonl, mt_bench_metrics.json.\n"
            "  --max-new-tokens N     answer budget (default %d); --judge-max-new-tokens N (%d); --batch N (%d)\n"
-           "  A prompt that leaves no room for the budget in the model's context is skipped and counted.\n",
+           "  A prompt that leaves no room for the budget in the model's context is skipped and counted.\n"
+           "--judge-data also reads human ranks (\"ranks\", 0 the best) in place of \"scores\", as srl eft-prep\n"
+           "--candidates writes its held-out prompts (eft_eval_ranked.jsonl): the judge against the human ranking.\n",
            real_eval_defaults.max_new, real_eval_defaults.judge_max_new, real_eval_defaults.batch);
 }
 
