@@ -876,7 +876,8 @@ static int count_placeholders(Span t) {
         if (t.s[i] != '[') continue;
         size_t j = i + 1;
         while (j < t.n && t.s[j] != ']' && t.s[j] != '\n') j++;
-        if (j < t.n && t.s[j] == ']') n++, i = j;
+        if (j < t.n && t.s[j] == ']') n++;
+        i = j;   // no '[' before j can reach past it either: linear time
     }
     return n;
 }
@@ -907,7 +908,7 @@ static int count_bullets(Span t) {
                 n++;
                 i = line_end(t, j);
             } else {
-                i++;
+                i = j > i ? j : i + 1;   // every line start up to j skips to the same j and fails alike
             }
         }
     }
@@ -1023,12 +1024,11 @@ static int check_nth_paragraph(const IfevalInstruction *ins, Span t) {
 // "<<" then the last ">>" on the same line, with some non-space text between.
 static int has_title(Span t) {
     for (size_t a = 0; a < t.n;) {
-        size_t e = line_end(t, a);
+        size_t e = line_end(t, a), j = e;   // j: one past the line's last ">>" (the greedy match ends there)
+        while (j >= a + 2 && !(t.s[j - 2] == '>' && t.s[j - 1] == '>')) j--;
         for (size_t i = a; i + 1 < e; i++) {
             if (t.s[i] != '<' || t.s[i + 1] != '<') continue;
-            size_t j = e;
-            while (j >= i + 5 && !(t.s[j - 2] == '>' && t.s[j - 1] == '>')) j--;
-            if (j < i + 5) continue;
+            if (j < i + 5) break;   // no ">>" with text before it after this "<<", nor after any later one
             Span inner = {t.s + i, j - i};
             while (inner.n && inner.s[0] == '<') inner.s++, inner.n--;
             while (inner.n && inner.s[inner.n - 1] == '>') inner.n--;
@@ -1219,10 +1219,13 @@ int ifeval_follows(const IfevalInstruction *ins, const char *response) {
         return v.n > 1 && v.s[0] == '"' && v.s[v.n - 1] == '"';
     }
     case K_CONSTRAINED_START:   // ^\s*starter.*$, MULTILINE: some line starts (after white space) with it
-        for (size_t a = 0; a <= t.n; a = line_end(t, a) + 1) {
-            Span line = span_strip((Span){t.s + a, t.n - a});
-            if (line.n >= strlen(ins->text) && memcmp(line.s, ins->text, strlen(ins->text)) == 0) return 1;
-            if (a >= t.n) break;
+        for (size_t a = 0; a <= t.n;) {
+            size_t b = a;   // \s* from the line start, which may cross lines
+            int len;
+            while (b < t.n && is_space(char_at(t.s, t.n, b, &len))) b += (size_t)len;
+            if (t.n - b >= strlen(ins->text) && memcmp(t.s + b, ins->text, strlen(ins->text)) == 0) return 1;
+            if (b >= t.n) break;
+            a = line_end(t, b) + 1;   // the line starts skipped over reach the same b: linear time
         }
         return 0;
     case K_REPHRASE: {

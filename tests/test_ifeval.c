@@ -431,8 +431,41 @@ static void test_gpt4_scores(const char *fixtures) {
     ifeval_set_free(&set);
 }
 
+// Hostile responses: long runs that a regex engine walks in quadratic time (blank lines before a
+// line-start pattern, "<<" and "[" without their closers, ". . ." runs). Every checker must take
+// them in linear time: a quadratic path would make this test run for minutes.
+static void test_long_hostile_text(void) {
+    size_t n = 60000;
+    Buf b = {0};
+    for (size_t i = 0; i < n; i++) buf_append_char(&b, '\n');
+    for (size_t i = 0; i < n; i++) buf_append_str(&b, i % 2 ? "<" : "[");
+    for (size_t i = 0; i < n; i++) buf_append_str(&b, ". ");
+    for (size_t i = 0; i < n; i++) buf_append_str(&b, "*");
+    buf_append_str(&b, "\nDON'T");
+    double start = now_seconds();
+    int total = 0;
+    for (int k = 0; k < ifeval_kind_count(); k++) {
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            if (strcmp(cases[c].id, ifeval_kind_name(k)) != 0) continue;
+            IfevalInstruction ins;
+            if (parse_instruction(cases[c].id, strstr(cases[c].id, "rephrase_paragraph") ? "{\"low\": 1, \"high\": 2, \"original_paragraph\": \"a\"}"
+                                                                                         : cases[c].kwargs, &ins) < 0)
+                break;
+            int v = ifeval_check_loose(&ins, b.data);
+            total += v >= IFEVAL_NOT_FOLLOWED && v <= IFEVAL_REFUSED;
+            ifeval_instruction_free(&ins);
+            break;
+        }
+    }
+    CHECK(total == ifeval_kind_count() - 1, "every checker but json_format (no official case) gave a verdict on %zu hostile bytes: %d",
+          b.len, total);
+    printf("  every checker, loose, on %zu hostile bytes: %.1f s\n", b.len, now_seconds() - start);
+    buf_free(&b);
+}
+
 int main(void) {
     test_official_cases();
+    test_long_hostile_text();
     test_counts();
     test_strict_and_loose();
     test_kwargs_errors();
