@@ -1686,7 +1686,8 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     int judge_max_new = (int)opt_long(o, "judge-max-new-tokens", real_eval_defaults.judge_max_new, 1, 1 << 16);
     int batch = (int)opt_long(o, "batch", real_eval_defaults.batch, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
-    int task_world = opt_str(o, "data", NULL) || opt_str(o, "judge-data", NULL);
+    const char *data = opt_str(o, "data", NULL), *judge_data = opt_str(o, "judge-data", NULL);
+    int task_world = data || judge_data;
     options_done(o);
     if (task_world) fatal("eval: --ifeval and --mt-bench run on their own, without --data or --judge-data");
     if (ifeval && mt_bench) fatal("eval: give one of --ifeval and --mt-bench per run");
