@@ -21,9 +21,9 @@ ifeq ($(OMP),1)
   endif
 endif
 
-LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c report.c util.c
-HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h unicode_table.h
-TESTS = tests/test_model tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge
+LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c report.c util.c ifeval.c
+HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h ifeval.h unicode_table.h
+TESTS = tests/test_model tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge tests/test_ifeval
 BENCHES = tests/bench_model tests/bench_tokenizer
 
 .PHONY: all test test-kill test-sanitize bench run data tinymodels clean
@@ -39,7 +39,8 @@ tests/%: tests/%.c tests/check.h $(LIB_SRCS) $(HEADERS)
 test: srl $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; \
 	echo "== tests/test_data.sh"; bash tests/test_data.sh; \
-	echo "== tests/test_run.sh"; bash tests/test_run.sh; echo "== all tests passed"
+	echo "== tests/test_run.sh"; bash tests/test_run.sh; \
+	echo "== tests/test_real_data.sh"; bash tests/test_real_data.sh; echo "== all tests passed"
 
 # make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL at random moments and
 # restarted until it finishes, each round ending byte-identical to an uninterrupted run

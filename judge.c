@@ -244,6 +244,121 @@ int judge_mean_score(const double *scores, const int *status, int n, double *mea
 }
 
 // ----------------------------------------------------------------------------
+// MT-Bench's single-answer grading
+//
+// The prompts are FastChat's (lm-sys/FastChat, fastchat/llm_judge/data/judge_prompts.jsonl,
+// Apache-2.0), byte for byte: the protocol is defined by these words, and a judge's ratings are
+// comparable with MT-Bench's only under them.
+
+#define MT_BENCH_RATE_LINE \
+    "After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly following this " \
+    "format: \"[[rating]]\", for example: \"Rating: [[5]]\"."
+#define MT_BENCH_TWO_TURNS \
+    "<|The Start of Assistant A's Conversation with User|>\n\n### User:\n{question_1}\n\n### Assistant A:\n{answer_1}\n\n" \
+    "### User:\n{question_2}\n\n### Assistant A:\n{answer_2}\n\n<|The End of Assistant A's Conversation with User|>"
+
+const MtBenchJudgePrompt MT_BENCH_JUDGE_PROMPTS[4] = {
+    {"single-v1", "You are a helpful assistant.",
+     "[Instruction]\nPlease act as an impartial judge and evaluate the quality of the response provided by an AI "
+     "assistant to the user question displayed below. Your evaluation should consider factors such as the helpfulness, "
+     "relevance, accuracy, depth, creativity, and level of detail of the response. Begin your evaluation by providing a "
+     "short explanation. Be as objective as possible. " MT_BENCH_RATE_LINE "\n\n[Question]\n{question}\n\n"
+     "[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]"},
+    {"single-math-v1", "You are a helpful assistant.",
+     "[Instruction]\nPlease act as an impartial judge and evaluate the quality of the response provided by an AI "
+     "assistant to the user question displayed below. Your evaluation should consider correctness and helpfulness. You "
+     "will be given a reference answer and the assistant's answer. Begin your evaluation by comparing the assistant's "
+     "answer with the reference answer. Identify and correct any mistakes. Be as objective as possible. " MT_BENCH_RATE_LINE
+     "\n\n[Question]\n{question}\n\n[The Start of Reference Answer]\n{ref_answer_1}\n[The End of Reference Answer]\n\n"
+     "[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]"},
+    {"single-v1-multi-turn",
+     "Please act as an impartial judge and evaluate the quality of the response provided by an AI assistant to the user "
+     "question displayed below. Your evaluation should consider factors such as the helpfulness, relevance, accuracy, "
+     "depth, creativity, and level of detail of the response. You evaluation should focus on the assistant's answer to "
+     "the second user question. Begin your evaluation by providing a short explanation. Be as objective as possible. "
+     MT_BENCH_RATE_LINE "\n\n",
+     MT_BENCH_TWO_TURNS},
+    {"single-math-v1-multi-turn",
+     "Please act as an impartial judge and evaluate the quality of the response provided by an AI assistant to the user "
+     "question. Your evaluation should consider correctness and helpfulness. You will be given a reference answer and the "
+     "assistant's answer. You evaluation should focus on the assistant's answer to the second question. Begin your "
+     "evaluation by comparing the assistant's answer with the reference answer. Identify and correct any mistakes. Be as "
+     "objective as possible. " MT_BENCH_RATE_LINE "\n\n",
+     "<|The Start of Reference Answer|>\n\n### User:\n{question_1}\n\n### Reference answer:\n{ref_answer_1}\n\n"
+     "### User:\n{question_2}\n\n### Reference answer:\n{ref_answer_2}\n\n<|The End of Reference Answer|>\n\n\n"
+     MT_BENCH_TWO_TURNS},
+};
+
+char *mt_bench_format(const char *template_text, const char *const *names, const char *const *values, int n) {
+    Buf out = {0};
+    for (const char *p = template_text; *p;) {
+        int k = -1;
+        if (*p == '{')
+            for (int i = 0; i < n && k < 0; i++) {
+                size_t l = strlen(names[i]);
+                if (strncmp(p + 1, names[i], l) == 0 && p[1 + l] == '}') k = i;
+            }
+        if (k < 0) {
+            buf_append_char(&out, *p++);
+            continue;
+        }
+        buf_append_str(&out, values[k]);
+        p += strlen(names[k]) + 2;
+    }
+    if (!out.data) buf_append(&out, "", 0);
+    return out.data;
+}
+
+// The rating parser. FastChat (common.py) searches its judgment with two regular expressions,
+//   \[\[(\d+\.?\d*)\]\]   and, when that finds nothing,   \[(\d+\.?\d*)\]
+// and reads the first match with ast.literal_eval. The grammar that follows from them:
+//   rating   "[[" number "]]" anywhere, the FIRST one (not the last, unlike "Score:"); when the text
+//            holds none, the first "[" number "]". No space inside the brackets ("[[ 8 ]]" is not
+//            read as [[...]], nor as [...]); anything may come before or after.
+//   number   ASCII digits, then optionally '.' and more digits ("7." is 7); at most 15 digits.
+//            A whole number with a leading zero ("[[07]]") is one Python's literal_eval refuses:
+//            MISSING here. FastChat's \d would also take other scripts' digits; srl reads ASCII.
+// FastChat keeps any value it reads; MT-Bench's scale is 1 to 10, so srl reports a value outside it
+// as OUT_OF_RANGE (dropped and counted) rather than averaging it in.
+
+// Reads number "]" (and one more "]" when double) at p. Returns 1 and sets *value when it matches.
+static int read_bracketed_rating(const char *p, int double_bracket, double *value, int *leading_zero) {
+    uint64_t mantissa = 0;
+    int digits = 0, fraction = 0, whole = 0;
+    const char *q = p;
+    for (; is_digit((unsigned char)*q); q++, digits++, whole++)
+        if (digits < 15) mantissa = mantissa * 10 + (uint64_t)(*q - '0');
+    if (whole == 0) return 0;
+    int has_point = *q == '.';
+    if (has_point)
+        for (q++; is_digit((unsigned char)*q); q++, digits++, fraction++)
+            if (digits < 15) mantissa = mantissa * 10 + (uint64_t)(*q - '0');
+    if (*q != ']' || (double_bracket && q[1] != ']')) return 0;
+    double scale = 1;
+    for (int i = 0; i < fraction; i++) scale *= 10;
+    *value = digits > 15 ? INFINITY : (double)mantissa / scale;
+    *leading_zero = !has_point && whole > 1 && p[0] == '0';
+    return 1;
+}
+
+int judge_parse_rating(const char *text, double *rating) {
+    if (rating) *rating = NAN;
+    double value = 0;
+    int found = 0, leading_zero = 0;
+    for (int pass = 0; pass < 2 && !found; pass++) {   // [[k]] first, then [k]
+        int double_bracket = pass == 0;
+        for (const char *p = text; *p && !found; p++) {
+            if (p[0] != '[' || (double_bracket && p[1] != '[')) continue;
+            found = read_bracketed_rating(p + 1 + double_bracket, double_bracket, &value, &leading_zero);
+        }
+    }
+    if (!found || leading_zero) return JUDGE_SCORE_MISSING;
+    if (!(value >= 1 && value <= 10)) return JUDGE_SCORE_OUT_OF_RANGE;
+    if (rating) *rating = value;
+    return JUDGE_SCORE_OK;
+}
+
+// ----------------------------------------------------------------------------
 // preference pairs
 //
 // The rule, for one prompt's candidates:

@@ -39,6 +39,30 @@ const char *judge_score_status_name(int status);       // "ok", "missing", "out_
 int judge_mean_score(const double *scores, const int *status, int n, double *mean);
 
 // ----------------------------------------------------------------------------
+// MT-Bench's single-answer grading (FastChat's llm_judge): a 1-10 rating written "Rating: [[k]]"
+
+// FastChat's judge prompts for single-answer grading, as its data/judge_prompts.jsonl writes them
+// (Apache-2.0): a system prompt and a user prompt with {question}, {answer}, {ref_answer_1}, ...
+// The general and the reference-guided ("math") prompts, for the first turn and for the second.
+typedef struct {
+    const char *name;            // "single-v1", "single-math-v1", "single-v1-multi-turn", "single-math-v1-multi-turn"
+    const char *system_prompt;
+    const char *prompt_template;
+} MtBenchJudgePrompt;
+extern const MtBenchJudgePrompt MT_BENCH_JUDGE_PROMPTS[4];
+enum { MT_BENCH_SINGLE = 0, MT_BENCH_SINGLE_MATH = 1, MT_BENCH_MULTI_TURN = 2, MT_BENCH_MULTI_TURN_MATH = 3 };
+
+// The prompt with its placeholders ({question}, {answer}, {question_1}, {question_2}, {answer_1},
+// {answer_2}, {ref_answer_1}, {ref_answer_2}) replaced by values[k] for names[k]; a placeholder not
+// named is left as it is. Returns a malloc'd string.
+char *mt_bench_format(const char *template_text, const char *const *names, const char *const *values, int n);
+
+// Reads the judge's rating as FastChat does (grammar in judge.c): the first "[[number]]", else the
+// first "[number]". JUDGE_SCORE_OK with *rating in 1..10; OUT_OF_RANGE for a number outside it;
+// MISSING when there is none. *rating (may be NULL) is NaN unless OK. Linear time.
+int judge_parse_rating(const char *text, double *rating);
+
+// ----------------------------------------------------------------------------
 // preference pairs
 
 enum {

@@ -18,6 +18,7 @@
 #endif
 
 #include "dpo.h"
+#include "ifeval.h"
 #include "judge.h"
 #include "model.h"
 #include "report.h"
@@ -1257,8 +1258,10 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         const char *instruction = json_get_string(rec, "instruction");
         const JsonValue *rs = json_get(rec, "responses"), *sc = json_get(rec, "scores");
+        int ranked = !sc && (sc = json_get(rec, "ranks")) != NULL;   // human ranks, 0 the best: gold = -rank
         if (!instruction || !rs || !sc || rs->type != JSON_ARRAY || sc->type != JSON_ARRAY || rs->count != sc->count)
-            fatal("%s:%ld: a judge record needs \"instruction\", and \"responses\" and \"scores\" of equal length", path, r.line);
+            fatal("%s:%ld: a judge record needs \"instruction\", and \"responses\" with \"scores\" (gold, higher is better) or "
+                  "\"ranks\" (human ranks, 0 the best) of equal length", path, r.line);
         const JsonValue *a = rs->child, *b = sc->child;
         for (int j = 0; a && b; a = a->next, b = b->next, j++) {
             if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: responses must be strings, scores numbers", path, r.line);
@@ -1272,7 +1275,7 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
                 key_index = xrealloc(key_index, (size_t)cap * sizeof(int));
             }
             instr[n_resp] = xstrdup(instruction), resp[n_resp] = xstrdup(a->string);
-            item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = b->number, key_index[n_resp] = j;
+            item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = ranked ? 0.0 - b->number : b->number, key_index[n_resp] = j;
             n_resp++;
         }
         if (n_items == items_cap) items_cap = grow_capacity(items_cap), item_ids = xrealloc(item_ids, (size_t)items_cap * sizeof(char *));
@@ -1462,6 +1465,480 @@ static void write_gap_json(const char *path, const GapEval *ge) {
     buf_free(&b);
 }
 
+// evaluation on real data: IFEval (ifeval.c) and MT-Bench (judge.c's FastChat prompts and rating
+// parser), from `srl eval --ifeval FILE` and `srl eval --mt-bench FILE`
+
+static const struct {
+    int max_new, judge_max_new, batch;
+} real_eval_defaults = {.max_new = 512, .judge_max_new = 512, .batch = 16};
+
+// Replies to n conversations (convs[i]: n_msgs[i] messages ending with a user turn), decoded
+// together at one temperature. A conversation whose prompt leaves no room for max_new tokens in
+// the model's context is skipped (texts[i] = NULL) and counted, never cut: the return value.
+// -1 with srl_error when a conversation cannot be encoded or generation fails.
+static int generate_replies(Model *m, const Tokenizer *tok, ChatMessage *const *convs, const int *n_msgs, int n,
+                            const uint64_t *seeds, float temperature, int max_new, int batch, const char *label, char **texts) {
+    int **prompts = xmalloc((size_t)(n ? n : 1) * sizeof(int *)), *lens = xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    int *which = xmalloc((size_t)(n ? n : 1) * sizeof(int)), n_fit = 0, skipped = 0, rc = 0;
+    uint64_t *fit_seeds = xmalloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+    for (int i = 0; i < n; i++) texts[i] = NULL;
+    for (int i = 0; i < n && rc == 0; i++) {
+        int *ids, len;
+        if (chat_encode(tok, convs[i], n_msgs[i], 1, &ids, NULL, &len) < 0) {
+            rc = -1;
+            break;
+        }
+        if (len + max_new > m->config.max_seq_len) {
+            free(ids);
+            skipped++;
+            continue;
+        }
+        prompts[n_fit] = ids, lens[n_fit] = len, which[n_fit] = i, fit_seeds[n_fit] = seeds ? seeds[i] : 0;
+        n_fit++;
+    }
+    int **outs = xcalloc((size_t)(n_fit ? n_fit : 1), sizeof(int *)), *out_lens = xcalloc((size_t)(n_fit ? n_fit : 1), sizeof(int));
+    if (rc == 0 && n_fit > 0) {
+        int stops[MAX_EOS_IDS + 2];
+        GenerateConfig g = {.max_new_tokens = max_new, .temperature = temperature, .top_p = 1.0f, .max_batch = batch,
+                            .progress = 1, .progress_label = label};
+        g.n_stop = stop_tokens(m, tok, stops, MAX_EOS_IDS + 2);
+        g.stop_ids = stops;
+        rc = model_generate(m, n_fit, (const int *const *)prompts, lens, fit_seeds, &g, outs, out_lens, NULL);
+    }
+    for (int k = 0; k < n_fit; k++) {
+        size_t len;
+        if (rc == 0 && tokenizer_decode(tok, outs[k], out_lens[k], &texts[which[k]], &len) < 0) rc = -1;
+        free(outs[k]), free(prompts[k]);
+    }
+    free(outs), free(out_lens), free(prompts), free(lens), free(which), free(fit_seeds);
+    return rc < 0 ? -1 : skipped;
+}
+
+// --- IFEval
+
+// [true, false, null, ...]: one prompt's verdicts (null: not checked), strict or loose; and
+// whether all were followed (null when none failed but some went unchecked).
+static void write_ifeval_verdicts(FILE *f, const char *name, const unsigned char *v, int n, int loose) {
+    int all = 1, unchecked = 0;
+    fprintf(f, ", \"follow_instruction_list%s\": [", name);
+    for (int j = 0; j < n; j++) {
+        int x = v[j * 2 + loose];
+        fprintf(f, "%s%s", j ? ", " : "", x == IFEVAL_FOLLOWED ? "true" : x == IFEVAL_NOT_CHECKED ? "null" : "false");
+        unchecked |= x == IFEVAL_NOT_CHECKED;
+        all &= x == IFEVAL_FOLLOWED || x == IFEVAL_NOT_CHECKED;
+    }
+    fprintf(f, "], \"follow_all_instructions%s\": %s", name, !all ? "false" : unchecked ? "null" : "true");
+}
+
+// One line per prompt with its instructions and verdicts, as IFEval's eval_results files have them.
+static void write_ifeval_results(const char *path, const IfevalSet *set, char *const *responses, const unsigned char *verdicts) {
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) fatal("%s", srl_error);
+    size_t at = 0;
+    for (int i = 0; i < set->n; i++) {
+        const IfevalPrompt *p = &set->items[i];
+        fprintf(af.f, "{\"key\": %ld, \"prompt\": ", p->key);
+        json_write_cstring(af.f, p->prompt);
+        fprintf(af.f, ", \"response\": ");
+        if (responses[i]) json_write_cstring(af.f, responses[i]);
+        else fprintf(af.f, "null");
+        fprintf(af.f, ", \"instruction_id_list\": [");
+        for (int j = 0; j < p->n; j++) fprintf(af.f, "%s\"%s\"", j ? ", " : "", ifeval_kind_name(p->ins[j].kind));
+        fprintf(af.f, "]");
+        write_ifeval_verdicts(af.f, "", verdicts + at * 2, p->n, 0);
+        write_ifeval_verdicts(af.f, "_loose", verdicts + at * 2, p->n, 1);
+        fprintf(af.f, "}\n");
+        at += (size_t)p->n;
+    }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+}
+
+static void ifeval_metrics_json(Buf *b, const IfevalScores *s, int n_by_line, int n_skipped) {
+    static const char *const mode[2] = {"strict", "loose"};
+    buf_printf(b, "{\"prompts\": %d, \"instructions\": %d, \"missing_responses\": %d, \"responses_paired_by_line\": %d, "
+                  "\"skipped_too_long\": %d, \"english_case_only\": %d",
+               s->n_prompts, s->n_instructions, s->n_missing, n_by_line, n_skipped, s->n_english_unchecked);
+    for (int m = 0; m < 2; m++) {
+        double plo, phi, ilo, ihi;
+        ifeval_bounds(s, m, &plo, &phi, &ilo, &ihi);
+        char key[64];
+        buf_printf(b, ", \"%s\": {\"prompts_checked\": %d, \"instructions_checked\": %d, \"instructions_not_checked\": %d, ", mode[m],
+                   s->prompts_checked[m], s->instructions_checked[m], s->instructions_unchecked[m]);
+        buf_json_number(b, "prompt_level", ifeval_prompt_accuracy(s, m), 0);
+        buf_json_number(b, "instruction_level", ifeval_instruction_accuracy(s, m), 0);
+        snprintf(key, sizeof key, "prompt_level_low");
+        buf_json_number(b, key, plo, 0);
+        buf_json_number(b, "prompt_level_high", phi, 0);
+        buf_json_number(b, "instruction_level_low", ilo, 0);
+        buf_json_number(b, "instruction_level_high", ihi, 1);
+        buf_printf(b, "}");
+    }
+    buf_printf(b, ", \"by_instruction\": {");
+    int first = 1;
+    for (int k = 0; k < ifeval_kind_count(); k++) {
+        if (!s->kind_total[k]) continue;
+        buf_printf(b, "%s\"%s\": {\"n\": %d, \"strict_followed\": %d, \"loose_followed\": %d, \"not_checked\": %d}", first ? "" : ", ",
+                   ifeval_kind_name(k), s->kind_total[k], s->kind_followed[0][k], s->kind_followed[1][k], s->kind_unchecked[0][k]);
+        first = 0;
+    }
+    buf_printf(b, "}}\n");
+}
+
+static void print_ifeval_scores(const IfevalScores *s, int n_by_line, int n_skipped) {
+    printf("ifeval: %d prompts, %d instructions", s->n_prompts, s->n_instructions);
+    if (s->n_missing) printf(", %d prompts without a response (scored as empty; %d too long for the context)", s->n_missing, n_skipped);
+    if (n_by_line) printf(", %d responses paired by line (their prompt differs from the input's)", n_by_line);
+    printf("\n");
+    for (int m = 0; m < 2; m++) {
+        double plo, phi, ilo, ihi;
+        ifeval_bounds(s, m, &plo, &phi, &ilo, &ihi);
+        printf("  %-6s prompt-level %.2f%% (%d prompts checked; all %d: %.2f-%.2f%%), instruction-level %.2f%% "
+               "(%d checked; all %d: %.2f-%.2f%%)\n",
+               m ? "loose" : "strict", 100 * ifeval_prompt_accuracy(s, m), s->prompts_checked[m], s->n_prompts, 100 * plo, 100 * phi,
+               100 * ifeval_instruction_accuracy(s, m), s->instructions_checked[m], s->n_instructions, 100 * ilo, 100 * ihi);
+    }
+    printf("  not checked: %d instructions (language:response_language needs language identification); english_capital "
+           "and english_lowercase: case checked, English not (%d)\n",
+           s->instructions_unchecked[0], s->n_english_unchecked);
+    printf("  by instruction (strict / loose followed of n):\n");
+    for (int k = 0; k < ifeval_kind_count(); k++)
+        if (s->kind_total[k])
+            printf("    %-46s %3d / %3d of %3d%s\n", ifeval_kind_name(k), s->kind_followed[0][k], s->kind_followed[1][k], s->kind_total[k],
+                   s->kind_unchecked[0][k] ? "  (not checked)" : "");
+}
+
+// IFEval on responses_path ({"prompt", "response"} lines), or on the model's greedy responses
+// when m is given; results, metrics and (generated) responses go to out_dir when given.
+static void eval_ifeval(Model *m, const Tokenizer *tok, const char *data_path, const char *responses_path, int max_new, int batch,
+                        const char *out_dir) {
+    IfevalSet set;
+    if (ifeval_read(data_path, &set) < 0) fatal("%s", srl_error);
+    char **responses = xcalloc((size_t)set.n, sizeof(char *));
+    int n_by_line = 0, n_unused = 0, n_skipped = 0;
+    if (responses_path) {
+        if (ifeval_read_responses(&set, responses_path, responses, &n_by_line, &n_unused) < 0) fatal("%s", srl_error);
+        if (n_unused) warnf("%s: %d responses match no prompt of %s and were not used", responses_path, n_unused, data_path);
+    } else {
+        ChatMessage *msgs = xmalloc((size_t)set.n * sizeof *msgs), **convs = xmalloc((size_t)set.n * sizeof *convs);
+        int *n_msgs = xmalloc((size_t)set.n * sizeof(int));
+        for (int i = 0; i < set.n; i++) msgs[i] = (ChatMessage){"user", set.items[i].prompt}, convs[i] = &msgs[i], n_msgs[i] = 1;
+        n_skipped = generate_replies(m, tok, convs, n_msgs, set.n, NULL, 0.0f, max_new, batch, "ifeval", responses);
+        if (n_skipped < 0) fatal("ifeval: %s", srl_error);
+        if (n_skipped) warnf("ifeval: %d prompts leave no room for %d new tokens in the model's context: skipped, scored as empty", n_skipped, max_new);
+        free(msgs), free(convs), free(n_msgs);
+    }
+    unsigned char *verdicts = xmalloc((size_t)set.n_instructions * 2);
+    IfevalScores s;
+    ifeval_score(&set, responses, verdicts, &s);
+    print_ifeval_scores(&s, n_by_line, n_skipped);
+    if (out_dir) {
+        if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
+        char *results = path_join(out_dir, "ifeval_results.jsonl"), *metrics = path_join(out_dir, "ifeval_metrics.json");
+        write_ifeval_results(results, &set, responses, verdicts);
+        Buf b = {0};
+        ifeval_metrics_json(&b, &s, n_by_line, n_skipped);
+        if (write_file_atomic(metrics, b.data, b.len) < 0) fatal("%s", srl_error);
+        buf_free(&b);
+        if (!responses_path) {   // the model's responses, in the form --responses reads
+            char *rp = path_join(out_dir, "ifeval_responses.jsonl");
+            AtomicFile af;
+            if (atomic_open(&af, rp) < 0) fatal("%s", srl_error);
+            for (int i = 0; i < set.n; i++) {
+                fprintf(af.f, "{\"prompt\": ");
+                json_write_cstring(af.f, set.items[i].prompt);
+                fprintf(af.f, ", \"response\": ");
+                json_write_cstring(af.f, responses[i] ? responses[i] : "");
+                fprintf(af.f, "}\n");
+            }
+            if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+            free(rp);
+        }
+        free(results), free(metrics);
+    }
+    for (int i = 0; i < set.n; i++) free(responses[i]);
+    free(responses), free(verdicts);
+    ifeval_scores_free(&s);
+    ifeval_set_free(&set);
+}
+
+// --- MT-Bench
+
+typedef struct {
+    long id;
+    char *category;
+    char *turns[2];
+    char *reference[2];     // NULL when the question has none
+} MtBenchQuestion;
+
+static int read_mt_bench(const char *path, MtBenchQuestion **out) {
+    JsonlReader r;
+    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
+    const JsonValue *rec;
+    int rc, n = 0, cap = 0;
+    *out = NULL;
+    while ((rc = jsonl_next(&r, &rec)) > 0) {
+        long long id;
+        const char *category = json_get_string(rec, "category");
+        const JsonValue *turns = json_get(rec, "turns"), *ref = json_get(rec, "reference");
+        if (json_get_int(rec, "question_id", &id) < 0 || !category || !turns || turns->type != JSON_ARRAY || turns->count != 2 ||
+            turns->child->type != JSON_STRING || turns->child->next->type != JSON_STRING)
+            fatal("%s:%ld: an MT-Bench question needs an integer \"question_id\", a \"category\" and two \"turns\" (strings)", path, r.line);
+        if (ref && (ref->type != JSON_ARRAY || ref->count != 2 || ref->child->type != JSON_STRING || ref->child->next->type != JSON_STRING))
+            fatal("%s:%ld: \"reference\", when given, must hold two strings", path, r.line);
+        if (n == cap) cap = grow_capacity(cap), *out = xrealloc(*out, (size_t)cap * sizeof **out);
+        MtBenchQuestion *q = &(*out)[n++];
+        q->id = (long)id, q->category = xstrdup(category);
+        q->turns[0] = xstrdup(turns->child->string), q->turns[1] = xstrdup(turns->child->next->string);
+        q->reference[0] = ref ? xstrdup(ref->child->string) : NULL;
+        q->reference[1] = ref ? xstrdup(ref->child->next->string) : NULL;
+    }
+    if (rc < 0) fatal("%s", srl_error);
+    jsonl_close(&r);
+    if (n == 0) fatal("%s: no questions", path);
+    return n;
+}
+
+// FastChat's answer temperatures by category (gen_model_answer.py); 0.7 for any other category.
+static float mt_bench_temperature(const char *category) {
+    static const struct {
+        const char *category;
+        float temperature;
+    } t[] = {{"writing", 0.7f}, {"roleplay", 0.7f}, {"extraction", 0.0f}, {"math", 0.0f}, {"coding", 0.0f},
+             {"reasoning", 0.0f}, {"stem", 0.1f}, {"humanities", 0.1f}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i].category, category) == 0) return t[i].temperature;
+    return 0.7f;
+}
+
+// The categories FastChat grades against a reference answer (NEED_REF_CATS).
+static int mt_bench_needs_reference(const char *category) {
+    return strcmp(category, "math") == 0 || strcmp(category, "reasoning") == 0 || strcmp(category, "coding") == 0;
+}
+
+// Answers of turn t (0 or 1) to every question, each category at its temperature; turn 1 sees
+// the question, the model's first answer and the follow-up. A question whose first answer was
+// skipped is skipped again. Returns the number skipped.
+static int mt_bench_answer_turn(Model *m, const Tokenizer *tok, MtBenchQuestion *q, int n, int t, char **answers, int max_new,
+                                int batch, uint64_t seed) {
+    ChatMessage *msgs = xmalloc((size_t)n * 3 * sizeof *msgs), **convs = xmalloc((size_t)n * sizeof *convs);
+    int *n_msgs = xmalloc((size_t)n * sizeof(int)), skipped = 0;
+    uint64_t *seeds = xmalloc((size_t)n * sizeof(uint64_t));
+    char **texts = xmalloc((size_t)n * sizeof(char *));
+    unsigned char *done = xcalloc((size_t)n, 1);
+    for (int i = 0; i < n; i++) {
+        ChatMessage *c = msgs + 3 * i;
+        c[0] = (ChatMessage){"user", q[i].turns[0]};
+        if (t == 1) c[1] = (ChatMessage){"assistant", answers[i * 2] ? answers[i * 2] : ""}, c[2] = (ChatMessage){"user", q[i].turns[1]};
+        convs[i] = c, n_msgs[i] = t == 1 ? 3 : 1;
+        char key[32];
+        snprintf(key, sizeof key, "%ld", q[i].id);
+        seeds[i] = item_seed(seed, "mt-bench", key, t);
+        if (t == 1 && !answers[i * 2]) done[i] = 1, skipped++;   // its first turn was skipped
+    }
+    for (int i = 0; i < n; i++) {   // one batch per temperature
+        if (done[i]) continue;
+        float temperature = mt_bench_temperature(q[i].category);
+        ChatMessage **group = xmalloc((size_t)n * sizeof *group);
+        int *group_n = xmalloc((size_t)n * sizeof(int)), *index = xmalloc((size_t)n * sizeof(int)), g = 0;
+        uint64_t *group_seeds = xmalloc((size_t)n * sizeof(uint64_t));
+        for (int j = i; j < n; j++)
+            if (!done[j] && mt_bench_temperature(q[j].category) == temperature)
+                group[g] = convs[j], group_n[g] = n_msgs[j], group_seeds[g] = seeds[j], index[g++] = j, done[j] = 1;
+        char label[32];
+        snprintf(label, sizeof label, "mt-bench turn %d", t + 1);
+        int s = generate_replies(m, tok, group, group_n, g, group_seeds, temperature, max_new, batch, label, texts);
+        if (s < 0) fatal("mt-bench: %s", srl_error);
+        skipped += s;
+        for (int k = 0; k < g; k++) answers[index[k] * 2 + t] = texts[k];
+        free(group), free(group_n), free(index), free(group_seeds);
+    }
+    free(msgs), free(convs), free(n_msgs), free(seeds), free(texts), free(done);
+    return skipped;
+}
+
+// The judge prompt (system, user) for one answer, FastChat's choice of template: reference-guided
+// for math, reasoning and coding when the question carries a reference. *template_index gets it.
+static void mt_bench_judge_prompt(const MtBenchQuestion *q, char *const *answers, int t, char **system, char **user, int *template_index) {
+    int ref = mt_bench_needs_reference(q->category) && q->reference[0];
+    int k = t == 0 ? (ref ? MT_BENCH_SINGLE_MATH : MT_BENCH_SINGLE) : (ref ? MT_BENCH_MULTI_TURN_MATH : MT_BENCH_MULTI_TURN);
+    const char *names[] = {"question", "answer", "question_1", "question_2", "answer_1", "answer_2", "ref_answer_1", "ref_answer_2"};
+    const char *values[] = {q->turns[0], answers[0], q->turns[0], q->turns[1], answers[0], answers[1] ? answers[1] : "",
+                            ref ? q->reference[0] : "", ref ? q->reference[1] : ""};
+    *system = xstrdup(MT_BENCH_JUDGE_PROMPTS[k].system_prompt);
+    *user = mt_bench_format(MT_BENCH_JUDGE_PROMPTS[k].prompt_template, names, values, 8);
+    *template_index = k;
+}
+
+// The means (per turn, over both, per category; rated answers only), printed and, with out_dir,
+// written with every answer and judgment.
+static void report_mt_bench(const MtBenchQuestion *q, int n, char *const *answers, const int skipped[2], int n_judged,
+                            int judge_skipped, const int *which, const int *templates, char *const *judgments, const double *rating,
+                            const int *status, const char *out_dir) {
+    int total = 2 * n;
+    double sum[3] = {0}, cat_sum[64] = {0};
+    int count[3] = {0}, cat_count[64] = {0}, n_cats = 0, parsed = 0, judged = 0;
+    const char *cats[64];
+    for (int i = 0; i < n; i++) {
+        int c = 0;
+        while (c < n_cats && strcmp(cats[c], q[i].category) != 0) c++;
+        if (c == n_cats && n_cats < 64) cats[n_cats++] = q[i].category;
+        for (int t = 0; t < 2; t++) {
+            int a = i * 2 + t;
+            judged += status[a] >= 0;
+            if (status[a] != JUDGE_SCORE_OK) continue;
+            parsed++;
+            sum[t] += rating[a], count[t]++, sum[2] += rating[a], count[2]++;
+            if (c < 64) cat_sum[c] += rating[a], cat_count[c]++;
+        }
+    }
+    printf("mt-bench: %d questions; answers skipped (too long for the context): turn 1 %d, turn 2 %d; judgments %d, skipped %d, "
+           "rated %d (%.1f%%)\n",
+           n, skipped[0], skipped[1], n_judged, judge_skipped, parsed, judged ? 100.0 * parsed / judged : 0.0);
+    printf("  mean rating: turn 1 %.3f (%d), turn 2 %.3f (%d), both %.3f (%d)\n", count[0] ? sum[0] / count[0] : NAN, count[0],
+           count[1] ? sum[1] / count[1] : NAN, count[1], count[2] ? sum[2] / count[2] : NAN, count[2]);
+    printf("  by category:");
+    for (int c = 0; c < n_cats; c++) printf(" %s %.2f (%d)", cats[c], cat_count[c] ? cat_sum[c] / cat_count[c] : NAN, cat_count[c]);
+    printf("\n");
+    if (out_dir) {
+        if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
+        char *ap = path_join(out_dir, "mt_bench_judgments.jsonl"), *mp = path_join(out_dir, "mt_bench_metrics.json");
+        AtomicFile af;
+        if (atomic_open(&af, ap) < 0) fatal("%s", srl_error);
+        int *judgment_of = xmalloc((size_t)total * sizeof(int));
+        for (int a = 0; a < total; a++) judgment_of[a] = -1;
+        for (int a = 0; a < n_judged; a++) judgment_of[which[a]] = a;
+        for (int i = 0; i < n; i++)
+            for (int t = 0; t < 2; t++) {
+                int a = i * 2 + t, j = judgment_of[a];
+                fprintf(af.f, "{\"question_id\": %ld, \"category\": ", q[i].id);
+                json_write_cstring(af.f, q[i].category);
+                fprintf(af.f, ", \"turn\": %d, \"answer\": ", t + 1);
+                if (answers[a]) json_write_cstring(af.f, answers[a]);
+                else fprintf(af.f, "null");
+                fprintf(af.f, ", \"judge_prompt\": ");
+                if (j >= 0) json_write_cstring(af.f, MT_BENCH_JUDGE_PROMPTS[templates[j]].name);
+                else fprintf(af.f, "null");
+                fprintf(af.f, ", \"judgment\": ");
+                if (j >= 0 && judgments[j]) json_write_cstring(af.f, judgments[j]);
+                else fprintf(af.f, "null");
+                fprintf(af.f, ", \"score\": ");
+                json_write_number(af.f, rating[a]);
+                fprintf(af.f, ", \"status\": \"%s\"}\n", status[a] < 0 ? "not_judged" : judge_score_status_name(status[a]));
+            }
+        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+        Buf b = {0};
+        buf_printf(&b, "{\"questions\": %d, \"skipped_turn1\": %d, \"skipped_turn2\": %d, \"judgments\": %d, \"judge_skipped\": %d, "
+                       "\"rated\": %d, ",
+                   n, skipped[0], skipped[1], n_judged, judge_skipped, parsed);
+        buf_json_number(&b, "turn1", count[0] ? sum[0] / count[0] : NAN, 0);
+        buf_json_number(&b, "turn2", count[1] ? sum[1] / count[1] : NAN, 0);
+        buf_json_number(&b, "overall", count[2] ? sum[2] / count[2] : NAN, 0);
+        buf_printf(&b, "\"by_category\": {");
+        for (int c = 0; c < n_cats; c++) {
+            char key[80];
+            snprintf(key, sizeof key, "%.64s", cats[c]);
+            buf_json_number(&b, key, cat_count[c] ? cat_sum[c] / cat_count[c] : NAN, c == n_cats - 1);
+        }
+        buf_printf(&b, "}}\n");
+        if (write_file_atomic(mp, b.data, b.len) < 0) fatal("%s", srl_error);
+        buf_free(&b);
+        free(ap), free(mp), free(judgment_of);
+    }
+}
+
+static void eval_mt_bench(Model *m, const Tokenizer *tok, Model *judge, const Tokenizer *judge_tok, const char *path, int max_new,
+                          int judge_max_new, int batch, uint64_t seed, const char *out_dir) {
+    MtBenchQuestion *q;
+    int n = read_mt_bench(path, &q);
+    char **answers = xcalloc((size_t)n * 2, sizeof(char *));
+    int skipped[2];
+    skipped[0] = mt_bench_answer_turn(m, tok, q, n, 0, answers, max_new, batch, seed);
+    skipped[1] = mt_bench_answer_turn(m, tok, q, n, 1, answers, max_new, batch, seed);
+    // the judge reads every answer, greedy (FastChat judges at temperature 0)
+    int total = 2 * n, *which = xmalloc((size_t)total * sizeof(int)), *templates = xmalloc((size_t)total * sizeof(int)), n_judged = 0;
+    ChatMessage *msgs = xmalloc((size_t)total * 2 * sizeof *msgs), **convs = xmalloc((size_t)total * sizeof *convs);
+    int *n_msgs = xmalloc((size_t)total * sizeof(int));
+    char **systems = xcalloc((size_t)total, sizeof(char *)), **users = xcalloc((size_t)total, sizeof(char *));
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < 2; t++) {
+            if (!answers[i * 2 + t]) continue;
+            int a = n_judged++;
+            mt_bench_judge_prompt(&q[i], answers + i * 2, t, &systems[a], &users[a], &templates[a]);
+            msgs[2 * a] = (ChatMessage){"system", systems[a]}, msgs[2 * a + 1] = (ChatMessage){"user", users[a]};
+            convs[a] = msgs + 2 * a, n_msgs[a] = 2, which[a] = i * 2 + t;
+        }
+    char **judgments = xcalloc((size_t)(n_judged ? n_judged : 1), sizeof(char *));
+    int judge_skipped = generate_replies(judge, judge_tok, convs, n_msgs, n_judged, NULL, 0.0f, judge_max_new, batch, "mt-bench judge", judgments);
+    if (judge_skipped < 0) fatal("mt-bench judge: %s", srl_error);
+    double *rating = xmalloc((size_t)total * sizeof(double));
+    int *status = xmalloc((size_t)total * sizeof(int));
+    for (int a = 0; a < total; a++) rating[a] = NAN, status[a] = -1;   // -1: not judged
+    for (int a = 0; a < n_judged; a++)
+        if (judgments[a]) status[which[a]] = judge_parse_rating(judgments[a], &rating[which[a]]);
+    report_mt_bench(q, n, answers, skipped, n_judged, judge_skipped, which, templates, judgments, rating, status, out_dir);
+    for (int a = 0; a < n_judged; a++) free(judgments[a]), free(systems[a]), free(users[a]);
+    for (int i = 0; i < 2 * n; i++) free(answers[i]);
+    for (int i = 0; i < n; i++) free(q[i].category), free(q[i].turns[0]), free(q[i].turns[1]), free(q[i].reference[0]), free(q[i].reference[1]);
+    free(q), free(answers), free(which), free(templates), free(msgs), free(convs), free(n_msgs), free(systems), free(users), free(judgments);
+    free(rating), free(status);
+}
+
+static void print_eval_real_data_help(void) {
+    printf("\nReal data (one of these per run, without --data or --judge-data):\n"
+           "  --ifeval FILE          IFEval (ifeval.c): FILE is its input data (key, prompt, instruction_id_list,\n"
+           "                         kwargs). The model's greedy responses, or those of --responses FILE\n"
+           "                         ({\"prompt\", \"response\"} lines; then no --model is needed), checked strict\n"
+           "                         and loose: prompt- and instruction-level accuracy, per instruction id.\n"
+           "                         --out DIR gets ifeval_results.jsonl, ifeval_metrics.json (and\n"
+           "                         ifeval_responses.jsonl). language:response_language is not checked: counted.\n"
+           "  --mt-bench FILE        MT-Bench: the model answers both turns of each question (FastChat's\n"
+           "                         temperatures by category); a judge (--judge-model DIR, default the model)\n"
+           "                         grades each answer 1-10 with FastChat's single-answer prompts (reference-\n"
+           "                         guided for math, reasoning, coding), \"Rating: [[k]]\" parsed; mean per turn\n"
+           "                         and category. --out DIR gets mt_bench_judgments.jsonl, mt_bench_metrics.json.\n"
+           "  --max-new-tokens N     answer budget (default %d); --judge-max-new-tokens N (%d); --batch N (%d)\n"
+           "  A prompt that leaves no room for the budget in the model's context is skipped and counted.\n"
+           "--judge-data also reads human ranks (\"ranks\", 0 the best) in place of \"scores\", as srl eft-prep\n"
+           "--candidates writes its held-out prompts (eft_eval_ranked.jsonl): the judge against the human ranking.\n",
+           real_eval_defaults.max_new, real_eval_defaults.judge_max_new, real_eval_defaults.batch);
+}
+
+// srl eval --ifeval / --mt-bench: reads its own options (cmd_eval hands over when either is given).
+static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_bench) {
+    const char *model_path = opt_str(o, "model", NULL), *responses = opt_str(o, "responses", NULL);
+    const char *judge_path = opt_str(o, "judge-model", NULL), *out = opt_str(o, "out", NULL), *tok_path = opt_str(o, "tokenizer", NULL);
+    int max_new = (int)opt_long(o, "max-new-tokens", real_eval_defaults.max_new, 1, 1 << 16);
+    int judge_max_new = (int)opt_long(o, "judge-max-new-tokens", real_eval_defaults.judge_max_new, 1, 1 << 16);
+    int batch = (int)opt_long(o, "batch", real_eval_defaults.batch, 1, 4096);
+    uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    const char *data = opt_str(o, "data", NULL), *judge_data = opt_str(o, "judge-data", NULL);
+    int task_world = data || judge_data;
+    options_done(o);
+    if (task_world) fatal("eval: --ifeval and --mt-bench run on their own, without --data or --judge-data");
+    if (ifeval && mt_bench) fatal("eval: give one of --ifeval and --mt-bench per run");
+    if (responses && !ifeval) fatal("eval: --responses goes with --ifeval");
+    if (judge_path && !mt_bench) fatal("eval: --judge-model goes with --mt-bench");
+    if (!model_path && !(ifeval && responses)) fatal("eval: --model is required (only --ifeval with --responses needs none)");
+    Model m, judge;
+    Tokenizer *tok = NULL, *judge_tok = NULL;
+    if (model_path && !(ifeval && responses)) {
+        load_model_or_die(&m, model_path);
+        tok = load_tokenizer_for(tok_path, model_path);
+    }
+    if (ifeval) {
+        eval_ifeval(responses ? NULL : &m, tok, ifeval, responses, max_new, batch, out);
+    } else {
+        if (judge_path) {
+            load_model_or_die(&judge, judge_path);
+            judge_tok = load_tokenizer_for(NULL, judge_path);
+        }
+        eval_mt_bench(&m, tok, judge_path ? &judge : &m, judge_path ? judge_tok : tok, mt_bench, max_new, judge_max_new, batch, seed, out);
+        if (judge_path) tokenizer_free(judge_tok), model_free(&judge);
+    }
+    if (tok) tokenizer_free(tok), model_free(&m);
+    return 0;
+}
+
 static const char HELP_EVAL[] =
     "usage: srl eval --model DIR [--data test.jsonl] [--judge-data judge_test.jsonl] [options]\n"
     "\n"
@@ -1528,7 +2005,9 @@ static void print_judge_eval(const char *name, const JudgeEval *j) {
 }
 
 static int cmd_eval(Options *o) {
-    if (wants_help(o, HELP_EVAL)) return 0;
+    if (wants_help(o, HELP_EVAL)) return print_eval_real_data_help(), 0;
+    const char *ifeval = opt_str(o, "ifeval", NULL), *mt_bench = opt_str(o, "mt-bench", NULL);
+    if (ifeval || mt_bench) return cmd_eval_real_data(o, ifeval, mt_bench);
     const char *model_path = opt_required(o, "model"), *data = opt_str(o, "data", NULL);
     const char *judge_data = opt_str(o, "judge-data", NULL), *out = opt_str(o, "out", NULL);
     const char *template_path = opt_str(o, "judge-template", NULL), *tok_path = opt_str(o, "tokenizer", NULL);
@@ -2202,40 +2681,162 @@ static void stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *dat
     free(ids), free(instructions), free(uniq), free(uniq_ids), free(requests), free(seeds), free(texts), free(keep), free(order);
 }
 
-// The paper's construction (Open Assistant): the SFT baseline judges every human-ranked reply
-// (K samples); a prompt's judgments are kept when the order of the judge's mean scores agrees
-// with the human ranking; each kept reply gives one example (the judge's first parsed
-// judgment); the most common score is downsampled; prompts are split into train and eval.
-static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
-                                  const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
+// Human-ranked replies, one per response of a ranked record ({"id", "instruction", "responses",
+// "ranks"}), in file order; prompt_of[i] numbers the records.
+typedef struct {
+    int n, n_prompts;
+    char **instr, **resp, **keys;   // (n)
+    int *rank, *prompt_of, *key_index;   // (n) human rank (0 = best), record number, index in the record
+    int skipped_empty, skipped_too_long, prompts_too_few;
+} RankedReplies;
+
+static void ranked_replies_free(RankedReplies *r) {
+    for (int i = 0; i < r->n; i++) free(r->instr[i]), free(r->resp[i]), free(r->keys[i]);
+    free(r->instr), free(r->resp), free(r->keys), free(r->rank), free(r->prompt_of), free(r->key_index);
+    memset(r, 0, sizeof *r);
+}
+
+// Reads a ranked-candidates file (srl prepare-oasst writes one). A reply that is empty (all white
+// space) is skipped and counted; any other fault is an error naming the file and line.
+static int read_ranked_replies(const char *path, RankedReplies *out) {
+    memset(out, 0, sizeof *out);
     JsonlReader r;
-    if (jsonl_open(&r, candidates_path) < 0) fatal("%s", srl_error);
+    if (jsonl_open(&r, path) < 0) return -1;
     const JsonValue *rec;
-    int rc, n = 0, n_prompts = 0;
-    char **instr = NULL, **resp = NULL, **keys = NULL;
-    int *rank = NULL, *prompt_of = NULL, *key_index = NULL;
+    int rc, cap = 0;
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         const char *id = json_get_string(rec, "id"), *instruction = json_get_string(rec, "instruction");
         const JsonValue *rs = json_get(rec, "responses"), *rk = json_get(rec, "ranks");
-        if (!id || !instruction || !rs || !rk || rs->type != JSON_ARRAY || rk->type != JSON_ARRAY || rs->count != rk->count)
-            fatal("%s:%ld: a ranked record needs \"id\", \"instruction\", \"responses\" and \"ranks\" of equal length", candidates_path, r.line);
+        if (!id || !instruction || !rs || rs->type != JSON_ARRAY) {
+            rc = errorf("%s:%ld: a ranked record needs \"id\", \"instruction\" (strings) and \"responses\" (a list of strings)", path, r.line);
+            break;
+        }
+        if (!rk || rk->type != JSON_ARRAY || rk->count != rs->count) {
+            rc = errorf("%s:%ld: a ranked record needs \"ranks\": the human ranking of each response, one number per response in "
+                        "the same order, 0 for the best (srl prepare-oasst takes them from the trees' \"rank\" fields)", path, r.line);
+            break;
+        }
+        if (!instruction[strspn(instruction, " \t\r\n")]) {
+            rc = errorf("%s:%ld: the instruction is empty", path, r.line);
+            break;
+        }
         int j = 0;
         for (const JsonValue *a = rs->child, *b = rk->child; a && b; a = a->next, b = b->next, j++) {
-            if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: bad response or rank", candidates_path, r.line);
-            instr = xrealloc(instr, (size_t)(n + 1) * sizeof(char *));
-            resp = xrealloc(resp, (size_t)(n + 1) * sizeof(char *));
-            keys = xrealloc(keys, (size_t)(n + 1) * sizeof(char *));
-            rank = xrealloc(rank, (size_t)(n + 1) * sizeof(int));
-            prompt_of = xrealloc(prompt_of, (size_t)(n + 1) * sizeof(int));
-            key_index = xrealloc(key_index, (size_t)(n + 1) * sizeof(int));
-            instr[n] = xstrdup(instruction), resp[n] = xstrdup(a->string), keys[n] = xstrdup(id);
-            rank[n] = (int)b->number, prompt_of[n] = n_prompts, key_index[n] = j;
-            n++;
+            if (a->type != JSON_STRING || b->type != JSON_NUMBER || b->number != floor(b->number) || b->number < 0 || b->number > 1e6) {
+                rc = errorf("%s:%ld: response %d must be a string and its rank a whole number from 0", path, r.line, j + 1);
+                break;
+            }
+            if (!a->string[strspn(a->string, " \t\r\n")]) {
+                out->skipped_empty++;
+                continue;
+            }
+            if (out->n == cap) {
+                cap = grow_capacity(cap);
+                out->instr = xrealloc(out->instr, (size_t)cap * sizeof(char *));
+                out->resp = xrealloc(out->resp, (size_t)cap * sizeof(char *));
+                out->keys = xrealloc(out->keys, (size_t)cap * sizeof(char *));
+                out->rank = xrealloc(out->rank, (size_t)cap * sizeof(int));
+                out->prompt_of = xrealloc(out->prompt_of, (size_t)cap * sizeof(int));
+                out->key_index = xrealloc(out->key_index, (size_t)cap * sizeof(int));
+            }
+            int i = out->n++;
+            out->instr[i] = xstrdup(instruction), out->resp[i] = xstrdup(a->string), out->keys[i] = xstrdup(id);
+            out->rank[i] = (int)b->number, out->prompt_of[i] = out->n_prompts, out->key_index[i] = j;
         }
-        n_prompts++;
+        if (rc < 0) break;
+        out->n_prompts++;
     }
-    if (rc < 0) fatal("%s", srl_error);
     jsonl_close(&r);
+    if (rc < 0) ranked_replies_free(out);
+    return rc < 0 ? -1 : 0;
+}
+
+// Drops the replies whose judge prompt leaves no room for max_new tokens in the model's context
+// (counted), then the prompts left with fewer than two replies (counted): nothing is cut, nothing
+// is fatal.
+static int drop_unfit_replies(const Model *m, const Tokenizer *tok, const char *template_text, int max_new, RankedReplies *r) {
+    unsigned char *keep = xmalloc((size_t)(r->n ? r->n : 1));
+    for (int i = 0; i < r->n; i++) {
+        char *prompt = judge_format_prompt(template_text, r->instr[i], r->resp[i]);
+        ChatMessage msg = {"user", prompt};
+        int *ids, len;
+        int rc = chat_encode(tok, &msg, 1, 1, &ids, NULL, &len);
+        free(prompt);
+        if (rc < 0) {
+            free(keep);
+            return -1;
+        }
+        free(ids);
+        keep[i] = len + max_new <= m->config.max_seq_len;
+        r->skipped_too_long += !keep[i];
+    }
+    for (int i0 = 0; i0 < r->n;) {   // a prompt needs two replies left to be ranked
+        int i1 = i0, kept = 0;
+        while (i1 < r->n && r->prompt_of[i1] == r->prompt_of[i0]) kept += keep[i1++];
+        if (kept < 2) {
+            r->prompts_too_few++;
+            for (int i = i0; i < i1; i++) keep[i] = 0;
+        }
+        i0 = i1;
+    }
+    int n = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (!keep[i]) {
+            free(r->instr[i]), free(r->resp[i]), free(r->keys[i]);
+            continue;
+        }
+        r->instr[n] = r->instr[i], r->resp[n] = r->resp[i], r->keys[n] = r->keys[i];
+        r->rank[n] = r->rank[i], r->prompt_of[n] = r->prompt_of[i], r->key_index[n] = r->key_index[i];
+        n++;
+    }
+    r->n = n;
+    free(keep);
+    return 0;
+}
+
+// The held-out prompts with all their replies and human ranks, as judge data ({"id",
+// "instruction", "responses", "ranks"}: srl eval --judge-data scores a judge against the ranks).
+static void write_ranked_eval(const char *path, const RankedReplies *r, int every) {
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) fatal("%s", srl_error);
+    for (int i0 = 0; i0 < r->n;) {
+        int i1 = i0;
+        while (i1 < r->n && r->prompt_of[i1] == r->prompt_of[i0]) i1++;
+        if (every > 0 && r->prompt_of[i0] % every == every - 1) {
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, r->keys[i0]);
+            fprintf(af.f, ", \"instruction\": ");
+            json_write_cstring(af.f, r->instr[i0]);
+            fprintf(af.f, ", \"responses\": [");
+            for (int i = i0; i < i1; i++) {
+                if (i > i0) fprintf(af.f, ", ");
+                json_write_cstring(af.f, r->resp[i]);
+            }
+            fprintf(af.f, "], \"ranks\": [");
+            for (int i = i0; i < i1; i++) fprintf(af.f, "%s%d", i > i0 ? ", " : "", r->rank[i]);
+            fprintf(af.f, "]}\n");
+        }
+        i0 = i1;
+    }
+    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+}
+
+// The paper's construction (Open Assistant): the SFT baseline judges every human-ranked reply
+// (K samples); a prompt's judgments are kept when the order of the judge's mean scores agrees
+// with the human ranking; each kept reply gives one example (the judge's first parsed
+// judgment); the most common score is downsampled; prompts are split into train and eval, and
+// the eval prompts are also written with all their replies and ranks, as judge data.
+static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
+                                  const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
+    RankedReplies rr;
+    if (read_ranked_replies(candidates_path, &rr) < 0 || drop_unfit_replies(m, tok, template_text, max_new, &rr) < 0) fatal("%s", srl_error);
+    if (rr.skipped_empty || rr.skipped_too_long || rr.prompts_too_few)
+        warnf("%s: skipped %d empty replies, %d replies whose judge prompt leaves no room for %d new tokens in the model's %d "
+              "positions, and %d prompts left with fewer than two replies",
+              candidates_path, rr.skipped_empty, rr.skipped_too_long, max_new, m->config.max_seq_len, rr.prompts_too_few);
+    int n = rr.n, n_prompts = rr.n_prompts;
+    char **instr = rr.instr, **resp = rr.resp, **keys = rr.keys;
+    int *rank = rr.rank, *prompt_of = rr.prompt_of, *key_index = rr.key_index;
     Judgments jd;
     judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, (const char *const *)keys,
                     key_index, n, k, 0.7f, seed, "eft-prep", max_new, batch, &jd);
@@ -2278,11 +2879,13 @@ static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *ca
             n_train, n_eval);
     if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
     char *tp = path_join(out_dir, "eft_train.jsonl"), *ep = path_join(out_dir, "eft_eval.jsonl");
+    char *rp = path_join(out_dir, "eft_eval_ranked.jsonl");
     write_eft_records(tp, template_text, ex, train, n_train);
     write_eft_records(ep, template_text, ex, eval, n_eval);
-    free(tp), free(ep);
-    for (int i = 0; i < n; i++) free(instr[i]), free(resp[i]), free(keys[i]);
-    free(instr), free(resp), free(keys), free(rank), free(prompt_of), free(key_index), free(ex_prompt), free(keep), free(train), free(eval);
+    write_ranked_eval(rp, &rr, every);
+    free(tp), free(ep), free(rp);
+    free(ex_prompt), free(keep), free(train), free(eval);
+    ranked_replies_free(&rr);
     eft_free(ex, n_ex);
     judgments_free(&jd);
 }
@@ -2316,14 +2919,21 @@ static int cmd_prepare_oasst(Options *o) {
     AtomicFile ift, eft;
     if (atomic_open(&ift, ift_path) < 0 || atomic_open(&eft, eft_path) < 0) fatal("%s", srl_error);
     const JsonValue *rec;
-    int rc, n_trees = 0, n_ift = 0, n_eft = 0;
+    int rc, n_trees = 0, n_ift = 0, n_eft = 0, n_unranked = 0, n_empty = 0;
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         n_trees++;
         const JsonValue *prompt = json_get(rec, "prompt");
         const char *tree_id = json_get_string(rec, "message_tree_id");
         const char *text = json_get_string(prompt, "text"), *role = json_get_string(prompt, "role");
-        if (!prompt || !tree_id || !text || !role) fatal("%s:%ld: a tree needs message_tree_id and a prompt with text and role", trees, r.line);
+        if (!prompt || !tree_id || !text || !role) {
+            rc = errorf("%s:%ld: a tree needs \"message_tree_id\" and a \"prompt\" message with \"text\" and \"role\"", trees, r.line);
+            break;
+        }
         if (strcmp(role, "prompter") != 0 || !is_english(prompt)) continue;
+        if (!text[strspn(text, " \t\r\n")]) {   // an empty message: nothing to learn from
+            n_empty++;
+            continue;
+        }
         // the English, ranked direct replies, sorted by rank
         const JsonValue *replies = json_get(prompt, "replies");
         const JsonValue *ranked[64];
@@ -2332,6 +2942,10 @@ static int cmd_prepare_oasst(Options *o) {
             const char *rt = json_get_string(c, "text"), *rr = json_get_string(c, "role");
             double rank;
             if (!rt || !rr || strcmp(rr, "assistant") != 0 || !is_english(c) || json_get_number(c, "rank", &rank) < 0) continue;
+            if (!rt[strspn(rt, " \t\r\n")]) {
+                n_empty++;
+                continue;
+            }
             int at = n_ranked++;
             while (at > 0) {  // insertion by rank
                 double prev;
@@ -2342,6 +2956,7 @@ static int cmd_prepare_oasst(Options *o) {
             }
             ranked[at] = c;
         }
+        n_unranked += n_ranked == 0;
         double best;
         if (n_ranked > 0 && json_get_number(ranked[0], "rank", &best) == 0 && best == 0 && n_ift < max_ift) {
             fprintf(ift.f, "{\"id\": ");
@@ -2373,10 +2988,15 @@ static int cmd_prepare_oasst(Options *o) {
             n_eft++;
         }
     }
-    if (rc < 0) fatal("%s", srl_error);
     jsonl_close(&r);
+    if (rc < 0) {   // a malformed line: neither file is written
+        atomic_abort(&ift), atomic_abort(&eft);
+        fatal("%s", srl_error);
+    }
     if (atomic_commit(&ift) < 0 || atomic_commit(&eft) < 0) fatal("%s", srl_error);
-    printf("%d trees: %d IFT seed examples (%s), %d prompts with ranked replies (%s)\n", n_trees, n_ift, ift_path, n_eft, eft_path);
+    printf("%d trees: %d IFT seed examples (%s), %d prompts with ranked replies (%s); skipped: %d English prompts without a "
+           "ranked English reply, %d empty messages\n",
+           n_trees, n_ift, ift_path, n_eft, eft_path, n_unranked, n_empty);
     free(ift_path), free(eft_path);
     return 0;
 }
@@ -2581,7 +3201,14 @@ static const char HELP_EFT_PREP[] =
     "raters); the most common score is downsampled; DIR/eft_train.jsonl = the world's synthetic\n"
     "EFT seed + these graded own answers.\n"
     "  --template FILE  --samples K (3)  --prompts N (world: instructions answered, 1000)\n"
+    "  --max-new-tokens N (candidates: each judgment's budget, 256; a reply whose judge prompt leaves no\n"
+    "                   room for it in the model's context is skipped and counted; world: each answer's, 64)\n"
     "  --answers N (world: answers per instruction, 2)  --eval-fraction F (0.25)  --batch N  --seed S\n";
+
+// The token budgets of eft-prep: a judgment of a ranked reply, an answer to a world instruction.
+static const struct {
+    int ranked_max_new, world_max_new;
+} eft_prep_defaults = {.ranked_max_new = 256, .world_max_new = 64};
 
 static int cmd_eft_prep(Options *o) {
     if (wants_help(o, HELP_EFT_PREP)) return 0;
@@ -2592,13 +3219,14 @@ static int cmd_eft_prep(Options *o) {
     int answers = (int)opt_long(o, "answers", 2, 1, 64), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     double eval_fraction = opt_double(o, "eval-fraction", 0.25, 0, 0.9);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    int max_new = (int)opt_long(o, "max-new-tokens", cands ? eft_prep_defaults.ranked_max_new : eft_prep_defaults.world_max_new, 1, 1 << 16);
     options_done(o);
     if (!!world == !!cands) fatal("eft-prep: give exactly one of --world and --candidates");
     Model m;
     load_model_or_die(&m, model_path);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    if (world) stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, 64, batch, seed);
-    else stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, 256, batch, seed);
+    if (world) stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed);
+    else stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
     free(template_text);
     tokenizer_free(tok);
     model_free(&m);

@@ -258,14 +258,12 @@ static int pair_table_add(PairTable *p, int left, int right, int rank, int merge
 // ----------------------------------------------------------------------------
 // UTF-8 and the character classes
 
-#define UTF8_INVALID 0xFFFFFFFFu
-
 // Decodes the character at s[0..n), n >= 1: returns its length and puts its code point in *cp.
 // A byte that does not begin a valid character (a stray continuation byte, an overlong form, a
 // surrogate, a value beyond U+10FFFF, a sequence cut short) is a character of its own: length 1,
 // code point UTF8_INVALID, class "other" (like U+FFFD). So every byte string splits into
 // characters, and the pieces keep the original bytes.
-static int utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
+int utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
     unsigned c = s[0];
     if (c < 0x80) {
         *cp = c;
@@ -321,6 +319,9 @@ static int unicode_class(unsigned cp) {
     }
     return UNICODE_OTHER;   // also for UTF8_INVALID
 }
+
+int unicode_is_letter(unsigned cp) { return unicode_class(cp) == UNICODE_LETTER; }
+int unicode_is_number(unsigned cp) { return unicode_class(cp) == UNICODE_NUMBER; }
 
 // The class of the character at s[pos] (pos < len); its byte length goes to *n, its code point to *cp.
 static int class_at(const unsigned char *s, size_t len, size_t pos, int *n, unsigned *cp) {
@@ -1004,7 +1005,7 @@ size_t stream_decoder_flush(StreamDecoder *d, char *out, size_t cap) {
 // chat template (llama-3-instruct)
 
 // Python's str.strip(), which the template's trim uses: White_Space and U+001C..U+001F
-static int is_strip_space(unsigned cp) { return unicode_class(cp) == UNICODE_SPACE || (cp >= 0x1C && cp <= 0x1F); }
+int unicode_is_space(unsigned cp) { return unicode_class(cp) == UNICODE_SPACE || (cp >= 0x1C && cp <= 0x1F); }
 
 // The content without white space at either end: sets *start and returns the end.
 static size_t trim_span(const unsigned char *s, size_t len, size_t *start) {
@@ -1012,13 +1013,13 @@ static size_t trim_span(const unsigned char *s, size_t len, size_t *start) {
     unsigned cp;
     while (a < len) {       // from the front
         int n = utf8_decode(s + a, len - a, &cp);
-        if (!is_strip_space(cp)) break;
+        if (!unicode_is_space(cp)) break;
         a += (size_t)n;
     }
     for (size_t i = a; i < len;) {   // b: the end of the last character that is not space
         int n = utf8_decode(s + i, len - i, &cp);
         i += (size_t)n;
-        if (!is_strip_space(cp)) b = i;
+        if (!unicode_is_space(cp)) b = i;
     }
     *start = a;
     return b > a ? b : a;

@@ -136,6 +136,17 @@ int tokenizer_train(Tokenizer **out, const char *text, size_t len, int vocab_siz
                     const char *const *special_tokens, int n_special);
 
 // ----------------------------------------------------------------------------
+// UTF-8 and Unicode classes (unicode_table.h), shared with ifeval.c
+
+// A byte that does not begin a valid character is a character of its own: length 1, code point
+// UTF8_INVALID (class "other"). Decodes the character at s[0..n), n >= 1; returns its length.
+#define UTF8_INVALID 0xFFFFFFFFu
+int utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
+int unicode_is_letter(unsigned cp);   // general category L*
+int unicode_is_number(unsigned cp);   // N*
+int unicode_is_space(unsigned cp);    // Python's str.isspace(): White_Space and U+001C..U+001F
+
+// ----------------------------------------------------------------------------
 // pre-tokenizers, exposed for tests
 
 enum { PRETOKENIZE_LLAMA3 = 0, PRETOKENIZE_GPT2 = 1 };

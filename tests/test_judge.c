@@ -3,6 +3,7 @@
 // bootstrap confidence intervals.
 // Build: cc -O2 -Wall -Wextra -o test_judge tests/test_judge.c judge.c util.c -lm
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -732,8 +733,85 @@ static void test_gap(void) {
     CHECK(r.prompts == 0 && isnan(r.gap) && isnan(r.any_perfect), "gap: no prompts gives NaN, not 0");
 }
 
+// ----------------------------------------------------------------------------
+// MT-Bench's rating parser (FastChat's "[[rating]]" format)
+
+static const ScoreCase rating_cases[] = {
+    // FastChat's own examples: the form its judge prompt asks for ("Rating: [[5]]"), at the end of
+    // an explanation as its judges write them
+    {"Rating: [[5]]", JUDGE_SCORE_OK, 5},
+    {"The assistant's answer is accurate and well organized, though it could cite sources.\n\nRating: [[8]]", JUDGE_SCORE_OK, 8},
+    {"The response contains a calculation error (it should be 7, not 8).\n\nRating: [[3]]", JUDGE_SCORE_OK, 3},
+    {"Rating: [[10]]", JUDGE_SCORE_OK, 10},
+    {"Rating: [[1]]", JUDGE_SCORE_OK, 1},
+    {"Rating: [[7.5]]", JUDGE_SCORE_OK, 7.5},
+    {"Rating: [[8.]]", JUDGE_SCORE_OK, 8},                      // \d+\.?\d*: "8." is 8.0 to literal_eval
+    {"[[6]]", JUDGE_SCORE_OK, 6},
+    {"**Rating: [[9]]**", JUDGE_SCORE_OK, 9},
+    // the FIRST [[k]] decides (re.search), not the last
+    {"Rating: [[4]]\nOn reflection: Rating: [[6]]", JUDGE_SCORE_OK, 4},
+    {"I would not give [[2]] here. Rating: [[7]]", JUDGE_SCORE_OK, 2},
+    {"[[[8]]]", JUDGE_SCORE_OK, 8},                             // the leftmost match starts at the second '['
+    // no [[k]]: the first [k] (FastChat's backup pattern), even a citation mark
+    {"Rating: [7]", JUDGE_SCORE_OK, 7},
+    {"As noted in [2], the answer is wrong. Rating: 9", JUDGE_SCORE_OK, 2},
+    {"Rating: [5] and [[x]]", JUDGE_SCORE_OK, 5},
+    {"Rating: [3.5]", JUDGE_SCORE_OK, 3.5},
+    // nothing FastChat's patterns read
+    {"Rating: 8", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [[ 8 ]]", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [[eight]]", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [[rating]]", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [[-3]]", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [[8/10]]", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [[.5]]", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [[8]", JUDGE_SCORE_OK, 8},                        // not [[8]], but [8] is there
+    {"Rating: [[07]]", JUDGE_SCORE_MISSING, 0},                 // literal_eval refuses a leading zero
+    {"Score: 4", JUDGE_SCORE_MISSING, 0},
+    {"", JUDGE_SCORE_MISSING, 0},
+    {"Rating: [\xD9\xA8]", JUDGE_SCORE_MISSING, 0},              // Arabic-Indic 8: srl reads ASCII digits
+    // read, but not on MT-Bench's 1-10 scale (FastChat would keep them; srl counts them apart)
+    {"Rating: [[0]]", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Rating: [[11]]", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Rating: [[10.5]]", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Rating: [0.5]", JUDGE_SCORE_OUT_OF_RANGE, 0},
+    {"Rating: [[1234567890123456]]", JUDGE_SCORE_OUT_OF_RANGE, 0},
+};
+
+static void test_rating_table(void) {
+    int n = (int)(sizeof rating_cases / sizeof rating_cases[0]);
+    for (int i = 0; i < n; i++) {
+        const ScoreCase *c = &rating_cases[i];
+        double rating = -123;
+        int status = judge_parse_rating(c->text, &rating);
+        int ok = status == c->status && (status == JUDGE_SCORE_OK ? rating == c->score : isnan(rating));
+        CHECK(ok, "rating of \"%s\": status %d rating %g, expected %d %g", c->text, status, rating, c->status, c->score);
+    }
+    // linear time on a long hostile text: many '[' with no rating
+    size_t len = 1 << 20;
+    char *text = malloc(len + 1);
+    for (size_t i = 0; i < len; i++) text[i] = i % 3 ? '[' : '1';
+    text[len] = 0;
+    CHECK(judge_parse_rating(text, NULL) == JUDGE_SCORE_MISSING, "a megabyte of '[1[[' has no rating");
+    free(text);
+    // FastChat's prompts, filled in: every placeholder replaced, the rating line kept
+    const char *names[] = {"question", "answer", "ref_answer_1"}, *values[] = {"What is 2+2?", "4", "4"};
+    char *p = mt_bench_format(MT_BENCH_JUDGE_PROMPTS[MT_BENCH_SINGLE_MATH].prompt_template, names, values, 3);
+    CHECK(strstr(p, "[Question]\nWhat is 2+2?\n\n[The Start of Reference Answer]\n4\n[The End of Reference Answer]") != NULL &&
+              strstr(p, "for example: \"Rating: [[5]]\".") != NULL && !strchr(p, '{'),
+          "single-math-v1 filled in: %s", p);
+    free(p);
+    const char *names2[] = {"question_1", "question_2", "answer_1", "answer_2"}, *values2[] = {"Q1", "Q2", "A1", "A2"};
+    p = mt_bench_format(MT_BENCH_JUDGE_PROMPTS[MT_BENCH_MULTI_TURN].prompt_template, names2, values2, 4);
+    CHECK(strcmp(p, "<|The Start of Assistant A's Conversation with User|>\n\n### User:\nQ1\n\n### Assistant A:\nA1\n\n### User:\nQ2\n\n"
+                    "### Assistant A:\nA2\n\n<|The End of Assistant A's Conversation with User|>") == 0,
+          "single-v1-multi-turn filled in: %s", p);
+    free(p);
+}
+
 int main(void) {
     test_score_table();
+    test_rating_table();
     test_score_long_inputs();
     test_mean_score();
     test_select_pair();

@@ -15,7 +15,7 @@
 CC_FUZZ ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= json safetensors shard_index config llama2c tokenizer_json tokenizer_model encode_decode \
-                score_parser world jsonl
+                score_parser world jsonl ifeval rating_parser
 
 FUZZ_DIR = build/fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
