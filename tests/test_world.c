@@ -578,6 +578,32 @@ static int lines_listing_creatures(const char *text) {
     return bad;
 }
 
+// Lines "Color of zorak: red, need ..." (a check's statement of one creature's trait) whose
+// value is not the creature's: the checks corpus must state every fact truly, as the facts
+// corpus does, or the second stage would teach M0 wrong facts. Returns the count of wrong
+// ones; *checked counts the lines read.
+static int wrong_checked_facts(const char *text, int *checked) {
+    int wrong = 0;
+    *checked = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        char trait[16], name[32], value[32];
+        if (sscanf(line, "%15[A-Za-z] of %31[a-z]: %31[a-z], need", trait, name, value) == 3) {
+            trait[0] = (char)tolower((unsigned char)trait[0]);
+            int c = world_creature_index(name), t = -1;
+            for (int k = 0; k < WORLD_N_TRAITS; k++)
+                if (strcmp(trait, world_trait_name(k)) == 0) t = k;
+            if (c >= 0 && t >= 0) {
+                (*checked)++;
+                wrong += strcmp(value, world_trait_value(t, world_creature_trait(c, t))) != 0;
+            }
+        }
+        line = *end ? end + 1 : end;
+    }
+    return wrong;
+}
+
 // Creature requests of a file: how many come from the IFT seed's trait combinations, how many not.
 static void count_seed_combinations(const char *dir, const char *name, int *seed, int *other) {
     char *path = path_join(dir, name);
@@ -723,6 +749,8 @@ static void test_generator(void) {
     CHECK(pretrain && lines_listing_creatures(pretrain) == 0, "pretrain.txt lists creatures by a trait on %d lines",
           pretrain ? lines_listing_creatures(pretrain) : -1);
     CHECK(pretrain && strstr(pretrain, "Color of "), "pretrain.txt states creatures' traits");
+    int n_facts_checked = 0, wrong_facts = pretrain ? wrong_checked_facts(pretrain, &n_facts_checked) : -1;
+    CHECK(wrong_facts == 0 && n_facts_checked > 0, "pretrain.txt states %d of %d checked facts wrongly", wrong_facts, n_facts_checked);
     // the IFT seed asks about its third of the trait combinations only; the test set about all
     int seed_ift, other_ift, seed_test, other_test;
     count_seed_combinations(dir_a, "ift_seed.jsonl", &seed_ift, &other_ift);
@@ -792,6 +820,44 @@ static void test_generator(void) {
         buf_free(&fresh_test), buf_free(&fresh_judge), buf_free(&first_test);
         for (int i = 0; i < 3; i++) buf_free(&train_sets[i]);
         remove_dir(dir_c);
+    }
+
+    // The second stage's corpus (--corpus checks): every other file the same bytes, the corpus
+    // new; answers checked in the judge's manner with every fact true, lists copied, no line
+    // listing creatures by a trait, and none of the held-out requests in it.
+    {
+        char dir_d[256];
+        snprintf(dir_d, sizeof dir_d, "/tmp/test_world_%d_d", (int)getpid());
+        WorldOptions k = o;
+        k.corpus = WORLD_CORPUS_CHECKS;
+        CHECK(world_generate(&k, dir_d) == 0, "generate the checks corpus: %s", srl_error);
+        for (int i = 0; i < N_GENERATED; i++) {
+            size_t la = 0, ld = 0;
+            char *a = read_all(dir_a, generated_files[i], &la), *d = read_all(dir_d, generated_files[i], &ld);
+            int corpus = strcmp(generated_files[i], "pretrain.txt") == 0;
+            int same = a && d && la == ld && memcmp(a, d, la) == 0;
+            CHECK(corpus ? !same : same, "with --corpus checks, %s is %s", generated_files[i], corpus ? "new" : "the same bytes");
+            free(a), free(d);
+        }
+        size_t len = 0;
+        char *checks = read_all(dir_d, "pretrain.txt", &len);
+        int n_checked = 0, wrong = checks ? wrong_checked_facts(checks, &n_checked) : -1;
+        CHECK(checks && (long)len >= k.pretrain_bytes, "the checks corpus has at least the bytes asked for");
+        CHECK(wrong == 0 && n_checked > 100, "the checks corpus states %d of %d checked facts wrongly", wrong, n_checked);
+        CHECK(checks && strstr(checks, "Items: ") && strstr(checks, " hold.") && strstr(checks, "Score: "),
+              "the checks corpus holds checked answers");
+        CHECK(checks && (strstr(checks, "Again:") || strstr(checks, "Repeated:")), "the checks corpus holds copied lists");
+        CHECK(checks && lines_listing_creatures(checks) == 0, "the checks corpus lists creatures by a trait on %d lines",
+              checks ? lines_listing_creatures(checks) : -1);
+        Buf held_test = {0};
+        int n_held_test, held_leaks = 0;
+        CHECK(collect_instructions(dir_a, "test.jsonl", &held_test, &n_held_test) == 0, "read test");
+        const char *p = held_test.data;
+        for (int i = 0; i < n_held_test; i++, p += strlen(p) + 1) held_leaks += checks && strstr(checks, p) != NULL;
+        CHECK(held_leaks == 0, "%d held-out requests are in the checks corpus", held_leaks);
+        buf_free(&held_test);
+        free(checks);
+        remove_dir(dir_d);
     }
 
     // A bad option is refused.
