@@ -59,17 +59,26 @@ data: srl
 
 # make tinymodels: the tokenizer and the base model M0, remade bit for bit from data/world
 # (tinymodels/README.md records what it printed and how long it took). The tokenizer learns
-# from the committed files; M0 trains 3 epochs on the same world's corpus at 8 MB (srl world
-# writes it in seconds; its first 3 MB are data/world/pretrain.txt), which states every fact of
-# the bestiary some 800 times; then srl recall measures what M0 remembers.
+# from the committed files. M0 trains in two stages: 3 epochs on the world's corpus at 8 MB
+# (its first 3 MB are data/world/pretrain.txt), which states every fact of the bestiary some
+# 800 times; then one epoch on the world's second corpus (srl world --corpus checks): answers
+# checked in the judge's manner, lists copied, creature facts, where M0 learns to copy an
+# answer's items, which a judge must do before it can check them. srl recall measures what
+# M0 remembers after each stage.
 TINY_PRETRAIN = --seq 256 --batch 16 --epochs 3 --lr 2e-3 --lr-min 2e-4 --warmup 0.02 --eval-every 500 --save-every 500
+TINY_CHECKS = --seq 256 --batch 16 --epochs 1 --lr 1e-3 --lr-min 1e-4 --warmup 0.02 --eval-every 200 --save-every 200 --seed 7
 TINY_CORPUS_BYTES = 8000000
+TINY_CHECKS_BYTES = 16000000
 tinymodels: srl
 	./srl train-tokenizer --data data/world/pretrain.txt,data/world/ift_seed.jsonl,data/world/eft_seed.jsonl \
 	    --vocab-size 3072 --out tinymodels/tokenizer.json
 	./srl world --out build/tinymodels/world --pretrain-bytes $(TINY_CORPUS_BYTES)
 	./srl pretrain --data build/tinymodels/world/pretrain.txt --tokenizer tinymodels/tokenizer.json \
-	    --config tinymodels/m0_config.json --out tinymodels/m0 --force $(TINY_PRETRAIN)
+	    --config tinymodels/m0_config.json --out build/tinymodels/m0_stage1 --force $(TINY_PRETRAIN)
+	./srl recall --model build/tinymodels/m0_stage1 --out build/tinymodels/m0_stage1/recall.json
+	./srl world --out build/tinymodels/world_checks --corpus checks --pretrain-bytes $(TINY_CHECKS_BYTES)
+	./srl pretrain --data build/tinymodels/world_checks/pretrain.txt --tokenizer tinymodels/tokenizer.json \
+	    --config tinymodels/m0_config.json --init build/tinymodels/m0_stage1 --out tinymodels/m0 --force $(TINY_CHECKS)
 	./srl recall --model tinymodels/m0 --out tinymodels/m0/recall.json
 
 # make run: the whole method on the task world (RUN_ARGS adds options, e.g. RUN_ARGS="--iterations 3")
