@@ -368,11 +368,12 @@ static int cmd_recall(Options *o) {
             }
     Buf b = {0};
     buf_printf(&b, "{\"facts\": %d, ", nc * WORLD_N_TRAITS);
-    printf("%s: forward recall of the bestiary's %d facts, greedy\n", path, nc * WORLD_N_TRAITS);
+    printf("%s: forward recall of the bestiary's %d facts, greedy, as a sentence (\"The color of x is\") and as a "
+           "check (\"Color of x:\")\n", path, nc * WORLD_N_TRAITS);
     for (int t = 0; t < WORLD_N_TRAITS; t++) {
         printf("  %-6s", world_trait_name(t));
         for (int p = 0; p < N_RECALL_PROBES; p++) {
-            printf("  %s %5.1f%%", p ? "check \"Color of x:\"" : "sentence \"The color of x is\"", 100.0 * right[t][p] / nc);
+            printf("  %s %5.1f%%", p ? "check" : "sentence", 100.0 * right[t][p] / nc);
             char key[64];
             snprintf(key, sizeof key, "%s_%s", world_trait_name(t), p ? "check" : "sentence");
             buf_json_number(&b, key, (double)right[t][p] / nc, 0);
@@ -1144,6 +1145,21 @@ static char *read_template(const char *path) {
     if (read_file(path, &text, &len, 1 << 20) < 0) fatal("%s", srl_error);
     if (judge_check_template(text) < 0) fatal("%s: %s", path, srl_error);
     return text;
+}
+
+// The judge template eval uses when none is given: judge_template.txt beside the data file
+// (srl world writes it there, and srl run judges with it), else the built-in one. Judging a
+// task-world model with another template would measure a prompt it was never trained on.
+// Returns a path to free, or NULL for the built-in template.
+static char *template_beside(const char *data_path) {
+    if (!data_path) return NULL;
+    const char *slash = strrchr(data_path, '/');
+    char *dir = slash ? xstrndup(data_path, (size_t)(slash - data_path)) : xstrdup(".");
+    char *path = path_join(dir, "judge_template.txt");
+    free(dir);
+    if (file_exists(path)) return path;
+    free(path);
+    return NULL;
 }
 
 // ----------------------------------------------------------------------------
@@ -1952,7 +1968,8 @@ static const char HELP_EVAL[] =
     "  --out DIR              write responses.jsonl and judgments.jsonl there\n"
     "  --compare FILE         another model's responses.jsonl (from --out): head-to-head win rate by\n"
     "                         grader score, and the paired bootstrap interval of the accuracy difference\n"
-    "  --judge-template FILE  the judge prompt, with {instruction} and {response}\n"
+    "  --judge-template FILE  the judge prompt, with {instruction} and {response} (default:\n"
+    "                         judge_template.txt beside the data file, else the built-in one)\n"
     "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
     "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
     "  --batch N              sequences decoded together (default 64)\n"
@@ -2027,6 +2044,8 @@ static int cmd_eval(Options *o) {
     gc.max_new = max_new, gc.judge_max_new = judge_max_new, gc.batch = batch, gc.seed = seed;
     options_done(o);
     if (!data && !judge_data) fatal("eval: give --data and/or --judge-data");
+    char *found_template = template_path ? NULL : template_beside(judge_data ? judge_data : data);
+    if (found_template) template_path = found_template, printf("judge template: %s\n", found_template);
     if (gc.candidates == 1) fatal("eval: --gap needs at least 2 candidates per request");
     if (gc.candidates && !data) fatal("eval: --gap measures on --data's requests; give --data");
     Model m;
@@ -2098,6 +2117,7 @@ static int cmd_eval(Options *o) {
     }
     tokenizer_free(tok);
     model_free(&m);
+    free(found_template);
     return 0;
 }
 
@@ -3245,7 +3265,7 @@ typedef struct {
     float candidate_temperature;  // the loop's candidates (0.7, as the paper)
     double length_rho, min_chosen;
     int grader_pairs;
-    int gap_items;        // held-out requests M1's gap is measured on (0: all of test.jsonl)
+    int gap_items;        // held-out requests M1's gap is measured on (the first ones of test.jsonl; 0: all)
     TrainFlags ift, m1;
     DPOTrainConfig dpo;
     uint64_t seed;
@@ -3436,7 +3456,7 @@ static const char HELP_RUN[] =
     "  --dpo-replay W (0: off)  each DPO step also trains on a batch of OUT/eft/eft_train.jsonl\n"
     "                   with the SFT loss at weight W, so that the judging is kept\n"
     "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
-    "  --gap-items N (all)  held-out requests for M1's generation-verification gap, measured\n"
+    "  --gap-items N (200)  held-out requests for M1's generation-verification gap, measured\n"
     "                   after M1 and before the loop, with the loop's N, K and temperatures\n"
     "  --batch N (64)  --seed S (1)  --save-every N (training checkpoints, 200 steps)\n"
     "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, gap, prompts<t>, candidates<t>,\n"
@@ -3468,7 +3488,7 @@ static int cmd_run(Options *o) {
     rc.length_rho = opt_double(o, "length-rho", -1, -1, 1);
     rc.min_chosen = opt_double(o, "min-chosen", 0, 0, 5);
     rc.grader_pairs = opt_flag(o, "grader-pairs");
-    rc.gap_items = (int)opt_long(o, "gap-items", 0, 0, 1 << 24);
+    rc.gap_items = (int)opt_long(o, "gap-items", 200, 0, 1 << 24);
     rc.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     rc.ift = SFT_DEFAULTS;
     rc.ift.epochs = (int)opt_long(o, "sft-epochs", 5, 1, 1000);
