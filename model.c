@@ -2056,10 +2056,14 @@ size_t model_bytes_weights(const Config *c, int weights_bf16) {
     return bytes;
 }
 
+static size_t packed_floats(const Config *c);
+
+// float32 weights are packed for generation (model_pack_weights): a second copy of the matrices
 size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len, int weights_bf16) {
     size_t kv = (size_t)c->n_layers * n_seqs * seq_len * c->n_kv_heads * c->head_dim * 2;
     size_t rows = (size_t)n_seqs * ((size_t)c->vocab_size + 4 * (size_t)c->dim + 3 * (size_t)c->hidden_dim);
-    return model_bytes_weights(c, weights_bf16) + (kv + rows) * sizeof(float);
+    size_t packed = weights_bf16 ? 0 : packed_floats(c);
+    return model_bytes_weights(c, weights_bf16) + (kv + rows + packed) * sizeof(float);
 }
 
 size_t model_bytes_train(const Config *c, int B, int T) {
@@ -2106,6 +2110,14 @@ static float *cache_values(const KVCache *c, int layer, int slot) {
     return c->v + ((size_t)layer * c->n_slots + slot) * c->max_len * c->kv_dim;
 }
 
+// The floats of the packed copy: every linear layer and the head, each padded to whole panels.
+static size_t packed_floats(const Config *c) {
+    int C = c->dim, F = c->hidden_dim, QD = c->n_heads * c->head_dim, KVD = c->n_kv_heads * c->head_dim;
+    size_t sq = packed_size(C, QD), skv = packed_size(C, KVD), so = packed_size(QD, C);
+    size_t sf = packed_size(C, F), sd = packed_size(F, C), sh = packed_size(C, c->vocab_size);
+    return (size_t)c->n_layers * (sq + 2 * skv + so + 2 * sf + sd) + sh;
+}
+
 void model_pack_weights(Model *m) {
     const Config *c = &m->config;
     model_drop_packed_weights(m);
@@ -2113,9 +2125,9 @@ void model_pack_weights(Model *m) {
     int C = c->dim, F = c->hidden_dim, QD = c->n_heads * c->head_dim, KVD = c->n_kv_heads * c->head_dim;
     size_t L = (size_t)c->n_layers;
     size_t sq = packed_size(C, QD), skv = packed_size(C, KVD), so = packed_size(QD, C);
-    size_t sf = packed_size(C, F), sd = packed_size(F, C), sh = packed_size(C, c->vocab_size);
+    size_t sf = packed_size(C, F), sd = packed_size(F, C);
     PackedWeights *pk = &m->packed;
-    pk->memory = xmalloc((L * (sq + 2 * skv + so + 2 * sf + sd) + sh) * sizeof(float));
+    pk->memory = xmalloc(packed_floats(c) * sizeof(float));
     pk->wq = pk->memory;
     pk->wk = pk->wq + L * sq;
     pk->wv = pk->wk + L * skv;
@@ -2332,7 +2344,10 @@ int model_generate(Model *m, int n, const int *const *prompts, const int *prompt
     if (rope_ensure(m, max_len) < 0) return -1;
     KVCache cache;
     if (kv_cache_init(&cache, c, S, max_len) < 0) return -1;
-    model_pack_weights(m);
+    // the packed copy only makes decoding faster (the same sums either way): skipped when it
+    // would not fit in the memory left
+    size_t available = memory_available();
+    if (!available || packed_floats(c) * sizeof(float) < available) model_pack_weights(m);
 
     // per slot: the sequence it decodes (-1: free), the tokens whose keys and values it holds,
     // and the token sampled last, not yet fed

@@ -388,8 +388,11 @@ static void test_memory(const char *tmp) {
     // generating one 4096-token sequence: the weights plus a KV cache of L x 4096 x 2 x KV*D floats (1 GiB)
     size_t gen = model_bytes_generate(&c, 1, 4096, 1);
     CHECK(gen - bf16 >= (1u << 30) && gen < (size_t)18 << 30, "8B bf16 generation needs %.2f GiB (< 18)", gen / 1073741824.0);
-    printf("  Llama-3-8B: weights %.2f GiB as bf16 (%.2f as float32); generating 1 x 4096 needs %.2f GiB\n",
-           bf16 / 1073741824.0, f32 / 1073741824.0, gen / 1073741824.0);
+    // as float32, generation also packs a copy of every linear layer and the head (not the embedding)
+    size_t gen32 = model_bytes_generate(&c, 1, 4096, 0), packed = 4 * (n - norms - (size_t)c.vocab_size * c.dim);
+    CHECK(gen32 - gen == (f32 - bf16) + packed, "f32 generation counts the packed copy (%zu more than bf16)", gen32 - gen);
+    printf("  Llama-3-8B: weights %.2f GiB as bf16 (%.2f as float32); generating 1 x 4096 needs %.2f GiB (%.2f as float32)\n",
+           bf16 / 1073741824.0, f32 / 1073741824.0, gen / 1073741824.0, gen32 / 1073741824.0);
 
     char *dir = sparse_8b_folder(tmp, &c);
     size_t avail = memory_available();
