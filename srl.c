@@ -141,6 +141,22 @@ static void load_model_or_die(Model *m, const char *path) {
     if (model_load(m, path) < 0) fatal("%s", srl_error);
 }
 
+// --dtype of the commands that only run the model forward (generate, judge, eval, ...): the
+// weights in memory. Training commands hold float32 always.
+#define DTYPE_HELP                                                                                                     \
+    "  --dtype auto|bf16|f32   weights in memory: auto (default) keeps the file's dtype (a bf16 folder\n"              \
+    "                          stays bf16, mapped from the file), bf16 rounds float32 files, f32 upcasts all\n"
+static int opt_load_dtype(Options *o) {
+    const char *s = opt_str(o, "dtype", "auto");
+    int d = load_dtype_parse(s);
+    if (d < 0) fatal("%s: --dtype is auto, bf16 or f32, not %s", o->command, s);
+    return d;
+}
+
+static void load_model_as_or_die(Model *m, const char *path, int load_dtype) {
+    if (model_load_as(m, path, load_dtype) < 0) fatal("%s", srl_error);
+}
+
 // The tokenizer for a model: --tokenizer PATH when given, else the model folder's own.
 static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
     const char *path = tokenizer_path;
@@ -185,20 +201,23 @@ static const char HELP_INFO[] =
     "usage: srl info --model MODEL [--batch B] [--seq T]\n"
     "\n"
     "Prints a model's configuration, its parameter count, and the memory it needs to generate\n"
-    "(weights + KV cache for B sequences of T tokens) and to train (weights, gradients, AdamW\n"
-    "state and activations for a batch of B x T).\n"
+    "(weights as --dtype holds them, plus their packed copy when float32, + KV cache for B\n"
+    "sequences of T tokens) and to train (float32 weights, gradients, AdamW state and activations\n"
+    "for a batch of B x T).\n"
     "MODEL is a Hugging Face model folder or a llama2.c .bin file.\n"
     "  --batch B   sequences (default 16)\n"
-    "  --seq T     tokens per sequence (default: the smaller of 512 and the model's context)\n";
+    "  --seq T     tokens per sequence (default: the smaller of 512 and the model's context)\n"
+    DTYPE_HELP;
 
 static int cmd_info(Options *o) {
     if (wants_help(o, HELP_INFO)) return 0;
     const char *path = opt_required(o, "model");
     int B = (int)opt_long(o, "batch", 16, 1, 4096);
     long seq = opt_long(o, "seq", 0, 0, 1 << 24);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, path);
+    load_model_as_or_die(&m, path, dtype);
     const Config *c = &m.config;
     int T = seq ? (int)seq : (c->max_seq_len < 512 ? c->max_seq_len : 512);
     printf("%-28s %s\n", "model", path);
@@ -220,10 +239,15 @@ static int cmd_info(Options *o) {
     printf("%-28s %d\n", "bos_token_id", c->bos_token_id);
     printf("%-28s", "eos_token_id");
     for (int i = 0; i < c->n_eos; i++) printf(" %d", c->eos_token_ids[i]);
-    printf("\n%-28s %zu (%.2f M)\n", "parameters", m.n_params, m.n_params / 1e6);
+    size_t n_params = model_param_count(c);
+    printf("\n%-28s %zu (%.2f M)\n", "parameters", n_params, n_params / 1e6);
+    if (m.weights_bf16)
+        printf("%-28s bf16 (%zu mapped from the file, %zu copied), norms float32; kernel %s\n", "weights in memory",
+               m.bf16.n_mapped, m.bf16.n_copied, bf16_kernel_name(bf16_kernel_get()));
+    else printf("%-28s float32\n", "weights in memory");
     char label[64];
     snprintf(label, sizeof label, "memory to generate (%dx%d)", B, T);
-    print_mib(label, model_bytes_generate(c, B, T));
+    print_mib(label, model_bytes_generate(c, B, T, m.weights_bf16));
     snprintf(label, sizeof label, "memory to train (%dx%d)", B, T);
     print_mib(label, model_bytes_train(c, B, T));
     model_free(&m);
@@ -245,7 +269,8 @@ static const char HELP_GENERATE[] =
     "  --seed S                random seed (default 0)\n"
     "  --bos                   put the beginning-of-text token before the prompt\n"
     "  --print-ids             print the new ids, space-separated, on one line\n"
-    "  --tokenizer PATH        a tokenizer.json, tokenizer.model, or folder\n";
+    "  --tokenizer PATH        a tokenizer.json, tokenizer.model, or folder\n"
+    DTYPE_HELP;
 
 static int cmd_generate(Options *o) {
     if (wants_help(o, HELP_GENERATE)) return 0;
@@ -257,10 +282,11 @@ static int cmd_generate(Options *o) {
     uint64_t seed = (uint64_t)opt_long(o, "seed", 0, 0, 0x7fffffffffffffffL);
     int print_ids = opt_flag(o, "print-ids"), bos = opt_flag(o, "bos");
     const char *tok_path = opt_str(o, "tokenizer", NULL);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     if (!!prompt == !!ids_text) fatal("generate: give exactly one of --prompt and --ids");
     Model m;
-    load_model_or_die(&m, path);
+    load_model_as_or_die(&m, path, dtype);
     Tokenizer *tok = NULL;
     int n_ids, *ids;
     if (prompt) {
@@ -1915,7 +1941,8 @@ static void print_eval_real_data_help(void) {
            "  --max-new-tokens N     answer budget (default %d); --judge-max-new-tokens N (%d); --batch N (%d)\n"
            "  A prompt that leaves no room for the budget in the model's context is skipped and counted.\n"
            "--judge-data also reads human ranks (\"ranks\", 0 the best) in place of \"scores\", as srl eft-prep\n"
-           "--candidates writes its held-out prompts (eft_eval_ranked.jsonl): the judge against the human ranking.\n",
+           "--candidates writes its held-out prompts (eft_eval_ranked.jsonl): the judge against the human ranking.\n"
+           DTYPE_HELP,
            real_eval_defaults.max_new, real_eval_defaults.judge_max_new, real_eval_defaults.batch);
 }
 
@@ -1929,6 +1956,7 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     const char *data = opt_str(o, "data", NULL), *judge_data = opt_str(o, "judge-data", NULL);
     int task_world = data || judge_data;
+    int dtype = opt_load_dtype(o);
     options_done(o);
     if (task_world) fatal("eval: --ifeval and --mt-bench run on their own, without --data or --judge-data");
     if (ifeval && mt_bench) fatal("eval: give one of --ifeval and --mt-bench per run");
@@ -1938,14 +1966,14 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     Model m, judge;
     Tokenizer *tok = NULL, *judge_tok = NULL;
     if (model_path && !(ifeval && responses)) {
-        load_model_or_die(&m, model_path);
+        load_model_as_or_die(&m, model_path, dtype);
         tok = load_tokenizer_for(tok_path, model_path);
     }
     if (ifeval) {
         eval_ifeval(responses ? NULL : &m, tok, ifeval, responses, max_new, batch, out);
     } else {
         if (judge_path) {
-            load_model_or_die(&judge, judge_path);
+            load_model_as_or_die(&judge, judge_path, dtype);
             judge_tok = load_tokenizer_for(NULL, judge_path);
         }
         eval_mt_bench(&m, tok, judge_path ? &judge : &m, judge_path ? judge_tok : tok, mt_bench, max_new, judge_max_new, batch, seed, out);
@@ -1978,7 +2006,8 @@ static const char HELP_EVAL[] =
     "--gap-temperature (0.7), each judged --gap-samples K times (3) at --gap-judge-temperature\n"
     "(0.7) by the model itself: how much more often its top-scored answer is perfect than any\n"
     "candidate, with a bootstrap interval, over all requests and per kind of family (fact, form);\n"
-    "--gap-items N: the first N requests only. Writes gap.json and gap.jsonl to --out.\n";
+    "--gap-items N: the first N requests only. Writes gap.json and gap.jsonl to --out.\n"
+    DTYPE_HELP;
 
 static void print_instruction_eval(const char *name, const InstructionEval *e) {
     printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens, an item repeated in %.1f%%\n", name,
@@ -2042,6 +2071,7 @@ static int cmd_eval(Options *o) {
     gc.judge_temperature = (float)opt_double(o, "gap-judge-temperature", GAP_DEFAULTS.judge_temperature, 0, 10);
     gc.max_items = (int)opt_long(o, "gap-items", 0, 0, 1 << 24);
     gc.max_new = max_new, gc.judge_max_new = judge_max_new, gc.batch = batch, gc.seed = seed;
+    int dtype = opt_load_dtype(o);
     options_done(o);
     if (!data && !judge_data) fatal("eval: give --data and/or --judge-data");
     char *found_template = template_path ? NULL : template_beside(judge_data ? judge_data : data);
@@ -2049,7 +2079,7 @@ static int cmd_eval(Options *o) {
     if (gc.candidates == 1) fatal("eval: --gap needs at least 2 candidates per request");
     if (gc.candidates && !data) fatal("eval: --gap measures on --data's requests; give --data");
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
     if (out && make_dirs(out) < 0) fatal("%s", srl_error);
     if (data) {
@@ -3033,7 +3063,8 @@ static const char HELP_GEN_PROMPTS[] =
     "--rouge-max against every request known so far.\n"
     "  --n N             prompts to make (default 400)\n"
     "  --temperature T   (0.6)   --top-p P (0.9)   --max-new-tokens N (48)\n"
-    "  --min-words N (4) --max-words N (40) --rouge-max X (0.7) --batch N (64) --seed S\n";
+    "  --min-words N (4) --max-words N (40) --rouge-max X (0.7) --batch N (64) --seed S\n"
+    DTYPE_HELP;
 
 static int cmd_gen_prompts(Options *o) {
     if (wants_help(o, HELP_GEN_PROMPTS)) return 0;
@@ -3048,9 +3079,10 @@ static int cmd_gen_prompts(Options *o) {
                           .rouge_max = opt_double(o, "rouge-max", 0.7, 0, 1),
                           .seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL)};
     const char *prefix = opt_str(o, "id-prefix", "p");
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     PromptStats st;
     stage_gen_prompts(&m, tok, seed_data, out, prefix, &c, &st);
@@ -3067,7 +3099,8 @@ static const char HELP_GEN_RESPONSES[] =
     "\n"
     "N candidate responses per prompt, sampled through the chat template and decoded in\n"
     "batches through the KV cache. Records: {\"id\", \"candidate\", \"prompt\", \"response\", \"tokens\"}.\n"
-    "  --n N (4)  --temperature T (0.7)  --top-p P (0.9)  --max-new-tokens N (64)  --batch N (64)  --seed S\n";
+    "  --n N (4)  --temperature T (0.7)  --top-p P (0.9)  --max-new-tokens N (64)  --batch N (64)  --seed S\n"
+    DTYPE_HELP;
 
 static int cmd_gen_responses(Options *o) {
     if (wants_help(o, HELP_GEN_RESPONSES)) return 0;
@@ -3076,9 +3109,10 @@ static int cmd_gen_responses(Options *o) {
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10), top_p = (float)opt_double(o, "top-p", 0.9, 0, 1);
     int max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     stage_gen_responses(&m, tok, prompts, out, n, t, top_p, max_new, batch, seed);
     tokenizer_free(tok);
@@ -3094,7 +3128,8 @@ static const char HELP_JUDGE[] =
     "(unparseable or out-of-range outputs are dropped and counted, never made a number) and\n"
     "averaged. Records keep every sample and are keyed by prompt id and candidate index.\n"
     "  --template FILE     the judge prompt, with {instruction} and {response} (default: srl's)\n"
-    "  --samples K (3)  --temperature T (0.7)  --max-new-tokens N (160)  --batch N (64)  --seed S\n";
+    "  --samples K (3)  --temperature T (0.7)  --max-new-tokens N (160)  --batch N (64)  --seed S\n"
+    DTYPE_HELP;
 
 static int cmd_judge(Options *o) {
     if (wants_help(o, HELP_JUDGE)) return 0;
@@ -3104,9 +3139,10 @@ static int cmd_judge(Options *o) {
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10);
     int max_new = (int)opt_long(o, "max-new-tokens", 160, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     stage_judge(&m, tok, template_text, cands, out, k, t, max_new, batch, seed);
     free(template_text);
