@@ -735,6 +735,8 @@ static const char HELP_WORLD[] =
     "  --test-seed S         a fresh test set: test.jsonl and judge_test.jsonl drawn anew from S (new\n"
     "                        requests about the same creatures and words, none in any training file);\n"
     "                        every other file the same bytes as --seed's\n"
+    "  --avoid FILE[,FILE]   with --test-seed: the fresh requests kept out of these texts too (the\n"
+    "                        corpora M0 was trained on, e.g. build/tinymodels/world_checks/pretrain.txt)\n"
     "  --ift N --eft N --eft-eval N --test N --judge-test N   records per file\n";
 
 static int cmd_world(Options *o) {
@@ -744,6 +746,7 @@ static int cmd_world(Options *o) {
     const char *out = opt_required(o, "out");
     w.seed = (uint64_t)opt_long(o, "seed", (long)w.seed, 0, 0x7fffffffffffffffL);
     w.test_seed = (uint64_t)opt_long(o, "test-seed", 0, 0, 0x7fffffffffffffffL);
+    w.avoid = opt_str(o, "avoid", NULL);
     w.difficulty = (int)opt_long(o, "difficulty", w.difficulty, 1, 5);
     w.pretrain_bytes = opt_long(o, "pretrain-bytes", w.pretrain_bytes, 0, 1L << 32);
     const char *corpus = opt_str(o, "corpus", "facts");
@@ -756,6 +759,7 @@ static int cmd_world(Options *o) {
     w.n_test = (int)opt_long(o, "test", w.n_test, 0, 10000000);
     w.n_judge_test = (int)opt_long(o, "judge-test", w.n_judge_test, 0, 10000000);
     options_done(o);
+    if (w.avoid && !w.test_seed) fatal("world: --avoid keeps a fresh test set (--test-seed) out of texts; give --test-seed");
     double t0 = now_seconds();
     if (world_generate(&w, out) < 0) fatal("%s", srl_error);
     printf("wrote the task world (seed %llu, difficulty %d) to %s in %.1fs\n", (unsigned long long)w.seed, w.difficulty, out,

@@ -3292,6 +3292,34 @@ static int write_pretrain(const WorldOptions *o, const char *dir, const TextSet 
     return atomic_commit(&af);
 }
 
+// Appends each file of a comma-separated list to *text (a blank line between, so that no
+// request spans two files); the fresh held-out requests are then kept out of all of them.
+static int append_avoided_texts(const char *list, char **text, size_t *len) {
+    Buf b = {0};
+    buf_append(&b, *text, *len);
+    int rc = 0;
+    for (const char *p = list; *p && rc == 0;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char *path = xstrndup(p, n), *extra = NULL;
+        size_t extra_len;
+        if (n > 0 && (rc = read_file(path, &extra, &extra_len, 0)) == 0) {
+            buf_append_str(&b, "\n\n");
+            buf_append(&b, extra, extra_len);
+        } else if (rc < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%.200s", srl_error);
+            errorf("world: --avoid %s: %s", path, why);
+        }
+        free(extra), free(path);
+        p += n + (comma != NULL);
+    }
+    free(*text);
+    buf_append(&b, "", 1);  // NUL-terminated, for strstr
+    *text = b.data, *len = b.len - 1;
+    return rc;
+}
+
 int world_generate(const WorldOptions *o, const char *out_dir) {
     if (o->difficulty < 1 || o->difficulty > 5) return errorf("world: difficulty must be 1..5, not %d", o->difficulty);
     if (o->n_ift < 0 || o->n_eft < 0 || o->n_eft_eval < 0 || o->n_test < 0 || o->n_judge_test < 0 || o->pretrain_bytes < 0)
@@ -3319,6 +3347,7 @@ int world_generate(const WorldOptions *o, const char *out_dir) {
         size_t corpus_len;
         rc = read_file(corpus_path, &corpus, &corpus_len, 0);
         free(corpus_path);
+        if (rc == 0 && o->avoid) rc = append_avoided_texts(o->avoid, &corpus, &corpus_len);
         if (rc == 0) {
             rc = write_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);
             if (rc == 0) rc = write_judge_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);

@@ -89,6 +89,8 @@ typedef struct {
     int difficulty;        // 1..5: how many constraints, how long the lists, how tight the ranges
     long pretrain_bytes;   // size of pretrain.txt
     int corpus;            // WORLD_CORPUS_FACTS (M0's first stage) or WORLD_CORPUS_CHECKS (its second)
+    const char *avoid;     // with a test seed: text files (comma-separated) the fresh requests must not
+                           // appear in, beside this pretrain.txt (the corpora M0 was trained on), or NULL
     int n_ift, n_eft, n_eft_eval, n_test, n_judge_test;
 } WorldOptions;
 

@@ -816,6 +816,31 @@ static void test_generator(void) {
             }
         }
         CHECK(fresh_leaks == 0 && n_fresh == o.n_test, "%d of the fresh held-out requests were seen before", fresh_leaks);
+        // --avoid: texts the fresh requests are kept out of as well (the corpora M0 was trained on):
+        // with the first fresh request written to such a file, it is drawn no more; a missing
+        // file is an error that names it
+        {
+            char avoid_path[256], dir_e[256];
+            snprintf(avoid_path, sizeof avoid_path, "/tmp/test_world_%d_avoid.txt", (int)getpid());
+            snprintf(dir_e, sizeof dir_e, "/tmp/test_world_%d_e", (int)getpid());
+            FILE *af = fopen(avoid_path, "w");
+            CHECK(af != NULL, "write %s", avoid_path);
+            if (af) fprintf(af, "Some text.\n%s\n", fresh_test.data), fclose(af);
+            WorldOptions g = f;
+            g.avoid = avoid_path;
+            CHECK(world_generate(&g, dir_e) == 0, "generate with --avoid: %s", srl_error);
+            Buf avoided = {0};
+            int n_avoided;
+            CHECK(collect_instructions(dir_e, "test.jsonl", &avoided, &n_avoided) == 0, "read the test set drawn with --avoid");
+            CHECK(n_avoided == o.n_test && !in_list(&avoided, n_avoided, fresh_test.data),
+                  "with --avoid, the avoided request is not drawn (%d records)", n_avoided);
+            buf_free(&avoided);
+            g.avoid = "/nonexistent/corpus.txt";
+            CHECK(world_generate(&g, dir_e) < 0 && strstr(srl_error, "/nonexistent/corpus.txt"), "a missing --avoid file: %s",
+                  srl_error);
+            remove(avoid_path);
+            remove_dir(dir_e);
+        }
         free(corpus);
         buf_free(&fresh_test), buf_free(&fresh_judge), buf_free(&first_test);
         for (int i = 0; i < 3; i++) buf_free(&train_sets[i]);
