@@ -1,6 +1,7 @@
 // test_model.c: the Llama core against things we did not write.
 //   1. the PyTorch reference (tests/ref, made by tests/make_reference.py): logits, loss,
-//      summed log-probs, every gradient, 3 AdamW steps, the tied head, bf16 and sharded files
+//      summed log-probs, every gradient, gradient clipping, 3 AdamW steps clipped and unclipped,
+//      the tied head, bf16 and sharded files
 //   2. finite differences of an independent double-precision forward written here
 //   3. generation: the KV-cache forward equals the training forward bit for bit
 //   4. determinism: 20 training steps give identical weights for 1 and 2 threads
@@ -115,45 +116,95 @@ static void test_reference_forward_backward(void) {
     model_free(&m);
 }
 
-static void test_reference_adamw(void) {
-    char *text;
+static JsonDoc settings;
+static char *settings_text;
+
+static void settings_open(void) {
     size_t len;
-    JsonDoc settings;
-    if (read_file(REF_DIR "/settings.json", &text, &len, 0) < 0 || json_parse(&settings, text, len) < 0) {
+    if (read_file(REF_DIR "/settings.json", &settings_text, &len, 0) < 0 || json_parse(&settings, settings_text, len) < 0) {
         fprintf(stderr, "FAIL: settings.json: %s\n", srl_error);
         exit(1);
     }
+}
+
+// AdamW steps on the main batch against the reference's: clipped at settings' max_norm_key
+// (prefix "adamw.": every step clipped) or not (prefix "adamw_unclipped.": no step clipped;
+// with every step clipped, a clip coefficient off by a constant factor would pass, since AdamW
+// is invariant to a constant rescale of its gradients).
+static void test_reference_adamw(const char *prefix, const char *max_norm_key) {
     const JsonValue *s = settings.root;
     AdamWConfig cfg = {(float)settings_number(s, "beta1"), (float)settings_number(s, "beta2"),
                        (float)settings_number(s, "eps"), (float)settings_number(s, "weight_decay")};
     LRSchedule sched = {(float)settings_number(s, "lr_max"), (float)settings_number(s, "min_lr"),
                         (int)settings_number(s, "warmup_steps"), (int)settings_number(s, "total_steps"), 0};
-    float max_norm = (float)settings_number(s, "max_norm");
+    float max_norm = (float)settings_number(s, max_norm_key);
     int steps = (int)settings_number(s, "adamw_steps");
     Model m;
     load_or_die(&m, REF_DIR "/tiny");
     size_t n;
+    char name[64];
     int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
     float *weights = ref_tensor("weights", NULL);
-    float *ref_loss = ref_tensor("adamw.loss", NULL), *ref_norm = ref_tensor("adamw.grad_norm", NULL);
+    snprintf(name, sizeof name, "%sloss", prefix);
+    float *ref_loss = ref_tensor(name, NULL);
+    snprintf(name, sizeof name, "%sgrad_norm", prefix);
+    float *ref_norm = ref_tensor(name, NULL);
     float *ref_lr = ref_tensor("adamw.lr", NULL);
     float *d_logprob = xmalloc(n * sizeof(float));
+    int clipped = 0;
     for (int step = 0; step < steps; step++) {
         model_forward(&m, inputs, targets, 3, (int)n / 3);
         float loss = model_weighted_nll(&m, weights, d_logprob);
         model_zero_grad(&m);
         model_backward(&m, d_logprob);
         float norm = model_clip_grads(&m, max_norm);
+        clipped += norm > max_norm;
         float lr = lr_at_step(&sched, step);
         model_adamw_step(&m, &cfg, lr);
-        CHECK(close_rel(loss, ref_loss[step], 1e-5, 1e-6), "AdamW step %d: loss %.7f, PyTorch %.7f", step, loss, ref_loss[step]);
-        CHECK(close_rel(norm, ref_norm[step], 1e-5, 1e-6), "step %d: grad norm %.7f, PyTorch %.7f", step, norm, ref_norm[step]);
+        CHECK(close_rel(loss, ref_loss[step], 1e-5, 1e-6), "%s step %d: loss %.7f, PyTorch %.7f", prefix, step, loss, ref_loss[step]);
+        CHECK(close_rel(norm, ref_norm[step], 1e-5, 1e-6), "%s step %d: grad norm %.7f, PyTorch %.7f", prefix, step, norm,
+              ref_norm[step]);
         CHECK(close_rel(lr, ref_lr[step], 1e-6, 1e-9), "step %d: lr %.8f, PyTorch %.8f", step, lr, ref_lr[step]);
     }
-    compare_tensors(&m, &m.params, "adamw.", 1e-4, "weights after 3 AdamW steps");
+    int unclipped = strcmp(prefix, "adamw_unclipped.") == 0;
+    CHECK(clipped == (unclipped ? 0 : steps), "%s: %d of %d steps clipped", prefix, clipped, steps);
+    char what[96];
+    snprintf(what, sizeof what, "weights after %d AdamW steps, %s", steps, unclipped ? "unclipped" : "clipped");
+    compare_tensors(&m, &m.params, prefix, 1e-4, what);
     free(inputs), free(targets), free(weights), free(ref_loss), free(ref_norm), free(ref_lr), free(d_logprob);
-    json_free(&settings);
-    free(text);
+    model_free(&m);
+}
+
+// Gradient clipping against torch.nn.utils.clip_grad_norm_ on the main gradients: the norm, the
+// clipped gradients themselves, and the coefficient (srl's clipped over srl's unclipped
+// gradients, so the gradients' own float32 error drops out); above the norm, nothing changes.
+static void test_reference_clipping(void) {
+    float max_norm = (float)settings_number(settings.root, "clip_max_norm");
+    float unclipped_max_norm = (float)settings_number(settings.root, "unclipped_max_norm");
+    Model m;
+    load_or_die(&m, REF_DIR "/tiny");
+    size_t n;
+    int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
+    float *weights = ref_tensor("weights", NULL), *ref_norm = ref_tensor("clip.grad_norm", NULL);
+    float *ref_coef = ref_tensor("clip.coef", NULL), *d_logprob = xmalloc(n * sizeof(float));
+    model_forward(&m, inputs, targets, 3, (int)n / 3);
+    model_weighted_nll(&m, weights, d_logprob);
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+    float *raw = xmalloc(m.n_params * sizeof(float));
+    memcpy(raw, m.grads_memory, m.n_params * sizeof(float));
+    float norm = model_clip_grads(&m, unclipped_max_norm);
+    CHECK(close_rel(norm, ref_norm[0], 1e-5, 1e-6), "gradient norm %.7f, clip_grad_norm_ %.7f", norm, ref_norm[0]);
+    CHECK(memcmp(raw, m.grads_memory, m.n_params * sizeof(float)) == 0,
+          "clipping at max_norm %g above the norm %g leaves the gradients bit for bit", unclipped_max_norm, norm);
+    norm = model_clip_grads(&m, max_norm);
+    double dot = 0, sq = 0;
+    for (size_t i = 0; i < m.n_params; i++) dot += (double)m.grads_memory[i] * raw[i], sq += (double)raw[i] * raw[i];
+    double coef = dot / sq;
+    CHECK(close_rel(coef, ref_coef[0], 1e-6, 1e-9), "clip coefficient %.9f, clip_grad_norm_'s %.9f", coef, ref_coef[0]);
+    compare_tensors(&m, &m.grads, "clip.grad.", 1e-5, "clipped gradients");
+    printf("  clipping: norm %.6f (PyTorch %.6f), coefficient %.8f (PyTorch %.8f)\n", norm, ref_norm[0], coef, ref_coef[0]);
+    free(inputs), free(targets), free(weights), free(ref_norm), free(ref_coef), free(d_logprob), free(raw);
     model_free(&m);
 }
 
@@ -661,8 +712,11 @@ int main(void) {
         fprintf(stderr, "FAIL: %s (run from the project folder)\n", srl_error);
         return 1;
     }
+    settings_open();
     test_reference_forward_backward();
-    test_reference_adamw();
+    test_reference_clipping();
+    test_reference_adamw("adamw.", "max_norm");
+    test_reference_adamw("adamw_unclipped.", "unclipped_max_norm");
     test_reference_dpo();
     test_reference_tied_bf16_sharded();
     test_finite_differences(0, 0, 7);
@@ -673,5 +727,7 @@ int main(void) {
     test_dpo_replay();
     test_stories260k();
     safetensors_close(&expected);
+    json_free(&settings);
+    free(settings_text);
     return check_summary("test_model");
 }
