@@ -731,6 +731,23 @@ def main():
     for n, _ in param_shapes(cfg):
         put("clip.grad." + n, clipped[n])
 
+    # --- SFT with each sequence's mean loss counting equally (srl: per_sequence_mean) -----------
+    # Written with torch's own cross_entropy and loss.backward(), unlike sft_loss above:
+    #   loss = mean_b ( sum_t mask[b,t] CE[b,t] / sum_t mask[b,t] )
+    pg = with_grad(params)
+    ce = torch.nn.functional.cross_entropy(forward(pg, cfg, inputs).reshape(-1, V), targets.reshape(-1), reduction="none")
+    s_loss = ((ce.view(B, T) * mask).sum(1) / mask.sum(1)).mean()
+    s_loss.backward()
+    s_grads = {n: pg[n].grad.detach() for n in params}
+    s_weights = mask / (mask.sum(1, keepdim=True) * B)
+    assert abs(float(s_loss) - float(sft_loss(params, cfg, inputs, targets, s_weights)[0])) < 1e-12
+    apart = max(float((s_grads[n] - grads[n]).abs().max() / grads[n].abs().max()) for n in params)
+    assert apart > 1e-2, apart  # the per-token mean is a different loss, visibly
+    print(f"per-sequence mean: loss {float(s_loss):.6f}; gradients differ from the per-token mean's by up to {apart:.3f}")
+    put("seqmean.loss", s_loss.reshape(1))
+    for n, _ in param_shapes(cfg):
+        put("seqmean.grad." + n, s_grads[n])
+
     # --- DPO ----------------------------------------------------------------------------------
     d_inputs, d_targets, d_mask, n_chosen = make_dpo_batch(SEED_DPO_DATA, V)
     gnoise = torch.Generator().manual_seed(SEED_REF_NOISE)

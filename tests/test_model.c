@@ -1,7 +1,8 @@
 // test_model.c: the Llama core against things we did not write.
 //   1. the PyTorch reference (tests/ref, made by tests/make_reference.py): logits, loss,
 //      summed log-probs, every gradient, gradient clipping, 3 AdamW steps clipped and unclipped,
-//      the tied head, bf16 and sharded files
+//      the tied head, bf16 and sharded files; the training glue (dpo.c: one step of train_lm
+//      and train_dpo, whole and in micro-batches) against the reference's gradients
 //   2. finite differences of an independent double-precision forward written here
 //   3. generation: the KV-cache forward equals the training forward bit for bit
 //   4. determinism: 20 training steps give identical weights for 1 and 2 threads
@@ -64,8 +65,10 @@ static void load_or_die(Model *m, const char *path) {
 }
 
 // Compares every gradient (or weight) tensor of the model with the reference tensors named
-// prefix + name.
-static void compare_tensors(const Model *m, const Params *p, const char *prefix, double tol, const char *what) {
+// prefix + name, plus w2 times those named prefix2 + name when prefix2 is not NULL (gradients are
+// linear in the loss: the gradient of a sum of two reference losses).
+static void compare_tensor_sum(const Model *m, const Params *p, const char *prefix, const char *prefix2, double w2, double tol,
+                               const char *what) {
     int n = model_tensor_count(m);
     double worst = 0;
     char worst_name[128] = "";
@@ -73,9 +76,16 @@ static void compare_tensors(const Model *m, const Params *p, const char *prefix,
         char name[128], ref_name[160];
         model_tensor_name(m, i, name, sizeof name);
         snprintf(ref_name, sizeof ref_name, "%s%s", prefix, name);
-        size_t numel, ref_numel;
+        size_t numel, ref_numel, numel2;
         float *mine = model_tensor_by_name(m, p, name, &numel);
         float *ref = ref_tensor(ref_name, &ref_numel);
+        if (prefix2) {
+            snprintf(ref_name, sizeof ref_name, "%s%s", prefix2, name);
+            float *ref2 = ref_tensor(ref_name, &numel2);
+            CHECK(numel2 == ref_numel, "%s: %s%s has %zu values, %s%s %zu", what, prefix, name, ref_numel, prefix2, name, numel2);
+            for (size_t j = 0; j < ref_numel && j < numel2; j++) ref[j] = (float)((double)ref[j] + w2 * ref2[j]);
+            free(ref2);
+        }
         CHECK(mine && numel == ref_numel, "%s: %s has %zu values, reference %zu", what, name, numel, ref_numel);
         if (mine && numel == ref_numel) {
             double d = max_rel_diff(mine, ref, numel, 1e-6);
@@ -85,6 +95,10 @@ static void compare_tensors(const Model *m, const Params *p, const char *prefix,
         free(ref);
     }
     printf("  %s: %d tensors, worst relative difference %.2e (%s)\n", what, n, worst, worst_name);
+}
+
+static void compare_tensors(const Model *m, const Params *p, const char *prefix, double tol, const char *what) {
+    compare_tensor_sum(m, p, prefix, NULL, 0, tol, what);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +257,149 @@ static void test_reference_dpo(void) {
     free(inputs), free(targets), free(mask), free(ref_lp), free(lp_expected), free(loss1), free(loss0), free(margin);
     free(d_logprob);
     model_free(&m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1b. the training glue (dpo.c) against the reference: one optimizer step of train_lm and of
+// train_dpo, on the whole batch and in micro-batches. The step's gradients stay in m->grads
+// (grad_clip 0: not clipped). They are what is compared, not the updated weights: a first
+// AdamW step is invariant to the gradients' scale, and a scaling bug is nothing but a scale.
+
+// The reference's (B, T) rows as sequences: row b is inputs[b, 0..n-1] then targets[b, n-1],
+// where n is one past its last masked position; token t + 1 is a target where mask[b, t] is 1.
+static void ref_rows_to_seqset(SeqSet *s, const int *inputs, const int *targets, const float *mask, int row0, int rows, int T) {
+    int ids[64];
+    unsigned char tmask[64];
+    for (int b = row0; b < row0 + rows; b++) {
+        int n = 0;
+        for (int t = 0; t < T; t++)
+            if (mask[b * T + t] != 0) n = t + 1;
+        for (int t = 0; t < n; t++) ids[t] = inputs[b * T + t], tmask[t + 1] = mask[b * T + t] != 0;
+        ids[n] = targets[b * T + n - 1];
+        tmask[0] = 0;
+        seqset_add(s, ids, tmask, n + 1, NULL);
+    }
+}
+
+// A number from the first line of dir/train_log.jsonl (the first step's).
+static double first_step_logged(const char *dir, const char *key) {
+    char *path = path_join(dir, "train_log.jsonl"), *text = NULL;
+    size_t len = 0;
+    double v = NAN;
+    JsonDoc doc;
+    if (read_file(path, &text, &len, 0) == 0) {
+        char *nl = strchr(text, '\n');
+        if (json_parse(&doc, text, nl ? (size_t)(nl - text) : len) == 0) {
+            if (json_get_number(doc.root, key, &v) < 0) v = NAN;
+            json_free(&doc);
+        }
+    }
+    CHECK(!isnan(v), "%s holds a %s", path, key);
+    free(text), free(path);
+    return v;
+}
+
+// Removes a training folder that holds only its log (checkpoints go when training ends).
+static void remove_train_dir(const char *dir) {
+    char *path = path_join(dir, "train_log.jsonl");
+    remove(path);
+    CHECK(rmdir(dir) == 0, "%s holds nothing but its log", dir);
+    free(path);
+}
+
+// train_lm, one step over the reference's 3 rows (12, 12 and 9 tokens: batch_build pads the
+// third), in micro-batches of 3, 2 + 1 and 1 + 1 + 1. The per-token mean's reference is grad.*
+// (weights = mask / sum(mask)); the per-sequence mean's is seqmean.grad.*, from torch's
+// cross_entropy and loss.backward().
+static void test_reference_train_lm(int per_sequence_mean) {
+    size_t n;
+    int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
+    float *mask = ref_tensor("mask", NULL), *ref_loss = ref_tensor(per_sequence_mean ? "seqmean.loss" : "loss", NULL);
+    int B = 3, T = (int)n / B;
+    SeqSet set = {0};
+    ref_rows_to_seqset(&set, inputs, targets, mask, 0, B, T);
+    CHECK(set.lens[0] == T + 1 && set.lens[2] < T + 1, "the rows have different lengths (%d, %d)", set.lens[0], set.lens[2]);
+    float *whole = NULL;
+    for (int micro = B; micro >= 1; micro--) {
+        Model m;
+        load_or_die(&m, REF_DIR "/tiny");
+        char dir[] = "/tmp/srl_glue_XXXXXX", what[96];
+        CHECK(mkdtemp(dir) != NULL, "temp folder");
+        LMTrainConfig cfg = {.label = "sft", .max_steps = 1, .batch_size = B, .micro_batch = micro, .lr = 1e-3f,
+                             .lr_min = 1e-3f, .per_sequence_mean = per_sequence_mean, .seed = 1, .out_dir = dir, .quiet = 1};
+        CHECK(train_lm(&m, &set, NULL, &cfg) == 0, "train_lm: %s", srl_error);
+        double loss = first_step_logged(dir, "loss");
+        remove_train_dir(dir);
+        CHECK(close_rel(loss, ref_loss[0], 1e-5, 1e-6), "train_lm (%s mean, micro-batch %d): loss %.6f, PyTorch %.6f",
+              per_sequence_mean ? "per-sequence" : "per-token", micro, loss, ref_loss[0]);
+        snprintf(what, sizeof what, "train_lm step, %s mean, micro-batch %d", per_sequence_mean ? "per-sequence" : "per-token",
+                 micro);
+        compare_tensors(&m, &m.grads, per_sequence_mean ? "seqmean.grad." : "grad.", 1e-5, what);
+        if (!whole) {
+            whole = xmalloc(m.n_params * sizeof(float));
+            memcpy(whole, m.grads_memory, m.n_params * sizeof(float));
+        } else {
+            double d = max_rel_diff(m.grads_memory, whole, m.n_params, 1e-6);
+            CHECK(d <= 1e-6, "%s: gradients differ from the whole batch's by %.3g (float rounding only)", what, d);
+        }
+        model_free(&m);
+    }
+    free(whole), free(inputs), free(targets), free(mask), free(ref_loss);
+    seqset_free(&set);
+}
+
+// train_dpo, one step over the reference's 2 pairs, in micro-batches of 2 and of 1 + 1, against
+// dpo.grad.* (beta 0.1, NLL weight 1, each pair's loss averaged over the step); then with the
+// replay of the 3 SFT rows at weight 0.5, against dpo.grad.* + 0.5 seqmean.grad.*.
+static void test_reference_train_dpo(void) {
+    size_t n;
+    int *inputs = ref_ints("dpo.inputs", &n), *targets = ref_ints("dpo.targets", NULL);
+    float *mask = ref_tensor("dpo.mask", NULL), *ref_lp = ref_tensor("dpo.ref_logprob", NULL);
+    float *ref_loss = ref_tensor("dpo.loss", NULL), *ref_seqmean = ref_tensor("seqmean.loss", NULL);
+    int P = 2, T = (int)n / (2 * P);
+    SeqSet chosen = {0}, rejected = {0}, replay = {0};
+    ref_rows_to_seqset(&chosen, inputs, targets, mask, 0, P, T);
+    ref_rows_to_seqset(&rejected, inputs, targets, mask, P, P, T);
+    double ref_c[2] = {ref_lp[0], ref_lp[1]}, ref_r[2] = {ref_lp[2], ref_lp[3]};
+    size_t ns;
+    int *s_inputs = ref_ints("inputs", &ns), *s_targets = ref_ints("targets", NULL);
+    float *s_mask = ref_tensor("mask", NULL);
+    ref_rows_to_seqset(&replay, s_inputs, s_targets, s_mask, 0, 3, (int)ns / 3);
+    float beta = (float)settings_number(settings.root, "dpo_beta"), alpha = (float)settings_number(settings.root, "dpo_alpha");
+    float *whole = NULL;
+    for (int with_replay = 0; with_replay < 2; with_replay++)
+        for (int micro = P; micro >= 1; micro--) {
+            Model m;
+            load_or_die(&m, REF_DIR "/tiny");
+            char dir[] = "/tmp/srl_glue_XXXXXX", what[96];
+            CHECK(mkdtemp(dir) != NULL, "temp folder");
+            DPOTrainConfig cfg = {.beta = beta, .nll_alpha = alpha, .epochs = 1, .batch_size = P, .micro_batch = micro,
+                                  .lr = 1e-3f, .lr_min = 1e-3f, .seed = 1, .out_dir = dir, .quiet = 1,
+                                  .replay = with_replay ? &replay : NULL, .replay_weight = 0.5f, .replay_batch = 3};
+            CHECK(train_dpo(&m, &chosen, &rejected, ref_c, ref_r, &cfg) == 0, "train_dpo: %s", srl_error);
+            snprintf(what, sizeof what, "train_dpo step, micro-batch %d%s", micro, with_replay ? ", replay weight 0.5" : "");
+            if (with_replay) {
+                double replay_loss = first_step_logged(dir, "replay_loss");
+                CHECK(close_rel(replay_loss, ref_seqmean[0], 1e-5, 1e-6), "%s: replay loss %.6f, PyTorch %.6f", what,
+                      replay_loss, ref_seqmean[0]);
+            }
+            double loss = first_step_logged(dir, "loss");
+            remove_train_dir(dir);
+            CHECK(close_rel(loss, ref_loss[0], 1e-5, 1e-6), "%s: loss %.6f, PyTorch %.6f", what, loss, ref_loss[0]);
+            compare_tensor_sum(&m, &m.grads, "dpo.grad.", with_replay ? "seqmean.grad." : NULL, 0.5, 1e-5, what);
+            if (micro == P) {
+                free(whole);
+                whole = xmalloc(m.n_params * sizeof(float));
+                memcpy(whole, m.grads_memory, m.n_params * sizeof(float));
+            } else {
+                double d = max_rel_diff(m.grads_memory, whole, m.n_params, 1e-6);
+                CHECK(d <= 1e-6, "%s: gradients differ from the whole batch's by %.3g (float rounding only)", what, d);
+            }
+            model_free(&m);
+        }
+    free(whole), free(inputs), free(targets), free(mask), free(ref_lp), free(ref_loss), free(ref_seqmean);
+    free(s_inputs), free(s_targets), free(s_mask);
+    seqset_free(&chosen), seqset_free(&rejected), seqset_free(&replay);
 }
 
 static void test_reference_tied_bf16_sharded(void) {
@@ -718,6 +875,9 @@ int main(void) {
     test_reference_adamw("adamw.", "max_norm");
     test_reference_adamw("adamw_unclipped.", "unclipped_max_norm");
     test_reference_dpo();
+    test_reference_train_lm(0);
+    test_reference_train_lm(1);
+    test_reference_train_dpo();
     test_reference_tied_bf16_sharded();
     test_finite_differences(0, 0, 7);
     test_finite_differences(1, 1, 7);
