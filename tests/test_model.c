@@ -4,7 +4,8 @@
 //      the tied head, bf16 and sharded files; the training glue (dpo.c: one step of train_lm
 //      and train_dpo, whole and in micro-batches) against the reference's gradients
 //   2. finite differences of an independent double-precision forward written here
-//   3. generation: the KV-cache forward equals the training forward bit for bit
+//   3. generation: the KV-cache forward equals the training forward bit for bit; sampling
+//      (temperature, top-p) against the exact distribution, by a chi-square test
 //   4. determinism: 20 training steps give identical weights for 1 and 2 threads
 //   5. the real stories260K checkpoint (SRL_FIXTURES): greedy output, and again after
 //      conversion to a Hugging Face folder
@@ -683,6 +684,102 @@ static void test_cache_matches_training(void) {
     model_free(&m);
 }
 
+// Sampling against the distribution it should draw from. For temperature T and top-p the
+// exact distribution is q = softmax(l / T) cut to the nucleus, the smallest set of most likely
+// tokens whose mass reaches top_p (a token is in it when the tokens more likely than it hold
+// less than top_p: Hugging Face's TopPLogitsWarper), renormalized; computed here in double.
+static int nucleus_distribution(const float *logits, int V, double temperature, double top_p, double *q,
+                                double *margin) {
+    double max = logits[0], sum = 0;
+    for (int v = 1; v < V; v++)
+        if (logits[v] > max) max = logits[v];
+    double p[64];
+    for (int v = 0; v < V; v++) sum += p[v] = exp((logits[v] - max) / temperature);
+    for (int v = 0; v < V; v++) p[v] /= sum;
+    double kept = 0;
+    *margin = 1;
+    for (int v = 0; v < V; v++) {
+        double above = 0;  // the mass of the tokens more likely than v
+        for (int u = 0; u < V; u++)
+            if (p[u] > p[v]) above += p[u];
+        q[v] = top_p >= 1 || above < top_p ? p[v] : 0;
+        kept += q[v];
+        if (top_p < 1 && fabs(above - top_p) < *margin) *margin = fabs(above - top_p);
+    }
+    int n = 0;
+    for (int v = 0; v < V; v++) q[v] /= kept, n += q[v] > 0;
+    return n;
+}
+
+// The chi-square survival function for even degrees of freedom 2m has a closed form,
+// P(X > x) = exp(-x/2) sum_{i<m} (x/2)^i / i!; its bound at probability alpha is found by
+// bisection. For odd df the next even df is used: its bound is larger (a chi-square with more
+// degrees of freedom is stochastically larger), so the test stays on the safe side.
+static double chi_square_bound(int df, double alpha) {
+    int m = (df + 1) / 2;
+    double lo = 0, hi = 1000;
+    for (int it = 0; it < 200; it++) {
+        double x = (lo + hi) / 2, term = 1, sf = 0;
+        for (int i = 0; i < m; i++) sf += term, term *= x / 2 / (i + 1);
+        sf *= exp(-x / 2);
+        if (sf > alpha) lo = x;
+        else hi = x;
+    }
+    return hi;
+}
+
+// 10^5 draws of sample_token per setting; the chi-square statistic over the nucleus must stay
+// below the bound that a correct sampler exceeds with probability 1e-6 (every expected count is
+// at least 400, so the chi-square approximation holds), and tokens outside the nucleus must
+// never come. The logits are in no particular order of id, and no token's "mass above" lies
+// within 1e-3 of top_p, so float32 rounding cannot move the nucleus' edge.
+static void test_sampling_distribution(void) {
+    static const float logits[16] = {0.35f, -1.5f, 1.9f, -0.4f, 0.8f, -2.1f, 1.1f, 0.1f,
+                                     -0.95f, 1.6f, -0.15f, 0.6f, -1.8f, 1.3f, -0.7f, -1.25f};
+    static const float settings_t[4][2] = {{1.0f, 1.0f}, {0.7f, 0.9f}, {1.4f, 0.6f}, {0.5f, 0.75f}};
+    enum { V = 16, N = 100000 };
+    for (int si = 0; si < 4; si++) {
+        float temp = settings_t[si][0], top_p = settings_t[si][1];
+        double q[V], margin;
+        int k = nucleus_distribution(logits, V, temp, top_p, q, &margin);
+        CHECK(margin > 1e-3, "T %.1f top-p %.2f: the nucleus' edge is %.2g from top_p", temp, top_p, margin);
+        long counts[V] = {0};
+        Rng rng;
+        rng_seed(&rng, 100 + si);
+        for (int i = 0; i < N; i++) {
+            float l[V];
+            memcpy(l, logits, sizeof l);
+            int t = sample_token(l, V, temp, top_p, &rng);
+            if (t >= 0 && t < V) counts[t]++;
+        }
+        double chi2 = 0, min_expected = N;
+        long outside = 0, total = 0;
+        for (int v = 0; v < V; v++) {
+            total += counts[v];
+            if (q[v] == 0) {
+                outside += counts[v];
+                continue;
+            }
+            double e = N * q[v];
+            chi2 += (counts[v] - e) * (counts[v] - e) / e;
+            if (e < min_expected) min_expected = e;
+        }
+        double bound = chi_square_bound(k - 1, 1e-6);
+        CHECK(total == N, "every draw is a token id (%ld of %d)", total, N);
+        CHECK(min_expected >= 400, "T %.1f top-p %.2f: every expected count is large (%.0f)", temp, top_p, min_expected);
+        CHECK(outside == 0, "T %.1f top-p %.2f: %ld draws outside the nucleus of %d tokens", temp, top_p, outside, k);
+        CHECK(chi2 < bound, "T %.1f top-p %.2f: chi-square %.1f over %d tokens, bound %.1f (df %d, p 1e-6)", temp, top_p, chi2,
+              k, bound, k - 1);
+        printf("  sampling T %.1f top-p %.2f: %d draws, nucleus %d of %d tokens, none outside, chi-square %.1f < %.1f "
+               "(df %d, p 1e-6)\n", temp, top_p, N, k, V, chi2, bound, k - 1);
+    }
+    // temperature 0: the argmax, the lowest id among tied maxima
+    float tied[5] = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
+    Rng rng;
+    rng_seed(&rng, 1);
+    CHECK(sample_token(tied, 5, 0.0f, 0.9f, &rng) == 1, "temperature 0 takes the argmax, the lowest id on ties");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. determinism over thread counts
 
@@ -883,6 +980,7 @@ int main(void) {
     test_finite_differences(1, 1, 7);
     test_finite_differences(0, 0, 300);
     test_cache_matches_training();
+    test_sampling_distribution();
     test_thread_determinism();
     test_dpo_replay();
     test_stories260k();
