@@ -3,6 +3,7 @@
 #include "judge.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -652,6 +653,102 @@ void judgment_lines_json(Buf *b, const char *prefix, const JudgmentLines *t, int
     buf_json_number(b, key, check_share(t->all.fails_caught, t->all.fails), 0);
     snprintf(key, sizeof key, "%spasses_kept", prefix);
     buf_json_number(b, key, check_share(t->all.passes_kept, t->all.passes), last);
+}
+
+// ----------------------------------------------------------------------------
+// the generation-verification gap
+//
+// Per prompt i: s_i = the share of its candidates that are perfect, t_i = 1 when its top answer
+// is perfect. gap = mean_i (t_i - s_i): the difference of two shares over the same prompts, so
+// its interval is the bootstrap of the mean of the per-prompt differences.
+
+void judge_gap(const GapItem *items, int n_items, uint64_t seed, GapResult *out) {
+    memset(out, 0, sizeof *out);
+    double *top = xmalloc((size_t)(n_items ? n_items : 1) * sizeof(double));
+    double *share = xmalloc((size_t)(n_items ? n_items : 1) * sizeof(double));
+    double chosen_sum = 0, pair_share_sum = 0;
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < n_items; i++) {
+        const GapItem *it = &items[i];
+        int gradeable = 0, perfect = 0, n_top = 0, top_perfect = 0;
+        double best = -INFINITY;
+        JudgedCandidate *jc = xmalloc((size_t)(it->n ? it->n : 1) * sizeof *jc);
+        int n_jc = 0;
+        for (int c = 0; c < it->n; c++) {
+            if (isnan(it->grade[c])) continue;
+            gradeable++, perfect += it->grade[c] == 5;
+            if (isnan(it->judge[c])) continue;
+            jc[n_jc++] = (JudgedCandidate){c, 1, it->judge[c], 0};
+            // the top answer, ties broken by a reservoir draw: the k-th tied candidate replaces
+            // the pick with probability 1/k, so each of the tied is the pick with equal chance
+            if (it->judge[c] > best) best = it->judge[c], n_top = 1, top_perfect = it->grade[c] == 5;
+            else if (it->judge[c] == best && rng_int(&rng, ++n_top) == 0) top_perfect = it->grade[c] == 5;
+        }
+        if (n_top > 0) {
+            share[out->prompts] = (double)perfect / gradeable;
+            top[out->prompts] = top_perfect;
+            out->prompts++;
+            PairChoice pc;
+            judge_select_pair(jc, n_jc, -1, 0, &pc);
+            if (pc.status == JUDGE_PAIR_OK) {
+                double gc = it->grade[pc.chosen], gr = it->grade[pc.rejected];
+                out->pairs++;
+                chosen_sum += gc == 5;
+                pair_share_sum += (double)perfect / gradeable;
+                if (gc > gr) out->better++;
+                else if (gc == gr) out->equal++;
+                else out->worse++;
+            }
+        }
+        free(jc);
+    }
+    double any = 0, t = 0;
+    for (int i = 0; i < out->prompts; i++) any += share[i], t += top[i];
+    out->any_perfect = out->prompts ? any / out->prompts : NAN;
+    out->top_perfect = out->prompts ? t / out->prompts : NAN;
+    bootstrap_paired_diff_ci(top, share, out->prompts, 2000, seed, 0.95, &out->gap, &out->gap_lo, &out->gap_hi);
+    out->chosen_perfect = out->pairs ? chosen_sum / out->pairs : NAN;
+    out->pair_any_perfect = out->pairs ? pair_share_sum / out->pairs : NAN;
+    free(top), free(share);
+}
+
+// GapResult's fields as JSON keys: one table for writing and reading.
+static const struct {
+    const char *name;
+    size_t offset;
+    int is_count;  // an int field, else a double
+} gap_fields[] = {
+    {"prompts", offsetof(GapResult, prompts), 1},         {"pairs", offsetof(GapResult, pairs), 1},
+    {"better", offsetof(GapResult, better), 1},           {"equal", offsetof(GapResult, equal), 1},
+    {"worse", offsetof(GapResult, worse), 1},             {"any_perfect", offsetof(GapResult, any_perfect), 0},
+    {"top_perfect", offsetof(GapResult, top_perfect), 0}, {"gap", offsetof(GapResult, gap), 0},
+    {"gap_lo", offsetof(GapResult, gap_lo), 0},           {"gap_hi", offsetof(GapResult, gap_hi), 0},
+    {"chosen_perfect", offsetof(GapResult, chosen_perfect), 0},
+    {"pair_any_perfect", offsetof(GapResult, pair_any_perfect), 0},
+};
+enum { N_GAP_FIELDS = (int)(sizeof gap_fields / sizeof gap_fields[0]) };
+
+void judge_gap_json(Buf *b, const char *prefix, const GapResult *r, int last) {
+    char key[96];
+    for (int i = 0; i < N_GAP_FIELDS; i++) {
+        snprintf(key, sizeof key, "%s%s", prefix, gap_fields[i].name);
+        const char *field = (const char *)r + gap_fields[i].offset;
+        if (gap_fields[i].is_count) buf_printf(b, "\"%s\": %d%s", key, *(const int *)field, last && i + 1 == N_GAP_FIELDS ? "" : ", ");
+        else buf_json_number(b, key, *(const double *)field, last && i + 1 == N_GAP_FIELDS);
+    }
+}
+
+void judge_gap_read(const JsonValue *root, const char *prefix, GapResult *r) {
+    char key[96];
+    for (int i = 0; i < N_GAP_FIELDS; i++) {
+        snprintf(key, sizeof key, "%s%s", prefix, gap_fields[i].name);
+        char *field = (char *)r + gap_fields[i].offset;
+        double v;
+        if (json_get_number(root, key, &v) < 0) v = NAN;
+        if (gap_fields[i].is_count) *(int *)field = isfinite(v) ? (int)v : 0;
+        else *(double *)field = v;
+    }
 }
 
 // ----------------------------------------------------------------------------

@@ -196,6 +196,38 @@ double check_share(int count, int of);
 // "<prefix>fails_caught" and "<prefix>passes_kept" over every check.
 void judgment_lines_json(Buf *b, const char *prefix, const JudgmentLines *t, int last);
 
+// ----------------------------------------------------------------------------
+// the generation-verification gap (Song et al. 2024, "Mind the Gap", arXiv 2412.02674)
+//
+// How much more often the judge's pick among a prompt's candidates is perfect (grader score 5)
+// than a candidate is: the condition for self-rewarding to help. Near zero, the judge can only
+// pass on the answers' own quality, and DPO on its pairs cannot improve them.
+
+typedef struct {
+    int n;                // candidates of one prompt
+    const double *judge;  // (n) mean judge score, NaN when no sample of it parsed
+    const double *grade;  // (n) the grader's score 0..5, NaN when the grader cannot grade it
+} GapItem;
+
+typedef struct {
+    int prompts;                    // prompts counted: a judged and gradeable candidate at least
+    double any_perfect;             // mean over them of the share of candidates that are perfect
+    double top_perfect;             // share of them whose top answer is perfect: the candidate with the
+                                    // highest mean judge score, ties broken at random with the seed
+    double gap, gap_lo, gap_hi;     // top_perfect - any_perfect, paired bootstrap 95 % interval
+    int pairs;                      // prompts where judge_select_pair makes a pair (no tie, 2 scored)
+    double chosen_perfect;          // share of those pairs whose chosen answer is perfect
+    double pair_any_perfect;        // mean share perfect among the candidates of those prompts
+    int better, equal, worse;       // chosen against rejected, by the grader
+} GapResult;
+
+// Candidates that the grader cannot grade take no part (neither in the shares nor as picks).
+void judge_gap(const GapItem *items, int n_items, uint64_t seed, GapResult *out);
+// "<prefix>prompts": n, ..., "<prefix>gap": x, "<prefix>gap_lo": ... : every field of r, as JSON;
+// and read back (a missing number is NaN, a missing count 0).
+void judge_gap_json(Buf *b, const char *prefix, const GapResult *r, int last);
+void judge_gap_read(const JsonValue *root, const char *prefix, GapResult *r);
+
 // Correlations of two n-vectors; NaN when undefined (n < 2 or either side constant).
 double pearson(const double *x, const double *y, int n);
 double spearman_rho(const double *x, const double *y, int n);     // Pearson on ranks, ties get their average rank

@@ -40,7 +40,7 @@ static int thread_id(void) {
 // ----------------------------------------------------------------------------
 // number formats: bf16 is the top half of an fp32; f16 is IEEE half precision
 
-static float bf16_to_f32(uint16_t h) {
+float bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;
     memcpy(&f, &u, 4);
@@ -48,7 +48,7 @@ static float bf16_to_f32(uint16_t h) {
 }
 
 // Round to nearest, ties to even (as torch does); NaN stays NaN.
-static uint16_t f32_to_bf16(float f) {
+uint16_t f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40);
@@ -575,6 +575,219 @@ static void linear_backward(float *dx, float *dW, const float *dy, const float *
 }
 
 // ----------------------------------------------------------------------------
+// Linear layers with bf16 weights (inference): y (N, OUT) = x (N, IN) W^T, W (OUT, IN) in bf16
+// exactly as the file stores it, so a mapped file is used in place. Each y[n][o] is a dot
+// product along a row of W, computed in lanes: lane k of 16 sums the products with i = k mod 16
+// in increasing i (the vdpbf16ps kernel: lane k sums the pairs i = 2k, 2k+1 mod 32, the odd one
+// first, as the instruction does), then the 16 lanes are added in a fixed tree. A tile of
+// rows x outputs is computed together so each loaded weight serves several rows; the order of
+// any one sum never depends on the tile, the thread or the batch.
+
+#define BF16_LANES 16
+#define BF16_TILE_ROWS 4     // rows of x per tile
+#define BF16_TILE_OUTS 4     // outputs per tile
+#define BF16_BLOCK_OUTS 16   // outputs per parallel task (rows of W that stay in cache)
+
+typedef float vec16f __attribute__((vector_size(BF16_LANES * 4)));
+typedef uint16_t vec16u16 __attribute__((vector_size(BF16_LANES * 2)));
+typedef uint32_t vec16u32 __attribute__((vector_size(BF16_LANES * 4)));
+
+// The fixed tree: (l[k] + l[k+8]), then +4, +2, +1.
+static inline float lanes_sum(const float *l) {
+    float s8[8], s4[4];
+    for (int k = 0; k < 8; k++) s8[k] = l[k] + l[k + 8];
+    for (int k = 0; k < 4; k++) s4[k] = s8[k] + s8[k + 4];
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+// 16 bf16 widened to float32: the bits shifted into the top half.
+static inline vec16f bf16x16_load(const uint16_t *p) {
+    vec16u16 h;
+    memcpy(&h, p, sizeof h);
+    vec16u32 u = __builtin_convertvector(h, vec16u32) << 16;
+    vec16f f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline vec16f f32x16_load(const float *p) {
+    vec16f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// The plain kernel's tile: rows x outs outputs y[r][o] (at most BF16_TILE_ROWS x BF16_TILE_OUTS).
+// The tail i >= IN - IN % 16 goes through zero-padded copies, so lane k keeps i = k mod 16.
+static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int ldy, const float *x, const uint16_t *W,
+                                                                  int IN, int rows, int outs) {
+    vec16f acc[BF16_TILE_ROWS][BF16_TILE_OUTS];
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < outs; o++) acc[r][o] = (vec16f){0};
+    int i = 0;
+    for (; i + BF16_LANES <= IN; i += BF16_LANES) {
+        vec16f w[BF16_TILE_OUTS];
+        for (int o = 0; o < outs; o++) w[o] = bf16x16_load(W + (size_t)o * IN + i);
+        for (int r = 0; r < rows; r++) {
+            vec16f a = f32x16_load(x + (size_t)r * IN + i);
+            for (int o = 0; o < outs; o++) acc[r][o] += a * w[o];
+        }
+    }
+    if (i < IN) {
+        int tail = IN - i;
+        vec16f w[BF16_TILE_OUTS];
+        for (int o = 0; o < outs; o++) {
+            uint16_t t[BF16_LANES] = {0};
+            memcpy(t, W + (size_t)o * IN + i, (size_t)tail * 2);
+            w[o] = bf16x16_load(t);
+        }
+        for (int r = 0; r < rows; r++) {
+            float t[BF16_LANES] = {0};
+            memcpy(t, x + (size_t)r * IN + i, (size_t)tail * 4);
+            vec16f a = f32x16_load(t);
+            for (int o = 0; o < outs; o++) acc[r][o] += a * w[o];
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < outs; o++) {
+            float l[BF16_LANES];
+            memcpy(l, &acc[r][o], sizeof l);
+            y[(size_t)r * ldy + o] = lanes_sum(l);
+        }
+}
+
+static void bf16_block_plain(float *y, const float *x, const uint16_t *W, int N, int IN, int OUT, int o0, int o1) {
+    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
+        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
+        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
+            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
+            float *yt = y + (size_t)n * OUT + o;
+            const float *xt = x + (size_t)n * IN;
+            const uint16_t *wt = W + (size_t)o * IN;
+            // constant tile shapes let the compiler keep the accumulators in registers
+            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) bf16_tile_plain(yt, OUT, xt, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
+            else if (rows == 1 && outs == BF16_TILE_OUTS) bf16_tile_plain(yt, OUT, xt, wt, IN, 1, BF16_TILE_OUTS);
+            else bf16_tile_plain(yt, OUT, xt, wt, IN, rows, outs);
+        }
+    }
+}
+
+// AVX512-BF16, compiled for that target whatever the command line says, and run only when the
+// CPU has it (cpuid), so the one cc line builds on any x86-64; other machines get the plain
+// kernel alone.
+#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 10)
+#define HAVE_AVX512_BF16_KERNEL 1
+#include <cpuid.h>
+#include <immintrin.h>
+
+static int cpu_has_avx512_bf16(void) {
+    unsigned a, b, c, d;
+    // avx512f and avx512bw through the compiler's check, which also asks the OS (XGETBV) whether
+    // it saves the 512-bit state; AVX512_BF16 is cpuid leaf 7, subleaf 1, EAX bit 5.
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) return 0;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1;
+}
+
+// The vdpbf16ps tile: x is given in bf16 (xb, rows of ldx >= IN, zero past IN). Per step of 32
+// inputs, lane k of acc adds x[2k+1] w[2k+1] then x[2k] w[2k] (each product exact in float32).
+// The tail of each row of W is loaded under a mask, zeros past IN.
+static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512bf16"))) void
+bf16_tile_avx512(float *y, int ldy, const uint16_t *xb, int ldx, const uint16_t *W, int IN, int rows, int outs) {
+    __m512 acc[BF16_TILE_ROWS][BF16_TILE_OUTS];
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < outs; o++) acc[r][o] = _mm512_setzero_ps();
+    for (int i = 0; i < IN; i += 32) {
+        __mmask32 mask = IN - i >= 32 ? 0xFFFFFFFFu : (1u << (IN - i)) - 1;
+        __m512i w[BF16_TILE_OUTS];
+        for (int o = 0; o < outs; o++) w[o] = _mm512_maskz_loadu_epi16(mask, W + (size_t)o * IN + i);
+        for (int r = 0; r < rows; r++) {
+            __m512i a = _mm512_loadu_si512((const void *)(xb + (size_t)r * ldx + i));
+            for (int o = 0; o < outs; o++) acc[r][o] = _mm512_dpbf16_ps(acc[r][o], (__m512bh)a, (__m512bh)w[o]);
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < outs; o++) {
+            float l[BF16_LANES];
+            _mm512_storeu_ps(l, acc[r][o]);
+            y[(size_t)r * ldy + o] = lanes_sum(l);
+        }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void bf16_block_avx512(float *y, const uint16_t *xb, int ldx,
+                                                                                     const uint16_t *W, int N, int IN,
+                                                                                     int OUT, int o0, int o1) {
+    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
+        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
+        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
+            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
+            float *yt = y + (size_t)n * OUT + o;
+            const uint16_t *xt = xb + (size_t)n * ldx;
+            const uint16_t *wt = W + (size_t)o * IN;
+            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
+            else if (rows == 1 && outs == BF16_TILE_OUTS) bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, 1, BF16_TILE_OUTS);
+            else bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, rows, outs);
+        }
+    }
+}
+#else
+static int cpu_has_avx512_bf16(void) { return 0; }
+#endif
+
+static int bf16_kernel = -1;  // chosen on first use
+
+int bf16_kernel_available(int kernel) {
+    if (kernel == BF16_KERNEL_PLAIN) return 1;
+    return kernel == BF16_KERNEL_AVX512 && cpu_has_avx512_bf16();
+}
+
+int bf16_kernel_get(void) {
+    if (bf16_kernel < 0) {
+        const char *env = getenv("SRL_BF16_KERNEL");
+        int forced_plain = env && strcmp(env, "plain") == 0;
+        bf16_kernel = !forced_plain && bf16_kernel_available(BF16_KERNEL_AVX512) ? BF16_KERNEL_AVX512 : BF16_KERNEL_PLAIN;
+    }
+    return bf16_kernel;
+}
+
+int bf16_kernel_set(int kernel) {
+    if (!bf16_kernel_available(kernel)) return errorf("the %s bf16 kernel does not run on this machine", bf16_kernel_name(kernel));
+    bf16_kernel = kernel;
+    return 0;
+}
+
+const char *bf16_kernel_name(int kernel) {
+    return kernel == BF16_KERNEL_AVX512 ? "avx512-bf16 (vdpbf16ps)" : "plain C";
+}
+
+void linear_forward_bf16(float *y, const float *x, const uint16_t *W, int N, int IN, int OUT) {
+    if (N <= 0 || OUT <= 0) return;
+    int n_blocks = (OUT + BF16_BLOCK_OUTS - 1) / BF16_BLOCK_OUTS;
+    int kernel = bf16_kernel_get();
+#ifdef HAVE_AVX512_BF16_KERNEL
+    if (kernel == BF16_KERNEL_AVX512) {
+        // x rounded to bf16 once per call, each row padded with zeros to a multiple of 32
+        int ldx = (IN + 31) / 32 * 32;
+        uint16_t *xb = xcalloc((size_t)N * ldx, sizeof(uint16_t));
+        for (size_t n = 0; n < (size_t)N; n++)
+            for (int i = 0; i < IN; i++) xb[n * ldx + i] = f32_to_bf16(x[n * IN + i]);
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < n_blocks; b++) {
+            int o1 = (b + 1) * BF16_BLOCK_OUTS < OUT ? (b + 1) * BF16_BLOCK_OUTS : OUT;
+            bf16_block_avx512(y, xb, ldx, W, N, IN, OUT, b * BF16_BLOCK_OUTS, o1);
+        }
+        free(xb);
+        return;
+    }
+#endif
+    (void)kernel;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < n_blocks; b++) {
+        int o1 = (b + 1) * BF16_BLOCK_OUTS < OUT ? (b + 1) * BF16_BLOCK_OUTS : OUT;
+        bf16_block_plain(y, x, W, N, IN, OUT, b * BF16_BLOCK_OUTS, o1);
+    }
+}
+
+// ----------------------------------------------------------------------------
 // RMSNorm: y = x * r * w with r = 1 / sqrt(mean(x^2) + eps), per row of C values.
 
 static void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps) {
@@ -813,6 +1026,12 @@ static void embedding_forward(float *out, const float *table, const int *tokens,
     for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, table + (size_t)tokens[n] * C, (size_t)C * sizeof(float));
 }
 
+// The same from a bf16 table (inference), each value widened exactly.
+static void embedding_forward_bf16(float *out, const uint16_t *table, const int *tokens, int N, int C) {
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < C; i++) out[(size_t)n * C + i] = bf16_to_f32(table[(size_t)tokens[n] * C + i]);
+}
+
 static void embedding_backward(float *d_table, const float *d_out, const int *tokens, int N, int C) {
 #pragma omp parallel for schedule(static)
     for (int i0 = 0; i0 < C; i0 += 16) {
@@ -958,6 +1177,7 @@ static void check_tokens(const Config *c, const int *tokens, int n, const char *
 }
 
 void model_forward(Model *m, const int *inputs, const int *targets, int B, int T) {
+    if (m->weights_bf16) fatal("model_forward: a model held in bf16 is for inference only (load it as f32 to train or score)");
     const Config *c = &m->config;
     if (rope_ensure(m, T) < 0) fatal("%s", srl_error);
     check_tokens(c, inputs, B * T, "input token");
@@ -1302,12 +1522,13 @@ static void tensor_name(char *out, size_t cap, int t, int layer) {
 
 // The shards of a model folder: model.safetensors alone, or the files that
 // model.safetensors.index.json's weight_map names.
-typedef struct {
+struct ShardSet {
     int n_files;
     SafeTensors *files;
     JsonDoc index;           // the index's weight_map (when sharded)
     char *index_text;
-} ShardSet;
+};
+typedef struct ShardSet ShardSet;
 
 static void shards_close(ShardSet *s) {
     for (int i = 0; i < s->n_files; i++) safetensors_close(&s->files[i]);
@@ -1382,7 +1603,165 @@ static int shards_find(const ShardSet *s, const char *name, SafeTensor *t) {
     return errorf("%s: shard %s was not opened", name, file);
 }
 
-static int load_hf_folder(Model *m, const char *dir) {
+// ----------------------------------------------------------------------------
+// bf16 weights held for inference (see WeightsBF16 in model.h)
+
+// Where tensor t (a matrix) of layer l goes in a bf16 model.
+static const uint16_t **bf16_slot(WeightsBF16 *b, int t, int l) {
+    switch (t) {
+    case 0: return &b->token_embedding;
+    case 2: return &b->wq[l];
+    case 3: return &b->wk[l];
+    case 4: return &b->wv[l];
+    case 5: return &b->wo[l];
+    case 7: return &b->w_gate[l];
+    case 8: return &b->w_up[l];
+    case 9: return &b->w_down[l];
+    case 11: return &b->lm_head;
+    default: return NULL;  // a norm weight: float32 in params
+    }
+}
+
+static int tensor_is_matrix(int t) { return param_tensor_decays[t]; }
+
+// m for config c with bf16 matrices: the pointer arrays, and params_memory holding only the
+// norm weights, in params' order (attn_norm, mlp_norm, final_norm).
+static void bf16_alloc(Model *m, const Config *c) {
+    memset(m, 0, sizeof *m);
+    m->config = *c;
+    m->weights_bf16 = 1;
+    size_t L = (size_t)c->n_layers, C = (size_t)c->dim;
+    m->n_params = 2 * L * C + C;
+    m->params_memory = xmalloc(m->n_params * sizeof(float));
+    m->params.attn_norm = m->params_memory;
+    m->params.mlp_norm = m->params_memory + L * C;
+    m->params.final_norm = m->params_memory + 2 * L * C;
+    WeightsBF16 *b = &m->bf16;
+    b->layer_ptrs = xcalloc(7 * L, sizeof *b->layer_ptrs);
+    const uint16_t ***named[7] = {&b->wq, &b->wk, &b->wv, &b->wo, &b->w_gate, &b->w_up, &b->w_down};
+    for (int i = 0; i < 7; i++) *named[i] = b->layer_ptrs + i * L;
+}
+
+static float *norm_slot(Model *m, int t, int l) {
+    size_t C = (size_t)m->config.dim;
+    return t == 1 ? m->params.attn_norm + l * C : t == 6 ? m->params.mlp_norm + l * C : m->params.final_norm;
+}
+
+// A tensor is used in place when it is BF16, 2-byte aligned, and this host is little-endian
+// (the file is); otherwise it is copied, rounded to bf16.
+static int bf16_in_place(const SafeTensor *t) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return t->dtype == DTYPE_BF16 && ((uintptr_t)t->data & 1) == 0;
+#else
+    (void)t;
+    return 0;
+#endif
+}
+
+static void safetensor_to_bf16(const SafeTensor *t, uint16_t *out) {
+    const unsigned char *src = t->data;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < t->numel; i++) {
+        if (t->dtype == DTYPE_F32) {
+            float f;
+            memcpy(&f, src + 4 * i, 4);
+            out[i] = f32_to_bf16(f);
+        } else {
+            uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+            out[i] = t->dtype == DTYPE_BF16 ? h : f32_to_bf16(f16_to_f32(h));
+        }
+    }
+}
+
+typedef struct ShardSet ShardSet;
+static void shards_close(ShardSet *s);
+
+// Fills a bf16 model from the checked entries found[] (in load_hf_folder's order). The shards
+// stay open (moved into m) when any tensor is used in place.
+static void bf16_from_entries(Model *m, const Config *c, const SafeTensor *found, ShardSet *shards, size_t shards_size) {
+    bf16_alloc(m, c);
+    WeightsBF16 *b = &m->bf16;
+    size_t copied = 0;
+    int e = 0;
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        if (t == 11 && c->tied_embeddings) continue;
+        int layers = tensor_is_per_layer(t) ? c->n_layers : 1;
+        for (int l = 0; l < layers; l++, e++)
+            if (tensor_is_matrix(t) && !bf16_in_place(&found[e])) copied += found[e].numel;
+    }
+    if (copied) b->memory = xmalloc(copied * sizeof(uint16_t));
+    size_t offset = 0;
+    e = 0;
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        if (t == 11 && c->tied_embeddings) continue;
+        int layers = tensor_is_per_layer(t) ? c->n_layers : 1;
+        for (int l = 0; l < layers; l++, e++) {
+            const SafeTensor *st = &found[e];
+            if (!tensor_is_matrix(t)) {
+                safetensor_to_f32(st, norm_slot(m, t, l));
+            } else if (bf16_in_place(st)) {
+                *bf16_slot(b, t, l) = (const uint16_t *)(const void *)st->data;
+                b->n_mapped += st->numel;
+            } else {
+                safetensor_to_bf16(st, b->memory + offset);
+                *bf16_slot(b, t, l) = b->memory + offset;
+                offset += st->numel;
+                b->n_copied += st->numel;
+            }
+        }
+    }
+    if (c->tied_embeddings) b->lm_head = b->token_embedding;
+    if (b->n_mapped) {
+        b->files = xmalloc(shards_size);
+        memcpy(b->files, shards, shards_size);
+        memset(shards, 0, shards_size);
+    }
+}
+
+// An f32 model turned into a bf16 one (each matrix rounded to nearest even into memory).
+static void bf16_from_f32_model(Model *m) {
+    Model f32 = *m;
+    const Config *c = &f32.config;
+    bf16_alloc(m, c);
+    size_t sizes[N_PARAM_TENSORS], total = 0;
+    param_sizes(c, sizes);
+    for (int t = 0; t < N_PARAM_TENSORS; t++)
+        if (tensor_is_matrix(t)) total += sizes[t];
+    m->bf16.memory = xmalloc((total ? total : 1) * sizeof(uint16_t));
+    const float *src[N_PARAM_TENSORS] = {f32.params.token_embedding, f32.params.attn_norm, f32.params.wq, f32.params.wk,
+                                         f32.params.wv, f32.params.wo, f32.params.mlp_norm, f32.params.w_gate,
+                                         f32.params.w_up, f32.params.w_down, f32.params.final_norm, f32.params.lm_head};
+    size_t offset = 0;
+    for (int t = 0; t < N_PARAM_TENSORS; t++) {
+        if (t == 11 && c->tied_embeddings) continue;
+        int layers = tensor_is_per_layer(t) ? c->n_layers : 1;
+        size_t per_layer = sizes[t] / (size_t)layers;
+        for (int l = 0; l < layers; l++) {
+            const float *from = src[t] + (size_t)l * per_layer;
+            if (!tensor_is_matrix(t)) {
+                memcpy(norm_slot(m, t, l), from, per_layer * sizeof(float));
+                continue;
+            }
+            uint16_t *to = m->bf16.memory + offset;
+            for (size_t i = 0; i < per_layer; i++) to[i] = f32_to_bf16(from[i]);
+            *bf16_slot(&m->bf16, t, l) = to;
+            offset += per_layer;
+            m->bf16.n_copied += per_layer;
+        }
+    }
+    if (c->tied_embeddings) m->bf16.lm_head = m->bf16.token_embedding;
+    model_free(&f32);
+}
+
+static void bf16_free(WeightsBF16 *b) {
+    free(b->layer_ptrs);
+    free(b->memory);
+    if (b->files) shards_close(b->files);
+    free(b->files);
+    memset(b, 0, sizeof *b);
+}
+
+static int load_hf_folder(Model *m, const char *dir, int load_dtype) {
     Config c;
     char *config_path = path_join(dir, "config.json");
     int rc = config_load_json(&c, config_path);
@@ -1414,13 +1793,28 @@ static int load_hf_folder(Model *m, const char *dir) {
             }
         }
     }
+    // bf16: asked for, or (auto) every matrix of the file is BF16
+    int bf16 = load_dtype == LOAD_BF16;
+    if (load_dtype == LOAD_AUTO && rc == 0) {
+        bf16 = 1;
+        int e = 0;
+        for (int t = 0; t < N_PARAM_TENSORS; t++) {
+            if (t == 11 && c.tied_embeddings) continue;
+            int layers = tensor_is_per_layer(t) ? c.n_layers : 1;
+            for (int l = 0; l < layers; l++, e++)
+                if (tensor_is_matrix(t) && found[e].dtype != DTYPE_BF16) bf16 = 0;
+        }
+    }
     if (rc == 0) {
         size_t n_params = count_params(&c);
         char what[4200];  // the folder's path (up to PATH_MAX) and the count
-        snprintf(what, sizeof what, "%s (%zu parameters, held as float32)", dir, n_params);
-        rc = memory_check(n_params * sizeof(float), what);
+        snprintf(what, sizeof what, "%s (%zu parameters, held as %s)", dir, n_params,
+                 bf16 ? "bf16, norms float32" : "float32");
+        rc = memory_check(model_bytes_weights(&c, bf16), what);
     }
-    if (rc == 0) {
+    if (rc == 0 && bf16) {
+        bf16_from_entries(m, &c, found, &shards, sizeof shards);
+    } else if (rc == 0) {
         model_alloc(m, &c);
         float *ptrs[N_PARAM_TENSORS] = {m->params.token_embedding, m->params.attn_norm, m->params.wq, m->params.wk,
                                         m->params.wv, m->params.wo, m->params.mlp_norm, m->params.w_gate,
@@ -1508,15 +1902,27 @@ static int load_llama2c(Model *m, const char *path) {
     return 0;
 }
 
-int model_load(Model *m, const char *path) {
+int model_load(Model *m, const char *path) { return model_load_as(m, path, LOAD_F32); }
+
+int model_load_as(Model *m, const char *path, int load_dtype) {
     memset(m, 0, sizeof *m);
-    if (dir_exists(path)) return load_hf_folder(m, path);
+    if (dir_exists(path)) return load_hf_folder(m, path, load_dtype);
     if (!file_exists(path)) return errorf("%s: no such file or folder", path);
-    return load_llama2c(m, path);
+    if (load_llama2c(m, path) < 0) return -1;
+    if (load_dtype == LOAD_BF16) bf16_from_f32_model(m);  // the file is float32: rounded copies
+    return 0;
+}
+
+int load_dtype_parse(const char *s) {
+    if (strcmp(s, "f32") == 0) return LOAD_F32;
+    if (strcmp(s, "bf16") == 0) return LOAD_BF16;
+    if (strcmp(s, "auto") == 0) return LOAD_AUTO;
+    return -1;
 }
 
 int model_save(const Model *m, const char *dir, int dtype_bf16) {
     const Config *c = &m->config;
+    if (m->weights_bf16) return errorf("%s: a model held in bf16 for inference cannot be saved (load it as f32)", dir);
     if (make_dirs(dir) < 0) return -1;
     const float *ptrs[N_PARAM_TENSORS] = {m->params.token_embedding, m->params.attn_norm, m->params.wq, m->params.wk,
                                           m->params.wv, m->params.wo, m->params.mlp_norm, m->params.w_gate,
@@ -1629,6 +2035,7 @@ void model_copy_weights(Model *dst, const Model *src) {
 
 void model_free(Model *m) {
     model_drop_packed_weights(m);
+    bf16_free(&m->bf16);
     free(m->params_memory);
     free(m->grads_memory);
     free(m->adam_m);
@@ -1639,10 +2046,24 @@ void model_free(Model *m) {
     memset(m, 0, sizeof *m);
 }
 
-size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len) {
+size_t model_param_count(const Config *c) { return count_params(c); }
+
+// The matrices at 2 or 4 bytes each, the norm weights at 4.
+size_t model_bytes_weights(const Config *c, int weights_bf16) {
+    size_t sizes[N_PARAM_TENSORS], bytes = 0;
+    param_sizes(c, sizes);
+    for (int t = 0; t < N_PARAM_TENSORS; t++) bytes += sizes[t] * (tensor_is_matrix(t) && weights_bf16 ? 2 : 4);
+    return bytes;
+}
+
+static size_t packed_floats(const Config *c);
+
+// float32 weights are packed for generation (model_pack_weights): a second copy of the matrices
+size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len, int weights_bf16) {
     size_t kv = (size_t)c->n_layers * n_seqs * seq_len * c->n_kv_heads * c->head_dim * 2;
     size_t rows = (size_t)n_seqs * ((size_t)c->vocab_size + 4 * (size_t)c->dim + 3 * (size_t)c->hidden_dim);
-    return (count_params(c) + kv + rows) * sizeof(float);
+    size_t packed = weights_bf16 ? 0 : packed_floats(c);
+    return model_bytes_weights(c, weights_bf16) + (kv + rows + packed) * sizeof(float);
 }
 
 size_t model_bytes_train(const Config *c, int B, int T) {
@@ -1689,15 +2110,24 @@ static float *cache_values(const KVCache *c, int layer, int slot) {
     return c->v + ((size_t)layer * c->n_slots + slot) * c->max_len * c->kv_dim;
 }
 
+// The floats of the packed copy: every linear layer and the head, each padded to whole panels.
+static size_t packed_floats(const Config *c) {
+    int C = c->dim, F = c->hidden_dim, QD = c->n_heads * c->head_dim, KVD = c->n_kv_heads * c->head_dim;
+    size_t sq = packed_size(C, QD), skv = packed_size(C, KVD), so = packed_size(QD, C);
+    size_t sf = packed_size(C, F), sd = packed_size(F, C), sh = packed_size(C, c->vocab_size);
+    return (size_t)c->n_layers * (sq + 2 * skv + so + 2 * sf + sd) + sh;
+}
+
 void model_pack_weights(Model *m) {
     const Config *c = &m->config;
     model_drop_packed_weights(m);
+    if (m->weights_bf16) return;  // the bf16 kernels read W as the file stores it
     int C = c->dim, F = c->hidden_dim, QD = c->n_heads * c->head_dim, KVD = c->n_kv_heads * c->head_dim;
     size_t L = (size_t)c->n_layers;
     size_t sq = packed_size(C, QD), skv = packed_size(C, KVD), so = packed_size(QD, C);
-    size_t sf = packed_size(C, F), sd = packed_size(F, C), sh = packed_size(C, c->vocab_size);
+    size_t sf = packed_size(C, F), sd = packed_size(F, C);
     PackedWeights *pk = &m->packed;
-    pk->memory = xmalloc((L * (sq + 2 * skv + so + 2 * sf + sd) + sh) * sizeof(float));
+    pk->memory = xmalloc(packed_floats(c) * sizeof(float));
     pk->wq = pk->memory;
     pk->wk = pk->wq + L * sq;
     pk->wv = pk->wk + L * skv;
@@ -1724,11 +2154,39 @@ void model_drop_packed_weights(Model *m) {
     memset(&m->packed, 0, sizeof m->packed);
 }
 
+// One linear layer's weight for inference, in whichever form the model holds it.
+typedef struct {
+    const float *w;          // (OUT, IN) float32, or NULL
+    const float *packed;     // its packed copy, or NULL
+    const uint16_t *w16;     // (OUT, IN) bf16, or NULL
+} LinearWeight;
+
+// Tensor t of layer l: one of the linear layers (2-5, 7-9) or the head (11).
+static LinearWeight inference_weight(const Model *m, int t, int l) {
+    LinearWeight lw = {0};
+    if (m->weights_bf16) {
+        lw.w16 = *bf16_slot((WeightsBF16 *)&m->bf16, t, l);
+        return lw;
+    }
+    size_t rows, cols;
+    tensor_shape(&m->config, t, &rows, &cols);
+    const Params *p = &m->params;
+    const PackedWeights *pk = &m->packed;
+    const float *w[N_PARAM_TENSORS] = {[2] = p->wq, [3] = p->wk, [4] = p->wv, [5] = p->wo, [7] = p->w_gate,
+                                       [8] = p->w_up, [9] = p->w_down, [11] = p->lm_head};
+    const float *packed[N_PARAM_TENSORS] = {[2] = pk->wq, [3] = pk->wk, [4] = pk->wv, [5] = pk->wo,
+                                            [7] = pk->w_gate, [8] = pk->w_up, [9] = pk->w_down, [11] = pk->lm_head};
+    lw.w = w[t] + (size_t)l * rows * cols;
+    if (pk->memory) lw.packed = packed[t] + (size_t)l * packed_size((int)cols, (int)rows);
+    return lw;
+}
+
 // y = x W^T for inference: through the packed copy of W when there is one (the same sums, so
-// the same numbers, either way).
-static void inference_linear(float *y, const float *x, const float *W, const float *W_packed, int n, int IN, int OUT) {
-    if (W_packed) linear_forward_packed(y, x, W_packed, n, IN, OUT);
-    else linear_forward(y, x, W, n, IN, OUT);
+// the same numbers, either way), or the bf16 kernel.
+static void inference_linear(float *y, const float *x, LinearWeight W, int n, int IN, int OUT) {
+    if (W.w16) linear_forward_bf16(y, x, W.w16, n, IN, OUT);
+    else if (W.packed) linear_forward_packed(y, x, W.packed, n, IN, OUT);
+    else linear_forward(y, x, W.w, n, IN, OUT);
 }
 
 void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, const int *slots, const int *positions,
@@ -1751,15 +2209,13 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
     float *att_out = q + (size_t)n * QD, *k = att_out + (size_t)n * QD, *v = k + (size_t)n * KVD;
     float *gate = v + (size_t)n * KVD, *up = gate + (size_t)n * F, *scores = up + (size_t)n * F;
 
-    const PackedWeights *pk = m->packed.memory ? &m->packed : NULL;
-    size_t sq = packed_size(C, QD), skv = packed_size(C, KVD), so = packed_size(QD, C);
-    size_t sf = packed_size(C, F), sd = packed_size(F, C);
-    embedding_forward(x, p->token_embedding, tokens, n, C);
+    if (m->weights_bf16) embedding_forward_bf16(x, m->bf16.token_embedding, tokens, n, C);
+    else embedding_forward(x, p->token_embedding, tokens, n, C);
     for (int l = 0; l < c->n_layers; l++) {
         rmsnorm_forward(norm, NULL, x, p->attn_norm + (size_t)l * C, n, C, c->norm_eps);
-        inference_linear(q, norm, p->wq + (size_t)l * QD * C, pk ? pk->wq + l * sq : NULL, n, C, QD);
-        inference_linear(k, norm, p->wk + (size_t)l * KVD * C, pk ? pk->wk + l * skv : NULL, n, C, KVD);
-        inference_linear(v, norm, p->wv + (size_t)l * KVD * C, pk ? pk->wv + l * skv : NULL, n, C, KVD);
+        inference_linear(q, norm, inference_weight(m, 2, l), n, C, QD);
+        inference_linear(k, norm, inference_weight(m, 3, l), n, C, KVD);
+        inference_linear(v, norm, inference_weight(m, 4, l), n, C, KVD);
         rope_forward(q, positions, n, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         rope_forward(k, positions, n, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         for (int r = 0; r < n; r++) {
@@ -1777,13 +2233,13 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
                           cache_values(cache, l, slots[r]) + kvh * D, KVD, positions[r] + 1, D,
                           scores + (size_t)thread_id() * cache->max_len);
         }
-        inference_linear(tmp, att_out, p->wo + (size_t)l * C * QD, pk ? pk->wo + l * so : NULL, n, QD, C);
+        inference_linear(tmp, att_out, inference_weight(m, 5, l), n, QD, C);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
         rmsnorm_forward(norm, NULL, x, p->mlp_norm + (size_t)l * C, n, C, c->norm_eps);
-        inference_linear(gate, norm, p->w_gate + (size_t)l * F * C, pk ? pk->w_gate + l * sf : NULL, n, C, F);
-        inference_linear(up, norm, p->w_up + (size_t)l * F * C, pk ? pk->w_up + l * sf : NULL, n, C, F);
+        inference_linear(gate, norm, inference_weight(m, 7, l), n, C, F);
+        inference_linear(up, norm, inference_weight(m, 8, l), n, C, F);
         swiglu_forward(gate, gate, up, (size_t)n * F);
-        inference_linear(tmp, gate, p->w_down + (size_t)l * C * F, pk ? pk->w_down + l * sd : NULL, n, F, C);
+        inference_linear(tmp, gate, inference_weight(m, 9, l), n, F, C);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
     }
     // the head, on the rows whose logits are wanted, gathered together
@@ -1794,7 +2250,7 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
         n_out++;
     }
     rmsnorm_forward(norm, NULL, tmp, p->final_norm, n_out, C, c->norm_eps);
-    inference_linear(logits, norm, p->lm_head, pk ? pk->lm_head : NULL, n_out, C, V);
+    inference_linear(logits, norm, inference_weight(m, 11, 0), n_out, C, V);
     free(mem);
 }
 
@@ -1888,7 +2344,10 @@ int model_generate(Model *m, int n, const int *const *prompts, const int *prompt
     if (rope_ensure(m, max_len) < 0) return -1;
     KVCache cache;
     if (kv_cache_init(&cache, c, S, max_len) < 0) return -1;
-    model_pack_weights(m);
+    // the packed copy only makes decoding faster (the same sums either way): skipped when it
+    // would not fit in the memory left
+    size_t available = memory_available();
+    if (!available || packed_floats(c) * sizeof(float) < available) model_pack_weights(m);
 
     // per slot: the sequence it decodes (-1: free), the tokens whose keys and values it holds,
     // and the token sampled last, not yet fed

@@ -125,12 +125,30 @@ typedef struct {
     float *memory;           // NULL when there is no packed copy
 } PackedWeights;
 
+// Frozen weight matrices held as bf16, for inference (model_load_as with LOAD_BF16, or
+// LOAD_AUTO on a bf16 file). Each pointer points into the mapped safetensors file (zero copy:
+// the page cache is the only copy) or, when that cannot be (the file stores another dtype, a
+// tensor is not 2-byte aligned, a big-endian host), into memory, a copy rounded to bf16. The
+// norm weights stay float32 in params (params' matrix pointers are NULL then).
+typedef struct {
+    const uint16_t *token_embedding;  // (V, C)
+    const uint16_t *lm_head;          // (V, C); token_embedding when tied
+    const uint16_t **wq, **wk, **wv, **wo;        // (L) pointers to (H*D, C), (KV*D, C), (KV*D, C), (C, H*D)
+    const uint16_t **w_gate, **w_up, **w_down;    // (L) pointers to (F, C), (F, C), (C, F)
+    const uint16_t **layer_ptrs;      // the 7 L pointers above, one allocation
+    uint16_t *memory;                 // the copies (NULL when every tensor is mapped)
+    size_t n_mapped, n_copied;        // weights read in place from the file, and copied
+    void *files;                      // the mapped files the pointers point into (NULL when none)
+} WeightsBF16;
+
 typedef struct {
     Config config;
     Params params;
     PackedWeights packed;    // made by model_pack_weights, used by model_forward_rows
+    int weights_bf16;        // 1: the matrices are in bf16 (inference only), 0: all in params
+    WeightsBF16 bf16;
     float *params_memory;
-    size_t n_params;         // floats in params_memory (the tied head counted once)
+    size_t n_params;         // floats in params_memory (the tied head counted once; only the norms when weights_bf16)
     Params grads;            // NULL pointers until training starts
     float *grads_memory;
     float *adam_m;           // (n_params) AdamW first moment
@@ -171,8 +189,18 @@ void safetensor_to_f32(const SafeTensor *t, float *out);
 int safetensors_read(const SafeTensors *st, const char *name, float **data, SafeTensor *info);
 
 // Loading: a Hugging Face model folder (config.json + model.safetensors or shards), or a
-// llama2.c .bin checkpoint. -1 with srl_error naming the file and the problem.
+// llama2.c .bin checkpoint. -1 with srl_error naming the file and the problem. model_load holds
+// every weight as float32 (what training needs); model_load_as chooses:
+//   LOAD_F32   every weight as float32 (model_load)
+//   LOAD_BF16  the matrices as bf16 (mapped when the file stores BF16, else rounded to nearest
+//              even into memory), the norms as float32: inference only
+//   LOAD_AUTO  LOAD_BF16 when every matrix of the file is BF16, else LOAD_F32
+// Memory is checked before anything large is allocated, counting what the model will hold.
+enum { LOAD_F32 = 0, LOAD_BF16 = 1, LOAD_AUTO = 2 };
 int model_load(Model *m, const char *path);
+int model_load_as(Model *m, const char *path, int load_dtype);
+// "f32", "bf16" or "auto" as LOAD_*; -1 when it is none of them.
+int load_dtype_parse(const char *s);
 // A model with random weights (normal, std 0.02 for matrices, 1 for norms).
 void model_init_random(Model *m, const Config *c, uint64_t seed);
 void model_free(Model *m);
@@ -202,7 +230,10 @@ int memory_check(size_t needed, const char *what);
 
 // Bytes needed to generate (weights + KV cache for n_seqs x seq_len) and to train (weights,
 // gradients, AdamW state, activations for B x T).
-size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len);
+// weights_bf16: the matrices held as bf16 (2 bytes each), else float32.
+size_t model_param_count(const Config *c);
+size_t model_bytes_weights(const Config *c, int weights_bf16);
+size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len, int weights_bf16);
 size_t model_bytes_train(const Config *c, int B, int T);
 
 // ----------------------------------------------------------------------------
@@ -272,6 +303,28 @@ void model_forward_rows(Model *m, KVCache *cache, int n_rows, const int *tokens,
 // model_generate packs on entry and drops on exit.
 void model_pack_weights(Model *m);
 void model_drop_packed_weights(Model *m);
+
+// Linear layers with bf16 weights, y (N, OUT) = x (N, IN) W^T with W (OUT, IN) in bf16, have
+// two kernels (forward only), chosen at run time:
+//   BF16_KERNEL_PLAIN   any machine: each weight widened to float32 (exact: a shift), x kept in
+//                       float32, products and sums in float32 (fused multiply-add)
+//   BF16_KERNEL_AVX512  AVX512-BF16's vdpbf16ps: x is first rounded to bf16 (nearest even), each
+//                       product of two bf16 is exact in float32, and the sums are float32 (with
+//                       subnormals flushed to zero, as the instruction does)
+// Both sum each output in one fixed order (16 partial sums over i mod 16 for the plain kernel,
+// i mod 32 in pairs for vdpbf16ps, then a fixed tree), so each gives the same bits for any
+// thread count and batch; the two differ by the rounding of x (about 2^-9 relative per product).
+// The default is the fastest this CPU runs; SRL_BF16_KERNEL=plain in the environment forces the
+// plain one.
+enum { BF16_KERNEL_PLAIN = 0, BF16_KERNEL_AVX512 = 1 };
+int bf16_kernel_available(int kernel);
+int bf16_kernel_get(void);
+int bf16_kernel_set(int kernel);          // -1 with srl_error when this machine cannot run it
+const char *bf16_kernel_name(int kernel);
+void linear_forward_bf16(float *y, const float *x, const uint16_t *W, int N, int IN, int OUT);
+// bf16 is the top half of a float32: widening is exact; narrowing rounds to nearest even.
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
 
 typedef struct {
     int max_new_tokens;      // the token budget per sequence

@@ -45,6 +45,11 @@ typedef struct {
     // against the model before
     int wins, ties, losses;
     double diff, diff_lo, diff_hi;
+    // per kind of family (fact, form): accuracy and its interval, and against the model before
+    int *kind;               // per item: WORLD_KIND_*, -1 when not gradeable
+    int kind_n[WORLD_N_KINDS];
+    double kind_acc[WORLD_N_KINDS], kind_lo[WORLD_N_KINDS], kind_hi[WORLD_N_KINDS];
+    double kind_diff[WORLD_N_KINDS], kind_diff_lo[WORLD_N_KINDS], kind_diff_hi[WORLD_N_KINDS];
 } ModelReport;
 
 // The judge's metrics as srl eval writes them to metrics.json (the same keys go into
@@ -83,7 +88,14 @@ typedef struct {
     double dpo_loss, dpo_margin, dpo_accuracy;  // means over the last epoch's steps
     int dpo_steps;
     double *step_loss, *step_margin;
+    GapResult gap, kind_gap[WORLD_N_KINDS];     // the generation-verification gap on the loop's prompts
 } IterationReport;
+
+// M1's gap on the held-out requests (eval/m1/gap.json, measured before the loop), per kind.
+typedef struct {
+    int present;
+    GapResult all, kind[WORLD_N_KINDS];
+} HeldOutGap;
 
 static double read_metric(const JsonValue *root, const char *key) {
     double v;
@@ -138,10 +150,15 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
             r->ids = xrealloc(r->ids, (size_t)cap * sizeof(char *));
             r->score = xrealloc(r->score, (size_t)cap * sizeof(double));
             r->exact = xrealloc(r->exact, (size_t)cap * sizeof(double));
+            r->kind = xrealloc(r->kind, (size_t)cap * sizeof(int));
         }
         r->ids[r->n] = xstrdup(id ? id : "?");
         r->score[r->n] = json_get_number(rec, "score", &s) == 0 ? s : -1;
         r->exact[r->n] = r->score[r->n] == 5;
+        const char *family = json_get_string(rec, "family");
+        r->kind[r->n] = -1;
+        for (int f = 0; family && f < world_n_families; f++)
+            if (strcmp(family, world_family_names[f]) == 0) r->kind[r->n] = world_family_kind(f);
         r->n++;
     }
     jsonl_close(&rd);
@@ -151,12 +168,24 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
     for (int i = 0; i < r->n; i++) sum += r->exact[i];
     r->accuracy = r->n ? sum / r->n : NAN;
     bootstrap_mean_ci(r->exact, r->n, 2000, 7, 0.95, &r->acc_lo, &r->acc_hi);
+    double *x = xmalloc((size_t)(r->n ? r->n : 1) * sizeof(double));
+    for (int k = 0; k < WORLD_N_KINDS; k++) {
+        int m = 0;
+        for (int i = 0; i < r->n; i++)
+            if (r->kind[i] == k) x[m++] = r->exact[i];
+        r->kind_n[k] = m;
+        sum = 0;
+        for (int i = 0; i < m; i++) sum += x[i];
+        r->kind_acc[k] = m ? sum / m : NAN;
+        bootstrap_mean_ci(x, m, 2000, 7, 0.95, &r->kind_lo[k], &r->kind_hi[k]);
+    }
+    free(x);
     return 0;
 }
 
 static void free_model_report(ModelReport *r) {
     for (int i = 0; i < r->n; i++) free(r->ids[i]);
-    free(r->ids), free(r->score), free(r->exact);
+    free(r->ids), free(r->score), free(r->exact), free(r->kind);
 }
 
 // Items of a, sorted by id (then by position, so that of two records with one id the first
@@ -210,12 +239,38 @@ void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *cons
     free(xa), free(xb), free(sorted);
 }
 
-// b against a, the model before it.
+// b against a, the model before it: over every item, and over the items of each kind (b's
+// items of other kinds are given no score, so head_to_head leaves them out).
 static void compare_models(const ModelReport *a, ModelReport *b) {
     HeadToHead h;
     head_to_head(a->ids, a->score, a->n, b->ids, b->score, b->n, 11, &h);
     b->wins = h.wins, b->ties = h.ties, b->losses = h.losses;
     b->diff = h.diff, b->diff_lo = h.diff_lo, b->diff_hi = h.diff_hi;
+    double *score = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(double));
+    for (int k = 0; k < WORLD_N_KINDS; k++) {
+        for (int i = 0; i < b->n; i++) score[i] = b->kind[i] == k ? b->score[i] : -1;
+        head_to_head(a->ids, a->score, a->n, b->ids, score, b->n, 11, &h);
+        b->kind_diff[k] = h.diff, b->kind_diff_lo[k] = h.diff_lo, b->kind_diff_hi[k] = h.diff_hi;
+    }
+    free(score);
+}
+
+// eval/m1/gap.json, when the run measured it.
+static void load_held_out_gap(const char *run_dir, HeldOutGap *g) {
+    memset(g, 0, sizeof *g);
+    char *path = path_join(run_dir, "eval/m1/gap.json"), *text;
+    JsonDoc doc;
+    if (file_exists(path) && load_json_file(path, &doc, &text) == 0) {
+        g->present = 1;
+        judge_gap_read(doc.root, "all_", &g->all);
+        for (int k = 0; k < WORLD_N_KINDS; k++) {
+            char prefix[16];
+            snprintf(prefix, sizeof prefix, "%s_", world_kind_names[k]);
+            judge_gap_read(doc.root, prefix, &g->kind[k]);
+        }
+        json_free(&doc), free(text);
+    }
+    free(path);
 }
 
 // The loop's own candidates seen by the grader: per prompt, the judge's means against the
@@ -255,6 +310,7 @@ static void load_iteration_report(const char *run_dir, int t, int world_format, 
     double *gold = NULL, *judge = NULL;
     unsigned char *ok = NULL;
     char **ids = NULL;
+    int *kind = NULL;
     if (jsonl_open(&rd, path) == 0) {
         const JsonValue *rec;
         while (jsonl_next(&rd, &rec) > 0) {
@@ -271,7 +327,9 @@ static void load_iteration_report(const char *run_dir, int t, int world_format, 
                 judge = xrealloc(judge, (size_t)cap * sizeof(double));
                 ok = xrealloc(ok, (size_t)cap);
                 ids = xrealloc(ids, (size_t)cap * sizeof(char *));
+                kind = xrealloc(kind, (size_t)cap * sizeof(int));
             }
+            kind[n] = gradeable ? world_family_kind(g.family) : -1;
             gold[n] = gradeable ? g.score : NAN;
             judge[n] = has_mean ? mean : NAN;
             ok[n] = has_mean && gradeable;
@@ -305,8 +363,21 @@ static void load_iteration_report(const char *run_dir, int t, int world_format, 
     judge_metrics(items, n_items, &jm);
     it->onpolicy_pairwise = jm.pairwise_accuracy;
     it->onpolicy_pairs = jm.n_pairs;
+    // the gap: over every prompt the grader understands, and per kind of family
+    GapItem *gaps = xmalloc((size_t)(n ? n : 1) * sizeof(GapItem));
+    for (int k = -1; k < WORLD_N_KINDS; k++) {
+        int n_gaps = 0;
+        for (int i0 = 0; i0 < n;) {
+            int i1 = i0;
+            while (i1 < n && strcmp(ids[i1], ids[i0]) == 0) i1++;
+            if (kind[i0] >= 0 && (k < 0 || kind[i0] == k)) gaps[n_gaps++] = (GapItem){i1 - i0, judge + i0, gold + i0};
+            i0 = i1;
+        }
+        judge_gap(gaps, n_gaps, 13 + (uint64_t)t, k < 0 ? &it->gap : &it->kind_gap[k]);
+    }
+    free(gaps);
     for (int i = 0; i < n; i++) free(ids[i]);
-    free(ids), free(gold), free(judge), free(ok), free(items);
+    free(ids), free(gold), free(judge), free(ok), free(items), free(kind);
     // pairs: chosen against rejected, by the grader
     snprintf(sub, sizeof sub, "iter%d/pairs.jsonl", t);
     path = path_join(run_dir, sub);
@@ -510,6 +581,38 @@ static void write_check_table(Buf *md, const IterationReport *its, int iteration
     }
 }
 
+static void gap_row(Buf *md, const char *set, const char *judge, const char *kind, const GapResult *r) {
+    char a[16], b[16], c[16];
+    if (r->prompts == 0) return;
+    buf_printf(md, "| %s | %s | %s | %d | %s | %s | %+.1f [%+.1f, %+.1f] | %d | %s | %d / %d / %d |\n", set, judge, kind, r->prompts,
+               pct(a, 16, r->top_perfect), pct(b, 16, r->any_perfect), 100 * r->gap, 100 * r->gap_lo, 100 * r->gap_hi, r->pairs,
+               pct(c, 16, r->chosen_perfect), r->better, r->equal, r->worse);
+}
+
+// The generation-verification gap: M1 on the held-out requests before the loop, then each
+// iteration's judge on the loop's own prompts.
+static void write_gap_table(Buf *md, const HeldOutGap *held_out, const IterationReport *its, int iterations) {
+    buf_printf(md, "\n## Can the model pick its own best answer? (the generation-verification gap)\n\n"
+                   "Per request, N candidates at the loop's temperature, each judged K times by the model itself. The top "
+                   "answer is the candidate with the highest mean judge score (ties broken at random); the gap is how much "
+                   "more often it is perfect than a candidate is (Song et al. 2024, arXiv 2412.02674), with the paired "
+                   "bootstrap interval; chosen is the pair's chosen answer (highest against lowest, ties dropped), set "
+                   "against its rejected answer by the grader. Self-rewarding can only gain where the gap is positive.\n\n"
+                   "| requests | judge | kind | requests counted | top answer perfect %% | any candidate perfect %% | gap, points "
+                   "[95%% CI] | pairs | chosen perfect %% | chosen better / equal / worse |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    if (held_out->present) {
+        gap_row(md, "held out, before the loop", "m1", "all", &held_out->all);
+        for (int k = 0; k < WORLD_N_KINDS; k++) gap_row(md, "held out, before the loop", "m1", world_kind_names[k], &held_out->kind[k]);
+    }
+    for (int t = 0; t < iterations; t++) {
+        char set[32], judge[16];
+        snprintf(set, sizeof set, "iteration %d (its prompts)", t + 1);
+        snprintf(judge, sizeof judge, "m%d", t + 1);
+        gap_row(md, set, judge, "all", &its[t].gap);
+        for (int k = 0; k < WORLD_N_KINDS; k++) gap_row(md, set, judge, world_kind_names[k], &its[t].kind_gap[k]);
+    }
+}
+
 int write_run_report(const char *run_dir, int iterations, const char *settings, int world_format, FILE *summary) {
     ModelReport models[MAX_MODELS];
     int n_models = 0;
@@ -529,6 +632,8 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     for (int i = 1; i < n_models; i++) compare_models(&models[i - 1], &models[i]);  // M1 vs SFT, M2 vs M1, ...
     IterationReport *its = xcalloc((size_t)(iterations ? iterations : 1), sizeof(IterationReport));
     for (int t = 1; t <= iterations; t++) load_iteration_report(run_dir, t, world_format, &its[t - 1]);
+    HeldOutGap held_out;
+    load_held_out_gap(run_dir, &held_out);
 
     // report.json
     Buf js = {0};
@@ -542,12 +647,31 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "mean_score", m->mean_score, 0);
         buf_json_number(&js, "mean_tokens", m->mean_tokens, 0);
         buf_json_number(&js, "repeat_share", m->repeat_share, 0);
+        for (int k = 0; k < WORLD_N_KINDS; k++) {
+            char key[64];
+            buf_printf(&js, "\"items_%s\": %d, ", world_kind_names[k], m->kind_n[k]);
+            snprintf(key, sizeof key, "accuracy_%s", world_kind_names[k]);
+            buf_json_number(&js, key, m->kind_acc[k], 0);
+            snprintf(key, sizeof key, "accuracy_%s_ci_low", world_kind_names[k]);
+            buf_json_number(&js, key, m->kind_lo[k], 0);
+            snprintf(key, sizeof key, "accuracy_%s_ci_high", world_kind_names[k]);
+            buf_json_number(&js, key, m->kind_hi[k], 0);
+        }
         if (i > 0) {
             buf_printf(&js, "\"vs_previous\": {\"previous\": \"%s\", \"wins\": %d, \"ties\": %d, \"losses\": %d, ", models[i - 1].name,
                        m->wins, m->ties, m->losses);
             buf_json_number(&js, "win_rate", (m->wins + 0.5 * m->ties) / (double)(m->wins + m->ties + m->losses), 0);
             buf_json_number(&js, "accuracy_diff", m->diff, 0);
             buf_json_number(&js, "accuracy_diff_ci_low", m->diff_lo, 0);
+            for (int k = 0; k < WORLD_N_KINDS; k++) {
+                char key[64];
+                snprintf(key, sizeof key, "accuracy_%s_diff", world_kind_names[k]);
+                buf_json_number(&js, key, m->kind_diff[k], 0);
+                snprintf(key, sizeof key, "accuracy_%s_diff_ci_low", world_kind_names[k]);
+                buf_json_number(&js, key, m->kind_diff_lo[k], 0);
+                snprintf(key, sizeof key, "accuracy_%s_diff_ci_high", world_kind_names[k]);
+                buf_json_number(&js, key, m->kind_diff_hi[k], 0);
+            }
             buf_json_number(&js, "accuracy_diff_ci_high", m->diff_hi, 1);
             buf_printf(&js, "}, ");
         }
@@ -574,6 +698,12 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_json_number(&js, "dpo_loss", it->dpo_loss, 0);
         buf_json_number(&js, "dpo_margin", it->dpo_margin, 0);
         buf_json_number(&js, "dpo_accuracy", it->dpo_accuracy, 0);
+        judge_gap_json(&js, "gap_", &it->gap, 0);
+        for (int k = 0; k < WORLD_N_KINDS; k++) {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "gap_%s_", world_kind_names[k]);
+            judge_gap_json(&js, prefix, &it->kind_gap[k], 0);
+        }
         judgment_lines_json(&js, "onpolicy_judgments_", &it->lines, 0);
         buf_printf(&js, "\"onpolicy_checks\": [");
         for (int k = 0; k < it->lines.n_checks; k++) {
@@ -589,7 +719,18 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         buf_printf(&js, "], ");
         buf_printf(&js, "\"dpo_steps\": %d}%s\n", it->dpo_steps, t + 1 < iterations ? "," : "");
     }
-    buf_printf(&js, "  ]\n}\n");
+    buf_printf(&js, "  ]");
+    if (held_out.present) {
+        buf_printf(&js, ",\n  \"m1_held_out_gap\": {");
+        judge_gap_json(&js, "all_", &held_out.all, 0);
+        for (int k = 0; k < WORLD_N_KINDS; k++) {
+            char prefix[16];
+            snprintf(prefix, sizeof prefix, "%s_", world_kind_names[k]);
+            judge_gap_json(&js, prefix, &held_out.kind[k], k + 1 == WORLD_N_KINDS);
+        }
+        buf_printf(&js, "}");
+    }
+    buf_printf(&js, "\n}\n");
     char *json_path = path_join(run_dir, "report.json");
     int rc = write_file_atomic(json_path, js.data, js.len);
     free(json_path);
@@ -612,6 +753,25 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                        m->wins, m->ties, m->losses, 100 * m->diff, 100 * m->diff_lo, 100 * m->diff_hi);
         else buf_printf(&md, "- | - |\n");
     }
+    buf_printf(&md, "\nBy kind of family: the fact family (creatures under two traits: answering is a search, checking "
+                    "recalls one fact per item) and the form families (lists under spelling, order and range constraints, "
+                    "single answers: checking needs the same work as answering). Against the model before: the paired "
+                    "bootstrap interval of the accuracy difference on that kind's items.\n\n| model |");
+    for (int k = 0; k < WORLD_N_KINDS; k++) buf_printf(&md, " %s %% [95%% CI] (items) | %s vs previous [95%% CI] |", world_kind_names[k], world_kind_names[k]);
+    buf_printf(&md, "\n|---|");
+    for (int k = 0; k < WORLD_N_KINDS; k++) buf_printf(&md, "---|---|");
+    buf_printf(&md, "\n");
+    for (int i = 0; i < n_models; i++) {
+        const ModelReport *m = &models[i];
+        buf_printf(&md, "| %s |", m->name);
+        for (int k = 0; k < WORLD_N_KINDS; k++) {
+            buf_printf(&md, " %s [%s, %s] (%d) |", pct(a, 16, m->kind_acc[k]), pct(b, 16, m->kind_lo[k]), pct(c, 16, m->kind_hi[k]), m->kind_n[k]);
+            if (i > 0) buf_printf(&md, " %+.1f [%+.1f, %+.1f] |", 100 * m->kind_diff[k], 100 * m->kind_diff_lo[k], 100 * m->kind_diff_hi[k]);
+            else buf_printf(&md, " - |");
+        }
+        buf_printf(&md, "\n");
+    }
+    write_gap_table(&md, &held_out, its, iterations);
     buf_printf(&md, "\n## Judging (held-out judge set, against gold scores)\n\n");
     buf_printf(&md, "| model | pairwise %% | 5-best %% | exact %% | Spearman | Kendall tau-b | parsed %% | "
                     "right line for line %% | first wrong line: request / answer / a check %% | failed checks caught %% | "
@@ -707,29 +867,48 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
 
     // the summary table
     if (summary) {
-        fprintf(summary, "\n%-6s %8s %17s %7s %7s %9s %8s %8s %8s %9s\n", "model", "acc %", "95% CI", "score", "length",
-                "judge pw%", "5-best%", "exact%", "parsed%", "lines ok%");
+        fprintf(summary, "\n%-6s %8s %17s %7s %7s %7s %7s %9s %8s %8s %8s %9s\n", "model", "acc %", "95% CI", "fact %", "form %",
+                "score", "length", "judge pw%", "5-best%", "exact%", "parsed%", "lines ok%");
         for (int i = 0; i < n_models; i++) {
             const ModelReport *m = &models[i];
-            char ci[48];
+            char ci[48], f1[16], f2[16];
             snprintf(ci, sizeof ci, "[%s, %s]", pct(b, 16, m->acc_lo), pct(c, 16, m->acc_hi));
-            fprintf(summary, "%-6s %8s %17s %7.3f %7.1f %9s %8s %8s %8s %9s\n", m->name, pct(a, 16, m->accuracy), ci,
-                    m->mean_score, m->mean_tokens, pct(d, 16, m->pairwise), pct(e, 16, m->five_best), pct(g, 16, m->exact_match),
+            fprintf(summary, "%-6s %8s %17s %7s %7s %7.3f %7.1f %9s %8s %8s %8s %9s\n", m->name, pct(a, 16, m->accuracy), ci,
+                    pct(f1, 16, m->kind_acc[WORLD_KIND_FACT]), pct(f2, 16, m->kind_acc[WORLD_KIND_FORM]), m->mean_score,
+                    m->mean_tokens, pct(d, 16, m->pairwise), pct(e, 16, m->five_best), pct(g, 16, m->exact_match),
                     pct(h, 16, m->parse_rate), pct(b, 16, m->right_throughout));
         }
-        for (int i = 1; i < n_models; i++)
-            fprintf(summary, "%s vs %s: accuracy %+.1f points [95%% CI %+.1f, %+.1f], wins/ties/losses %d/%d/%d\n", models[i].name,
-                    models[i - 1].name, 100 * models[i].diff, 100 * models[i].diff_lo, 100 * models[i].diff_hi, models[i].wins,
-                    models[i].ties, models[i].losses);
+        for (int i = 1; i < n_models; i++) {
+            const ModelReport *m = &models[i];
+            fprintf(summary, "%s vs %s: accuracy %+.1f points [95%% CI %+.1f, %+.1f], wins/ties/losses %d/%d/%d", m->name,
+                    models[i - 1].name, 100 * m->diff, 100 * m->diff_lo, 100 * m->diff_hi, m->wins, m->ties, m->losses);
+            for (int k = 0; k < WORLD_N_KINDS; k++)
+                fprintf(summary, "; %s %+.1f [%+.1f, %+.1f]", world_kind_names[k], 100 * m->kind_diff[k], 100 * m->kind_diff_lo[k],
+                        100 * m->kind_diff_hi[k]);
+            fprintf(summary, "\n");
+        }
+        if (held_out.present) {
+            fprintf(summary, "m1's gap on held-out requests, before the loop (its top-scored answer perfect vs any candidate):");
+            for (int k = 0; k < WORLD_N_KINDS; k++) {
+                const GapResult *r = &held_out.kind[k];
+                fprintf(summary, "%s %s %+.1f points [%+.1f, %+.1f] (%s%% vs %s%%; chosen better/equal/worse %d/%d/%d)", k ? ";" : "",
+                        world_kind_names[k], 100 * r->gap, 100 * r->gap_lo, 100 * r->gap_hi, pct(a, 16, r->top_perfect),
+                        pct(b, 16, r->any_perfect), r->better, r->equal, r->worse);
+            }
+            fprintf(summary, "\n");
+        }
         for (int t = 0; t < iterations; t++) {
             char low[48] = "";  // only when --min-chosen dropped some
             if (its[t].low_chosen) snprintf(low, sizeof low, ", %d chosen too low", its[t].low_chosen);
             fprintf(summary,
                     "iteration %d: %d prompts, %d pairs (%d ties, %d too few%s); on-policy judge pairwise %s%%; chosen "
-                    "better/equal/worse %d/%d/%d; DPO loss %.4f margin %.4f\n",
+                    "better/equal/worse %d/%d/%d; gap fact %+.1f [%+.1f, %+.1f], form %+.1f [%+.1f, %+.1f]; DPO loss %.4f margin %.4f\n",
                     t + 1, its[t].kept_prompts, its[t].pairs, its[t].tie, its[t].too_few, low,
                     pct(a, 16, its[t].onpolicy_pairwise), its[t].chosen_better, its[t].chosen_equal, its[t].chosen_worse,
-                    its[t].dpo_loss, its[t].dpo_margin);
+                    100 * its[t].kind_gap[WORLD_KIND_FACT].gap, 100 * its[t].kind_gap[WORLD_KIND_FACT].gap_lo,
+                    100 * its[t].kind_gap[WORLD_KIND_FACT].gap_hi, 100 * its[t].kind_gap[WORLD_KIND_FORM].gap,
+                    100 * its[t].kind_gap[WORLD_KIND_FORM].gap_lo, 100 * its[t].kind_gap[WORLD_KIND_FORM].gap_hi, its[t].dpo_loss,
+                    its[t].dpo_margin);
         }
     }
     for (int i = 0; i < n_models; i++) free_model_report(&models[i]);

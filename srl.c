@@ -6,6 +6,7 @@
 // the method can be run, inspected and resumed on its own; `srl run` chains them.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,22 @@ static void load_model_or_die(Model *m, const char *path) {
     if (model_load(m, path) < 0) fatal("%s", srl_error);
 }
 
+// --dtype of the commands that only run the model forward (generate, judge, eval, ...): the
+// weights in memory. Training commands hold float32 always.
+#define DTYPE_HELP                                                                                                     \
+    "  --dtype auto|bf16|f32   weights in memory: auto (default) keeps the file's dtype (a bf16 folder\n"              \
+    "                          stays bf16, mapped from the file), bf16 rounds float32 files, f32 upcasts all\n"
+static int opt_load_dtype(Options *o) {
+    const char *s = opt_str(o, "dtype", "auto");
+    int d = load_dtype_parse(s);
+    if (d < 0) fatal("%s: --dtype is auto, bf16 or f32, not %s", o->command, s);
+    return d;
+}
+
+static void load_model_as_or_die(Model *m, const char *path, int load_dtype) {
+    if (model_load_as(m, path, load_dtype) < 0) fatal("%s", srl_error);
+}
+
 // The tokenizer for a model: --tokenizer PATH when given, else the model folder's own.
 static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
     const char *path = tokenizer_path;
@@ -184,20 +201,23 @@ static const char HELP_INFO[] =
     "usage: srl info --model MODEL [--batch B] [--seq T]\n"
     "\n"
     "Prints a model's configuration, its parameter count, and the memory it needs to generate\n"
-    "(weights + KV cache for B sequences of T tokens) and to train (weights, gradients, AdamW\n"
-    "state and activations for a batch of B x T).\n"
+    "(weights as --dtype holds them, plus their packed copy when float32, + KV cache for B\n"
+    "sequences of T tokens) and to train (float32 weights, gradients, AdamW state and activations\n"
+    "for a batch of B x T).\n"
     "MODEL is a Hugging Face model folder or a llama2.c .bin file.\n"
     "  --batch B   sequences (default 16)\n"
-    "  --seq T     tokens per sequence (default: the smaller of 512 and the model's context)\n";
+    "  --seq T     tokens per sequence (default: the smaller of 512 and the model's context)\n"
+    DTYPE_HELP;
 
 static int cmd_info(Options *o) {
     if (wants_help(o, HELP_INFO)) return 0;
     const char *path = opt_required(o, "model");
     int B = (int)opt_long(o, "batch", 16, 1, 4096);
     long seq = opt_long(o, "seq", 0, 0, 1 << 24);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, path);
+    load_model_as_or_die(&m, path, dtype);
     const Config *c = &m.config;
     int T = seq ? (int)seq : (c->max_seq_len < 512 ? c->max_seq_len : 512);
     printf("%-28s %s\n", "model", path);
@@ -219,10 +239,15 @@ static int cmd_info(Options *o) {
     printf("%-28s %d\n", "bos_token_id", c->bos_token_id);
     printf("%-28s", "eos_token_id");
     for (int i = 0; i < c->n_eos; i++) printf(" %d", c->eos_token_ids[i]);
-    printf("\n%-28s %zu (%.2f M)\n", "parameters", m.n_params, m.n_params / 1e6);
+    size_t n_params = model_param_count(c);
+    printf("\n%-28s %zu (%.2f M)\n", "parameters", n_params, n_params / 1e6);
+    if (m.weights_bf16)
+        printf("%-28s bf16 (%zu mapped from the file, %zu copied), norms float32; kernel %s\n", "weights in memory",
+               m.bf16.n_mapped, m.bf16.n_copied, bf16_kernel_name(bf16_kernel_get()));
+    else printf("%-28s float32\n", "weights in memory");
     char label[64];
     snprintf(label, sizeof label, "memory to generate (%dx%d)", B, T);
-    print_mib(label, model_bytes_generate(c, B, T));
+    print_mib(label, model_bytes_generate(c, B, T, m.weights_bf16));
     snprintf(label, sizeof label, "memory to train (%dx%d)", B, T);
     print_mib(label, model_bytes_train(c, B, T));
     model_free(&m);
@@ -244,7 +269,8 @@ static const char HELP_GENERATE[] =
     "  --seed S                random seed (default 0)\n"
     "  --bos                   put the beginning-of-text token before the prompt\n"
     "  --print-ids             print the new ids, space-separated, on one line\n"
-    "  --tokenizer PATH        a tokenizer.json, tokenizer.model, or folder\n";
+    "  --tokenizer PATH        a tokenizer.json, tokenizer.model, or folder\n"
+    DTYPE_HELP;
 
 static int cmd_generate(Options *o) {
     if (wants_help(o, HELP_GENERATE)) return 0;
@@ -256,10 +282,11 @@ static int cmd_generate(Options *o) {
     uint64_t seed = (uint64_t)opt_long(o, "seed", 0, 0, 0x7fffffffffffffffL);
     int print_ids = opt_flag(o, "print-ids"), bos = opt_flag(o, "bos");
     const char *tok_path = opt_str(o, "tokenizer", NULL);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     if (!!prompt == !!ids_text) fatal("generate: give exactly one of --prompt and --ids");
     Model m;
-    load_model_or_die(&m, path);
+    load_model_as_or_die(&m, path, dtype);
     Tokenizer *tok = NULL;
     int n_ids, *ids;
     if (prompt) {
@@ -299,6 +326,93 @@ static int cmd_generate(Options *o) {
     free(out[0]);
     free(ids);
     if (tok) tokenizer_free(tok);
+    model_free(&m);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// srl recall: does a model know the bestiary's facts? (forward recall, creature -> trait)
+
+static const char HELP_RECALL[] =
+    "usage: srl recall --model DIR [--out FILE]\n"
+    "\n"
+    "The task world's facts recalled forward: for every creature and trait, the model continues\n"
+    "\"The color of zorak is\" and \"Color of zorak:\" (plain text, no chat template) greedily, and\n"
+    "its first word is compared with the creature's trait. Prints the share right per trait and\n"
+    "phrasing, and over all (200 creatures x 4 traits x 2 phrasings); --out writes recall.json.\n";
+
+// The two phrasings a fact is probed with: the corpus's sentence and the judge's check line.
+static const char *const RECALL_PROBES[] = {"The %s of %s is", "%c%s of %s:"};
+enum { N_RECALL_PROBES = 2 };
+
+static int cmd_recall(Options *o) {
+    if (wants_help(o, HELP_RECALL)) return 0;
+    const char *path = opt_required(o, "model"), *out = opt_str(o, "out", NULL);
+    options_done(o);
+    Model m;
+    load_model_or_die(&m, path);
+    Tokenizer *tok = load_tokenizer_for(NULL, path);
+    int nc = world_n_creatures(), total = nc * WORLD_N_TRAITS * N_RECALL_PROBES;
+    int **prompts = xmalloc((size_t)total * sizeof(int *)), *lens = xmalloc((size_t)total * sizeof(int));
+    uint64_t *seeds = xcalloc((size_t)total, sizeof(uint64_t));
+    int bos = tokenizer_bos_id(tok) >= 0 ? tokenizer_bos_id(tok) : m.config.bos_token_id;
+    for (int c = 0, i = 0; c < nc; c++)
+        for (int t = 0; t < WORLD_N_TRAITS; t++)
+            for (int p = 0; p < N_RECALL_PROBES; p++, i++) {
+                char text[96];
+                const char *trait = world_trait_name(t), *name = world_creature_name(c);
+                if (p == 0) snprintf(text, sizeof text, RECALL_PROBES[0], trait, name);
+                else snprintf(text, sizeof text, RECALL_PROBES[1], toupper((unsigned char)trait[0]), trait + 1, name);
+                int *ids, n;
+                if (tokenizer_encode(tok, text, strlen(text), 0, &ids, &n) < 0) fatal("%s", srl_error);
+                prompts[i] = xmalloc((size_t)(n + 1) * sizeof(int));
+                prompts[i][0] = bos;
+                memcpy(prompts[i] + 1, ids, (size_t)n * sizeof(int));
+                lens[i] = n + 1;
+                free(ids);
+            }
+    GenerateConfig g = {.max_new_tokens = 3, .temperature = 0, .top_p = 1, .max_batch = 64, .progress = 1, .progress_label = "recall"};
+    int **outs = xmalloc((size_t)total * sizeof(int *)), *out_lens = xmalloc((size_t)total * sizeof(int));
+    if (model_generate(&m, total, (const int *const *)prompts, lens, seeds, &g, outs, out_lens, NULL) < 0) fatal("recall: %s", srl_error);
+    int right[WORLD_N_TRAITS][N_RECALL_PROBES] = {{0}}, all = 0;
+    for (int c = 0, i = 0; c < nc; c++)
+        for (int t = 0; t < WORLD_N_TRAITS; t++)
+            for (int p = 0; p < N_RECALL_PROBES; p++, i++) {
+                char *text;
+                size_t len;
+                if (tokenizer_decode(tok, outs[i], out_lens[i], &text, &len) < 0) fatal("%s", srl_error);
+                // the first word of the continuation ("the river": the word after "the")
+                const char *w = text;
+                while (*w == ' ') w++;
+                if (strncmp(w, "the ", 4) == 0) w += 4;
+                size_t wl = 0;
+                while (isalpha((unsigned char)w[wl])) wl++;
+                const char *want = world_trait_value(t, world_creature_trait(c, t));
+                int ok = wl == strlen(want) && strncmp(w, want, wl) == 0;
+                right[t][p] += ok, all += ok;
+                free(text), free(outs[i]), free(prompts[i]);
+            }
+    Buf b = {0};
+    buf_printf(&b, "{\"facts\": %d, ", nc * WORLD_N_TRAITS);
+    printf("%s: forward recall of the bestiary's %d facts, greedy, as a sentence (\"The color of x is\") and as a "
+           "check (\"Color of x:\")\n", path, nc * WORLD_N_TRAITS);
+    for (int t = 0; t < WORLD_N_TRAITS; t++) {
+        printf("  %-6s", world_trait_name(t));
+        for (int p = 0; p < N_RECALL_PROBES; p++) {
+            printf("  %s %5.1f%%", p ? "check" : "sentence", 100.0 * right[t][p] / nc);
+            char key[64];
+            snprintf(key, sizeof key, "%s_%s", world_trait_name(t), p ? "check" : "sentence");
+            buf_json_number(&b, key, (double)right[t][p] / nc, 0);
+        }
+        printf("\n");
+    }
+    printf("  all %.2f%% (%d of %d)\n", 100.0 * all / total, all, total);
+    buf_json_number(&b, "recall", (double)all / total, 1);
+    buf_append_str(&b, "}\n");
+    if (out && write_file_atomic(out, b.data, b.len) < 0) fatal("%s", srl_error);
+    buf_free(&b);
+    free(prompts), free(lens), free(seeds), free(outs), free(out_lens);
+    tokenizer_free(tok);
     model_free(&m);
     return 0;
 }
@@ -615,6 +729,14 @@ static const char HELP_WORLD[] =
     "  --seed S              (default 1)\n"
     "  --difficulty D        1..5: constraints per instruction, list lengths, tightness (default 3)\n"
     "  --pretrain-bytes N    size of pretrain.txt (default 3000000)\n"
+    "  --corpus facts|checks what pretrain.txt holds: the world told (facts, lists, requests; M0's\n"
+    "                        first stage, the default) or answers checked in the judge's manner,\n"
+    "                        lists copied and creature facts (M0's second stage)\n"
+    "  --test-seed S         a fresh test set: test.jsonl and judge_test.jsonl drawn anew from S (new\n"
+    "                        requests about the same creatures and words, none in any training file);\n"
+    "                        every other file the same bytes as --seed's\n"
+    "  --avoid FILE[,FILE]   with --test-seed: the fresh requests kept out of these texts too (the\n"
+    "                        corpora M0 was trained on, e.g. build/tinymodels/world_checks/pretrain.txt)\n"
     "  --ift N --eft N --eft-eval N --test N --judge-test N   records per file\n";
 
 static int cmd_world(Options *o) {
@@ -623,14 +745,21 @@ static int cmd_world(Options *o) {
     world_default_options(&w);
     const char *out = opt_required(o, "out");
     w.seed = (uint64_t)opt_long(o, "seed", (long)w.seed, 0, 0x7fffffffffffffffL);
+    w.test_seed = (uint64_t)opt_long(o, "test-seed", 0, 0, 0x7fffffffffffffffL);
+    w.avoid = opt_str(o, "avoid", NULL);
     w.difficulty = (int)opt_long(o, "difficulty", w.difficulty, 1, 5);
     w.pretrain_bytes = opt_long(o, "pretrain-bytes", w.pretrain_bytes, 0, 1L << 32);
+    const char *corpus = opt_str(o, "corpus", "facts");
+    if (strcmp(corpus, "facts") == 0) w.corpus = WORLD_CORPUS_FACTS;
+    else if (strcmp(corpus, "checks") == 0) w.corpus = WORLD_CORPUS_CHECKS;
+    else fatal("--corpus: '%s' is neither facts nor checks", corpus);
     w.n_ift = (int)opt_long(o, "ift", w.n_ift, 0, 10000000);
     w.n_eft = (int)opt_long(o, "eft", w.n_eft, 0, 10000000);
     w.n_eft_eval = (int)opt_long(o, "eft-eval", w.n_eft_eval, 0, 10000000);
     w.n_test = (int)opt_long(o, "test", w.n_test, 0, 10000000);
     w.n_judge_test = (int)opt_long(o, "judge-test", w.n_judge_test, 0, 10000000);
     options_done(o);
+    if (w.avoid && !w.test_seed) fatal("world: --avoid keeps a fresh test set (--test-seed) out of texts; give --test-seed");
     double t0 = now_seconds();
     if (world_generate(&w, out) < 0) fatal("%s", srl_error);
     printf("wrote the task world (seed %llu, difficulty %d) to %s in %.1fs\n", (unsigned long long)w.seed, w.difficulty, out,
@@ -1048,6 +1177,21 @@ static char *read_template(const char *path) {
     return text;
 }
 
+// The judge template eval uses when none is given: judge_template.txt beside the data file
+// (srl world writes it there, and srl run judges with it), else the built-in one. Judging a
+// task-world model with another template would measure a prompt it was never trained on.
+// Returns a path to free, or NULL for the built-in template.
+static char *template_beside(const char *data_path) {
+    if (!data_path) return NULL;
+    const char *slash = strrchr(data_path, '/');
+    char *dir = slash ? xstrndup(data_path, (size_t)(slash - data_path)) : xstrdup(".");
+    char *path = path_join(dir, "judge_template.txt");
+    free(dir);
+    if (file_exists(path)) return path;
+    free(path);
+    return NULL;
+}
+
 // ----------------------------------------------------------------------------
 // evaluation: instruction following on test.jsonl, judging on judge_test.jsonl
 
@@ -1240,6 +1384,133 @@ static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text
 }
 
 // ----------------------------------------------------------------------------
+// the generation-verification gap on held-out instructions: can the model pick its own best
+// answer? (judge_gap in judge.c has the measure; here the candidates and judgments are made)
+
+typedef struct {
+    int candidates;            // N per instruction (4, as the loop)
+    float temperature;         // the candidates' (0.7, as the loop)
+    int judge_samples;         // K per candidate (3, as the loop)
+    float judge_temperature;   // the judge's (0.7, as the loop)
+    int max_new, judge_max_new, batch;
+    int max_items;             // the first max_items instructions of the file; 0: all
+    uint64_t seed;
+} GapConfig;
+
+static const GapConfig GAP_DEFAULTS = {.candidates = 4, .temperature = 0.7f, .judge_samples = 3, .judge_temperature = 0.7f,
+                                       .max_new = 64, .judge_max_new = 160, .batch = 64, .max_items = 0, .seed = 1};
+
+// The gap over every instruction, and over each kind of family (fact, form) on its own.
+typedef struct {
+    GapResult all, kind[WORLD_N_KINDS];
+} GapEval;
+
+// GapItems of the instructions whose family is of `kind` (-1: every gradeable instruction).
+static int gap_items_of_kind(const int *family, int n, int kind, int per, const double *judge, const double *grade, GapItem *out) {
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (family[i] >= 0 && (kind < 0 || world_family_kind(family[i]) == kind)) out[m++] = (GapItem){per, judge + (size_t)i * per, grade + (size_t)i * per};
+    return m;
+}
+
+// N candidates of every request of test_path at the loop's temperature, each judged K times by
+// the model itself, beside the grader's scores. One record per candidate goes to out_path.
+static void eval_gap(Model *m, const Tokenizer *tok, const char *template_text, const char *test_path, const GapConfig *cfg,
+                     const char *out_path, GapEval *ge) {
+    char **ids, **instructions;
+    int n = read_requests(test_path, &ids, &instructions);
+    int n_all = n;
+    if (cfg->max_items > 0 && n > cfg->max_items) n = cfg->max_items;
+    int per = cfg->candidates, total = n * per;
+    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
+    const char **keys = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
+    int *index = xmalloc((size_t)(total ? total : 1) * sizeof(int));
+    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < per; c++) {
+            requests[i * per + c] = instructions[i], keys[i * per + c] = ids[i], index[i * per + c] = c;
+            seeds[i * per + c] = item_seed(cfg->seed, "gap-candidate", ids[i], c);
+        }
+    char **responses = xcalloc((size_t)(total ? total : 1), sizeof(char *));
+    chat_generate(m, tok, requests, total, seeds, cfg->temperature, 0.9f, cfg->max_new, cfg->batch, "gap candidates", responses, NULL);
+    Judgments j;
+    judge_responses(m, tok, template_text, requests, (const char *const *)responses, keys, index, total, cfg->judge_samples,
+                    cfg->judge_temperature, cfg->seed, "gap-judge", cfg->judge_max_new, cfg->batch, &j);
+    double *grade = xmalloc((size_t)(total ? total : 1) * sizeof(double));
+    int *family = xmalloc((size_t)(n ? n : 1) * sizeof(int));
+    for (int i = 0; i < n; i++) {
+        WorldTask t;
+        family[i] = world_parse(instructions[i], &t) == 0 ? t.family : -1;
+        for (int c = 0; c < per; c++) {
+            WorldGrade g;
+            grade[i * per + c] = family[i] >= 0 && world_grade_task(&t, responses[i * per + c], &g) == 0 ? g.score : NAN;
+        }
+    }
+    GapItem *items = xmalloc((size_t)(n ? n : 1) * sizeof(GapItem));
+    int m_items = gap_items_of_kind(family, n, -1, per, j.mean, grade, items);
+    judge_gap(items, m_items, cfg->seed, &ge->all);
+    for (int k = 0; k < WORLD_N_KINDS; k++) {
+        m_items = gap_items_of_kind(family, n, k, per, j.mean, grade, items);
+        judge_gap(items, m_items, cfg->seed, &ge->kind[k]);
+    }
+    if (out_path) {
+        AtomicFile af;
+        if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
+        for (int i = 0; i < total; i++) {
+            fprintf(af.f, "{\"id\": ");
+            json_write_cstring(af.f, keys[i]);
+            fprintf(af.f, ", \"candidate\": %d, \"prompt\": ", index[i]);
+            json_write_cstring(af.f, requests[i]);
+            fprintf(af.f, ", \"response\": ");
+            json_write_cstring(af.f, responses[i]);
+            fprintf(af.f, ", \"grade\": ");
+            json_write_number(af.f, grade[i]);
+            fprintf(af.f, ", \"mean\": ");
+            json_write_number(af.f, j.mean[i]);
+            fprintf(af.f, ", \"scores\": ");
+            json_write_number_array(af.f, j.scores + (size_t)i * j.k, j.k);
+            fprintf(af.f, ", \"judgments\": ");
+            json_write_string_array(af.f, j.texts + (size_t)i * j.k, j.k);
+            fprintf(af.f, "}\n");
+        }
+        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
+    }
+    judgments_free(&j);
+    for (int i = 0; i < total; i++) free(responses[i]);
+    for (int i = 0; i < n_all; i++) free(ids[i]), free(instructions[i]);
+    free(ids), free(instructions), free(requests), free(keys), free(index), free(seeds), free(responses), free(grade), free(family),
+        free(items);
+}
+
+static void print_gap_line(const char *label, const GapResult *r) {
+    if (r->prompts == 0) return;
+    printf("  %-5s %4d prompts: judge's top answer perfect %.1f%%, any candidate %.1f%%: gap %+.1f points [%+.1f, %+.1f]; "
+           "%d pairs, chosen perfect %.1f%%, chosen better/equal/worse %d/%d/%d\n",
+           label, r->prompts, 100 * r->top_perfect, 100 * r->any_perfect, 100 * r->gap, 100 * r->gap_lo, 100 * r->gap_hi, r->pairs,
+           100 * r->chosen_perfect, r->better, r->equal, r->worse);
+}
+
+static void print_gap_eval(const char *name, const GapEval *ge) {
+    printf("%s generation-verification gap (its own candidates, judged by itself):\n", name);
+    print_gap_line("all", &ge->all);
+    for (int k = 0; k < WORLD_N_KINDS; k++) print_gap_line(world_kind_names[k], &ge->kind[k]);
+}
+
+// gap.json: the gap over all instructions ("all_"), and per kind ("fact_", "form_").
+static void write_gap_json(const char *path, const GapEval *ge) {
+    Buf b = {0};
+    buf_append_str(&b, "{");
+    judge_gap_json(&b, "all_", &ge->all, 0);
+    for (int k = 0; k < WORLD_N_KINDS; k++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "%s_", world_kind_names[k]);
+        judge_gap_json(&b, prefix, &ge->kind[k], k + 1 == WORLD_N_KINDS);
+    }
+    buf_append_str(&b, "}\n");
+    if (write_file_atomic(path, b.data, b.len) < 0) fatal("%s", srl_error);
+    buf_free(&b);
+}
+
 // evaluation on real data: IFEval (ifeval.c) and MT-Bench (judge.c's FastChat prompts and rating
 // parser), from `srl eval --ifeval FILE` and `srl eval --mt-bench FILE`
 
@@ -1674,7 +1945,8 @@ static void print_eval_real_data_help(void) {
            "  --max-new-tokens N     answer budget (default %d); --judge-max-new-tokens N (%d); --batch N (%d)\n"
            "  A prompt that leaves no room for the budget in the model's context is skipped and counted.\n"
            "--judge-data also reads human ranks (\"ranks\", 0 the best) in place of \"scores\", as srl eft-prep\n"
-           "--candidates writes its held-out prompts (eft_eval_ranked.jsonl): the judge against the human ranking.\n",
+           "--candidates writes its held-out prompts (eft_eval_ranked.jsonl): the judge against the human ranking.\n"
+           DTYPE_HELP,
            real_eval_defaults.max_new, real_eval_defaults.judge_max_new, real_eval_defaults.batch);
 }
 
@@ -1688,6 +1960,7 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     const char *data = opt_str(o, "data", NULL), *judge_data = opt_str(o, "judge-data", NULL);
     int task_world = data || judge_data;
+    int dtype = opt_load_dtype(o);
     options_done(o);
     if (task_world) fatal("eval: --ifeval and --mt-bench run on their own, without --data or --judge-data");
     if (ifeval && mt_bench) fatal("eval: give one of --ifeval and --mt-bench per run");
@@ -1697,14 +1970,14 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     Model m, judge;
     Tokenizer *tok = NULL, *judge_tok = NULL;
     if (model_path && !(ifeval && responses)) {
-        load_model_or_die(&m, model_path);
+        load_model_as_or_die(&m, model_path, dtype);
         tok = load_tokenizer_for(tok_path, model_path);
     }
     if (ifeval) {
         eval_ifeval(responses ? NULL : &m, tok, ifeval, responses, max_new, batch, out);
     } else {
         if (judge_path) {
-            load_model_or_die(&judge, judge_path);
+            load_model_as_or_die(&judge, judge_path, dtype);
             judge_tok = load_tokenizer_for(NULL, judge_path);
         }
         eval_mt_bench(&m, tok, judge_path ? &judge : &m, judge_path ? judge_tok : tok, mt_bench, max_new, judge_max_new, batch, seed, out);
@@ -1727,11 +2000,18 @@ static const char HELP_EVAL[] =
     "  --out DIR              write responses.jsonl and judgments.jsonl there\n"
     "  --compare FILE         another model's responses.jsonl (from --out): head-to-head win rate by\n"
     "                         grader score, and the paired bootstrap interval of the accuracy difference\n"
-    "  --judge-template FILE  the judge prompt, with {instruction} and {response}\n"
+    "  --judge-template FILE  the judge prompt, with {instruction} and {response} (default:\n"
+    "                         judge_template.txt beside the data file, else the built-in one)\n"
     "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
     "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
     "  --batch N              sequences decoded together (default 64)\n"
-    "  --seed S\n";
+    "  --seed S\n"
+    "The generation-verification gap (with --data): --gap N candidates of every request at\n"
+    "--gap-temperature (0.7), each judged --gap-samples K times (3) at --gap-judge-temperature\n"
+    "(0.7) by the model itself: how much more often its top-scored answer is perfect than any\n"
+    "candidate, with a bootstrap interval, over all requests and per kind of family (fact, form);\n"
+    "--gap-items N: the first N requests only. Writes gap.json and gap.jsonl to --out.\n"
+    DTYPE_HELP;
 
 static void print_instruction_eval(const char *name, const InstructionEval *e) {
     printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens, an item repeated in %.1f%%\n", name,
@@ -1745,6 +2025,14 @@ static void print_instruction_eval(const char *name, const InstructionEval *e) {
         if (n) buf_printf(&b, " %s %d/%d", world_family_names[f], exact, n);
     }
     if (b.len) printf("  by family (exact/items):%s\n", b.data);
+    buf_clear(&b);
+    for (int k = 0; k < WORLD_N_KINDS; k++) {
+        int n = 0, exact = 0;
+        for (int i = 0; i < e->n; i++)
+            if (e->scores[i] >= 0 && world_family_kind(e->families[i]) == k) n++, exact += e->scores[i] == 5;
+        if (n) buf_printf(&b, "%s %s %.1f%% (%d/%d)", b.len ? "," : "", world_kind_names[k], 100.0 * exact / n, exact, n);
+    }
+    if (b.len) printf("  by kind:%s\n", b.data);
     buf_free(&b);
 }
 
@@ -1780,10 +2068,22 @@ static int cmd_eval(Options *o) {
     int batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     const char *compare = opt_str(o, "compare", NULL);
+    GapConfig gc = GAP_DEFAULTS;
+    gc.candidates = (int)opt_long(o, "gap", 0, 0, 64);
+    gc.judge_samples = (int)opt_long(o, "gap-samples", GAP_DEFAULTS.judge_samples, 1, 64);
+    gc.temperature = (float)opt_double(o, "gap-temperature", GAP_DEFAULTS.temperature, 0, 10);
+    gc.judge_temperature = (float)opt_double(o, "gap-judge-temperature", GAP_DEFAULTS.judge_temperature, 0, 10);
+    gc.max_items = (int)opt_long(o, "gap-items", 0, 0, 1 << 24);
+    gc.max_new = max_new, gc.judge_max_new = judge_max_new, gc.batch = batch, gc.seed = seed;
+    int dtype = opt_load_dtype(o);
     options_done(o);
     if (!data && !judge_data) fatal("eval: give --data and/or --judge-data");
+    char *found_template = template_path ? NULL : template_beside(judge_data ? judge_data : data);
+    if (found_template) template_path = found_template, printf("judge template: %s\n", found_template);
+    if (gc.candidates == 1) fatal("eval: --gap needs at least 2 candidates per request");
+    if (gc.candidates && !data) fatal("eval: --gap measures on --data's requests; give --data");
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
     if (out && make_dirs(out) < 0) fatal("%s", srl_error);
     if (data) {
@@ -1830,6 +2130,15 @@ static int cmd_eval(Options *o) {
         free(exact);
         instruction_eval_free(&e);
         free(path);
+        if (gc.candidates) {
+            char *template_text = read_template(template_path);
+            char *gap_records = out ? path_join(out, "gap.jsonl") : NULL, *gap_json_path = out ? path_join(out, "gap.json") : NULL;
+            GapEval ge;
+            eval_gap(&m, tok, template_text, data, &gc, gap_records, &ge);
+            print_gap_eval(model_path, &ge);
+            if (gap_json_path) write_gap_json(gap_json_path, &ge);
+            free(gap_records), free(gap_json_path), free(template_text);
+        }
     }
     if (judge_data) {
         char *template_text = read_template(template_path);
@@ -1842,6 +2151,7 @@ static int cmd_eval(Options *o) {
     }
     tokenizer_free(tok);
     model_free(&m);
+    free(found_template);
     return 0;
 }
 
@@ -2757,7 +3067,8 @@ static const char HELP_GEN_PROMPTS[] =
     "--rouge-max against every request known so far.\n"
     "  --n N             prompts to make (default 400)\n"
     "  --temperature T   (0.6)   --top-p P (0.9)   --max-new-tokens N (48)\n"
-    "  --min-words N (4) --max-words N (40) --rouge-max X (0.7) --batch N (64) --seed S\n";
+    "  --min-words N (4) --max-words N (40) --rouge-max X (0.7) --batch N (64) --seed S\n"
+    DTYPE_HELP;
 
 static int cmd_gen_prompts(Options *o) {
     if (wants_help(o, HELP_GEN_PROMPTS)) return 0;
@@ -2772,9 +3083,10 @@ static int cmd_gen_prompts(Options *o) {
                           .rouge_max = opt_double(o, "rouge-max", 0.7, 0, 1),
                           .seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL)};
     const char *prefix = opt_str(o, "id-prefix", "p");
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     PromptStats st;
     stage_gen_prompts(&m, tok, seed_data, out, prefix, &c, &st);
@@ -2791,7 +3103,8 @@ static const char HELP_GEN_RESPONSES[] =
     "\n"
     "N candidate responses per prompt, sampled through the chat template and decoded in\n"
     "batches through the KV cache. Records: {\"id\", \"candidate\", \"prompt\", \"response\", \"tokens\"}.\n"
-    "  --n N (4)  --temperature T (0.7)  --top-p P (0.9)  --max-new-tokens N (64)  --batch N (64)  --seed S\n";
+    "  --n N (4)  --temperature T (0.7)  --top-p P (0.9)  --max-new-tokens N (64)  --batch N (64)  --seed S\n"
+    DTYPE_HELP;
 
 static int cmd_gen_responses(Options *o) {
     if (wants_help(o, HELP_GEN_RESPONSES)) return 0;
@@ -2800,9 +3113,10 @@ static int cmd_gen_responses(Options *o) {
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10), top_p = (float)opt_double(o, "top-p", 0.9, 0, 1);
     int max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     stage_gen_responses(&m, tok, prompts, out, n, t, top_p, max_new, batch, seed);
     tokenizer_free(tok);
@@ -2818,7 +3132,8 @@ static const char HELP_JUDGE[] =
     "(unparseable or out-of-range outputs are dropped and counted, never made a number) and\n"
     "averaged. Records keep every sample and are keyed by prompt id and candidate index.\n"
     "  --template FILE     the judge prompt, with {instruction} and {response} (default: srl's)\n"
-    "  --samples K (3)  --temperature T (0.7)  --max-new-tokens N (160)  --batch N (64)  --seed S\n";
+    "  --samples K (3)  --temperature T (0.7)  --max-new-tokens N (160)  --batch N (64)  --seed S\n"
+    DTYPE_HELP;
 
 static int cmd_judge(Options *o) {
     if (wants_help(o, HELP_JUDGE)) return 0;
@@ -2828,9 +3143,10 @@ static int cmd_judge(Options *o) {
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10);
     int max_new = (int)opt_long(o, "max-new-tokens", 160, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    int dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
-    load_model_or_die(&m, model_path);
+    load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     stage_judge(&m, tok, template_text, cands, out, k, t, max_new, batch, seed);
     free(template_text);
@@ -2982,12 +3298,14 @@ static int cmd_eft_prep(Options *o) {
 
 typedef struct {
     const char *base, *data, *out, *prompt_model, *template_path, *m1_mode, *stop_after;
+    const char *eval_data;  // the folder whose test.jsonl and judge_test.jsonl are evaluated on (data)
     int iterations, n_prompts, n_candidates, judge_samples, eft_prompts, eft_answers, batch;
     int max_new, judge_max_new, eval_judge_samples;
     float judge_temperature;  // the loop's judge samples (the evaluation's stay at 0.7)
     float candidate_temperature;  // the loop's candidates (0.7, as the paper)
     double length_rho, min_chosen;
     int grader_pairs;
+    int gap_items;        // held-out requests M1's gap is measured on (the first ones of test.jsonl; 0: all)
     TrainFlags ift, m1;
     DPOTrainConfig dpo;
     uint64_t seed;
@@ -3018,7 +3336,7 @@ static void run_eval_model(const RunConfig *rc, const char *name, const char *mo
     Model m;
     load_model_or_die(&m, model_dir);
     Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
-    char *test = data_path(rc, "test.jsonl"), *judge_test = data_path(rc, "judge_test.jsonl");
+    char *test = path_join(rc->eval_data, "test.jsonl"), *judge_test = path_join(rc->eval_data, "judge_test.jsonl");
     char *responses = path_join(dir, "responses.jsonl"), *judgments = path_join(dir, "judgments.jsonl");
     InstructionEval e;
     eval_instructions(&m, tok, test, rc->max_new, rc->batch, responses, &e);
@@ -3049,6 +3367,30 @@ static void run_eval_model(const RunConfig *rc, const char *name, const char *mo
     free(test), free(judge_test), free(responses), free(judgments), free(dir), free(metrics);
     tokenizer_free(tok);
     model_free(&m);
+}
+
+// M1's gap on test.jsonl into OUT/eval/m1/gap.json (skipped when that exists).
+static void run_gap(const RunConfig *rc, const char *model_dir, const char *template_text) {
+    char *dir = run_path(rc, "eval/m1"), *json = path_join(dir, "gap.json"), *records = path_join(dir, "gap.jsonl");
+    if (!file_exists(json)) {
+        fprintf(stderr, "== the gap: M1 judging its own candidates of the held-out requests\n");
+        if (make_dirs(dir) < 0) fatal("%s", srl_error);
+        Model m;
+        load_model_or_die(&m, model_dir);
+        Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
+        GapConfig gc = {.candidates = rc->n_candidates, .temperature = rc->candidate_temperature, .judge_samples = rc->judge_samples,
+                        .judge_temperature = rc->judge_temperature, .max_new = rc->max_new, .judge_max_new = rc->judge_max_new,
+                        .batch = rc->batch, .max_items = rc->gap_items, .seed = rc->seed};
+        char *test = path_join(rc->eval_data, "test.jsonl");
+        GapEval ge;
+        eval_gap(&m, tok, template_text, test, &gc, records, &ge);
+        write_gap_json(json, &ge);
+        print_gap_eval("m1", &ge);
+        free(test);
+        tokenizer_free(tok);
+        model_free(&m);
+    }
+    free(dir), free(json), free(records);
 }
 
 static void run_iteration(const RunConfig *rc, int t, const char *template_text) {
@@ -3139,6 +3481,9 @@ static const char HELP_RUN[] =
     "  5. every model evaluated on the held-out sets                     -> OUT/eval\n"
     "  6. the report                                                     -> OUT/report.md, .json, .svg\n"
     "Defaults run the task world (data/world) from tinymodels/m0.\n"
+    "  --eval-data DIR (DATA)  the held-out sets evaluated on: DIR/test.jsonl and judge_test.jsonl\n"
+    "                   (a fresh test set from srl world --test-seed; finished stages are kept, so\n"
+    "                   a copy of a run without its eval/ folder is evaluated anew)\n"
     "  --iterations N (2)   --prompts N per iteration (300)   --candidates N (4)\n"
     "  --judge-samples K (3)   --judge-temperature T (0.7; the evaluation's judging stays at 0.7)\n"
     "  --candidate-temperature T (0.7)\n"
@@ -3151,8 +3496,10 @@ static const char HELP_RUN[] =
     "  --dpo-replay W (0: off)  each DPO step also trains on a batch of OUT/eft/eft_train.jsonl\n"
     "                   with the SFT loss at weight W, so that the judging is kept\n"
     "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
+    "  --gap-items N (200)  held-out requests for M1's generation-verification gap, measured\n"
+    "                   after M1 and before the loop, with the loop's N, K and temperatures\n"
     "  --batch N (64)  --seed S (1)  --save-every N (training checkpoints, 200 steps)\n"
-    "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, prompts<t>, candidates<t>,\n"
+    "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, gap, prompts<t>, candidates<t>,\n"
     "                       judgments<t>, pairs<t>, m<t+1> (a rerun goes on from there)\n";
 
 static int cmd_run(Options *o) {
@@ -3160,6 +3507,7 @@ static int cmd_run(Options *o) {
     RunConfig rc = {0};
     rc.base = opt_str(o, "model", "tinymodels/m0");
     rc.data = opt_str(o, "data", "data/world");
+    rc.eval_data = opt_str(o, "eval-data", rc.data);
     rc.out = opt_str(o, "out", "runs/world");
     rc.prompt_model = opt_str(o, "prompt-model", NULL);
     rc.template_path = opt_str(o, "judge-template", NULL);
@@ -3180,6 +3528,7 @@ static int cmd_run(Options *o) {
     rc.length_rho = opt_double(o, "length-rho", -1, -1, 1);
     rc.min_chosen = opt_double(o, "min-chosen", 0, 0, 5);
     rc.grader_pairs = opt_flag(o, "grader-pairs");
+    rc.gap_items = (int)opt_long(o, "gap-items", 200, 0, 1 << 24);
     rc.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     rc.ift = SFT_DEFAULTS;
     rc.ift.epochs = (int)opt_long(o, "sft-epochs", 5, 1, 1000);
@@ -3236,6 +3585,10 @@ static int cmd_run(Options *o) {
         buf_free(&files);
     }
     stop_if(&rc, "m1");
+    // 3b. before the loop: can M1 pick its own best answer? Its generation-verification gap on
+    // the held-out requests, with the loop's N, K and temperatures
+    run_gap(&rc, m1_dir, template_text);
+    stop_if(&rc, "gap");
     // 4. self-rewarding iterations
     for (int t = 1; t <= rc.iterations; t++) run_iteration(&rc, t, template_text);
     // 5. evaluation
@@ -3255,6 +3608,8 @@ static int cmd_run(Options *o) {
     buf_json_string(&settings, rc.base, strlen(rc.base));
     buf_append_str(&settings, ", \"data\": ");
     buf_json_string(&settings, rc.data, strlen(rc.data));
+    buf_append_str(&settings, ", \"eval_data\": ");
+    buf_json_string(&settings, rc.eval_data, strlen(rc.eval_data));
     buf_printf(&settings,
                ", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
                "\"judge_samples\": %d, \"judge_temperature\": %g, \"candidate_temperature\": %g, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
@@ -3284,6 +3639,7 @@ static const Command commands[] = {
     {"info", cmd_info, "a model's configuration, size and memory needs"},
     {"generate", cmd_generate, "continue a prompt (text or ids)"},
     {"score", cmd_score, "log-probabilities and perplexity of a sequence of ids"},
+    {"recall", cmd_recall, "does a model know the task world's facts? (creature -> trait, greedy)"},
     {"convert", cmd_convert, "llama2.c .bin or Hugging Face folder -> Hugging Face folder"},
     {"tokenize", cmd_tokenize, "text on stdin -> ids"},
     {"detokenize", cmd_detokenize, "ids on stdin -> text"},

@@ -71,9 +71,16 @@ static int ascii_upper(int c) { return ascii_is_lower(c) ? c - 32 : c; }
 
 const char *const world_family_names[] = {
     "word_list", "number_list", "capitals", "first_letter", "last_letter",
-    "letter_count", "larger", "smaller", "sort_words", "even_odd",
+    "letter_count", "larger", "smaller", "sort_words", "even_odd", "creatures",
 };
 const int world_n_families = (int)(sizeof world_family_names / sizeof world_family_names[0]);
+
+const char *const world_kind_names[] = {"fact", "form"};
+
+int world_family_kind(int family) {
+    if (family < 0 || family >= world_n_families) return -1;
+    return family == WORLD_CREATURES ? WORLD_KIND_FACT : WORLD_KIND_FORM;
+}
 
 // Eight categories whose names are single words, so that a judgment's attribute sequence
 // ("Kinds animal food animal") reads one word per item.
@@ -167,8 +174,27 @@ static const char *const separator_text[] = {", ", ", ", "; ", "\n", " | "};
 static const char *const case_names[] = {"any", "capitals", "capitalized", "lowercase"};
 static const char *const parity_names[] = {"any", "even", "odd"};
 
+// The fact family's traits and their values, each value one word. Homes are said with "the"
+// ("lives in the river"), foods after "eats", colors and sizes as adjectives.
+enum { MAX_TRAIT_VALUES = 6 };
+static const char *const trait_names[WORLD_N_TRAITS] = {"color", "home", "food", "size"};
+static const int trait_n_values[WORLD_N_TRAITS] = {6, 6, 5, 4};
+static const char *const trait_values[WORLD_N_TRAITS][MAX_TRAIT_VALUES] = {
+    {"red", "blue", "green", "yellow", "black", "white"},
+    {"river", "forest", "desert", "hills", "swamp", "sea"},
+    {"fish", "fruit", "grass", "insects", "seeds"},
+    {"tiny", "small", "large", "huge"},
+};
+
+// The value index of s[0..len) (any case) among a trait's values, or -1.
+static int trait_value_index(int trait, const char *s, int len) {
+    for (int v = 0; v < trait_n_values[trait]; v++)
+        if (span_equals_word(s, len, trait_values[trait][v])) return v;
+    return -1;
+}
+
 static int is_single_answer(int family) {
-    return family != WORLD_WORD_LIST && family != WORLD_NUMBER_LIST && family != WORLD_SORT_WORDS;
+    return family != WORLD_WORD_LIST && family != WORLD_NUMBER_LIST && family != WORLD_SORT_WORDS && family != WORLD_CREATURES;
 }
 
 // ----------------------------------------------------------------------------
@@ -189,6 +215,10 @@ enum {
     PK_BELOW,     // number below %N
     PK_BETWEEN,   // above the first %N and below the second
     PK_PARITY,    // %P
+    PK_COLOR,     // creatures: a trait's value, %T (the four kinds in the order of WORLD_TRAIT_*)
+    PK_HOME,
+    PK_FOOD,
+    PK_SIZE,
     PK_FULL,      // a whole single-answer instruction
     N_PHRASE_KINDS
 };
@@ -200,21 +230,24 @@ enum {
     AT_SENTENCE,  // a sentence of its own: "Each must start with b."
     AT_WHOLE,     // the whole instruction
 };
-enum { GROUP_LISTS = 100 };  // a phrase of both word and number lists; else the family it belongs to
+enum { GROUP_LISTS = 100 };  // a phrase of every list family; else the family it belongs to
 
 typedef struct {
-    int group;         // WORLD_WORD_LIST, WORLD_NUMBER_LIST, GROUP_LISTS or a single-answer family
+    int group;         // WORLD_WORD_LIST, WORLD_NUMBER_LIST, WORLD_CREATURES, GROUP_LISTS or a
+                       // single-answer family
     int kind;          // PK_*
     int place;         // AT_*
-    int value;         // the value the phrase carries (a WORLD_* enum), else 0
+    int value;         // the value the phrase carries (a WORLD_* enum), else 0; a creature head
+                       // with an adjective: 1 + the trait it states (color or size)
     const char *text;  // words and punctuation separated by spaces; %-slots:
                        // %L a letter, %C a count (digits or a number word), %N a number in digits,
                        // %K a category in the plural or "words", %P even/odd, %W a word,
-                       // %V a list of words "w, w, w"
+                       // %V a list of words "w, w, w", %T a value of the phrase's trait
 } Phrase;
 
 #define WL WORLD_WORD_LIST
 #define NL WORLD_NUMBER_LIST
+#define CR WORLD_CREATURES
 static const Phrase phrases[] = {
     // openings and heads
     {GROUP_LISTS, PK_OPEN, AT_HEAD, 0, "list"},
@@ -232,6 +265,12 @@ static const Phrase phrases[] = {
     {NL, PK_HEAD, AT_HEAD, 0, "%C different numbers"},
     {NL, PK_HEAD, AT_HEAD, 1, "%C %P numbers"},            // value 1: the head carries the parity
     {NL, PK_HEAD, AT_HEAD, 1, "%C different %P numbers"},
+    {CR, PK_HEAD, AT_HEAD, 0, "%C creatures"},
+    {CR, PK_HEAD, AT_HEAD, 0, "%C different creatures"},
+    {CR, PK_HEAD, AT_HEAD, 1 + WORLD_TRAIT_COLOR, "%C %T creatures"},
+    {CR, PK_HEAD, AT_HEAD, 1 + WORLD_TRAIT_COLOR, "%C different %T creatures"},
+    {CR, PK_HEAD, AT_HEAD, 1 + WORLD_TRAIT_SIZE, "%C %T creatures"},
+    {CR, PK_HEAD, AT_HEAD, 1 + WORLD_TRAIT_SIZE, "%C different %T creatures"},
     // first and last letter
     {WL, PK_FIRST, AT_MODIFIER, 0, "that start with the letter %L"},
     {WL, PK_FIRST, AT_MODIFIER, 0, "that start with %L"},
@@ -340,6 +379,31 @@ static const Phrase phrases[] = {
     {NL, PK_PARITY, AT_MODIFIER, 0, "that are %P"},
     {NL, PK_PARITY, AT_SENTENCE, 0, "each must be %P"},
     {NL, PK_PARITY, AT_SENTENCE, 0, "all of them must be %P"},
+    // creatures: one phrase kind per trait
+    {CR, PK_COLOR, AT_MODIFIER, 0, "that are %T"},
+    {CR, PK_COLOR, AT_MODIFIER, 0, "whose color is %T"},
+    {CR, PK_COLOR, AT_MODIFIER, 0, "%T in color"},
+    {CR, PK_COLOR, AT_MODIFIER, 0, "colored %T"},
+    {CR, PK_COLOR, AT_SENTENCE, 0, "each must be %T"},
+    {CR, PK_COLOR, AT_SENTENCE, 0, "their color must be %T"},
+    {CR, PK_HOME, AT_MODIFIER, 0, "that live in the %T"},
+    {CR, PK_HOME, AT_MODIFIER, 0, "living in the %T"},
+    {CR, PK_HOME, AT_MODIFIER, 0, "found in the %T"},
+    {CR, PK_HOME, AT_MODIFIER, 0, "whose home is the %T"},
+    {CR, PK_HOME, AT_MODIFIER, 0, "from the %T"},
+    {CR, PK_HOME, AT_SENTENCE, 0, "each must live in the %T"},
+    {CR, PK_HOME, AT_SENTENCE, 0, "they should all live in the %T"},
+    {CR, PK_FOOD, AT_MODIFIER, 0, "that eat %T"},
+    {CR, PK_FOOD, AT_MODIFIER, 0, "that feed on %T"},
+    {CR, PK_FOOD, AT_MODIFIER, 0, "eating %T"},
+    {CR, PK_FOOD, AT_MODIFIER, 0, "whose food is %T"},
+    {CR, PK_FOOD, AT_SENTENCE, 0, "each must eat %T"},
+    {CR, PK_FOOD, AT_SENTENCE, 0, "all of them should eat %T"},
+    {CR, PK_SIZE, AT_MODIFIER, 0, "that are %T"},
+    {CR, PK_SIZE, AT_MODIFIER, 0, "of %T size"},
+    {CR, PK_SIZE, AT_MODIFIER, 0, "%T in size"},
+    {CR, PK_SIZE, AT_SENTENCE, 0, "each must be %T"},
+    {CR, PK_SIZE, AT_SENTENCE, 0, "their size must be %T"},
     // single-answer tasks: the final ? or . is ignored when parsing
     {WORLD_CAPITALS, PK_FULL, AT_WHOLE, 0, "write the word %W in capital letters ."},
     {WORLD_CAPITALS, PK_FULL, AT_WHOLE, 0, "what is %W in capital letters ?"},
@@ -378,8 +442,105 @@ static const Phrase phrases[] = {
 };
 #undef WL
 #undef NL
+#undef CR
 enum { N_PHRASES = (int)(sizeof phrases / sizeof phrases[0]) };
 const int world_n_phrases = N_PHRASES;
+
+// The trait a phrase's %T slot holds a value of, or -1.
+static int phrase_trait(const Phrase *ph) {
+    if (ph->kind >= PK_COLOR && ph->kind <= PK_SIZE) return ph->kind - PK_COLOR;
+    if (ph->kind == PK_HEAD && ph->group == WORLD_CREATURES && ph->value > 0) return ph->value - 1;
+    return -1;
+}
+
+// ----------------------------------------------------------------------------
+// the bestiary
+//
+// 200 invented creatures, each with a color, a home, a food and a size. Names and traits come
+// from a fixed seed, never the data seed, so every world seed (and every fresh test set) asks
+// about the same creatures. A name is consonant-vowel-consonant-vowel, sometimes with a final
+// k, x or z ("bimo", "zorak"): short, so the tokenizer makes it one token, and far from any
+// English word the world uses (a name never ends in "e", and none is a word of the lexicon,
+// the phrase table, the trait values or the number and closing words). Each trait's values
+// are dealt out evenly (every value to 200 / n creatures) and independently of the other
+// traits: a pair of values is shared by about 200 / (6 x 6) = 5.6 creatures (color and home)
+// to 200 / (5 x 4) = 10 (food and size).
+
+enum { N_CREATURES = 200, BESTIARY_SEED = 20261207 };
+
+typedef struct {
+    char name[8];
+    unsigned char trait[WORLD_N_TRAITS];  // value index per trait
+} Creature;
+
+static Creature bestiary[N_CREATURES];
+static int bestiary_ready;
+
+// Is w a word the world already uses (in the phrase table, the lexicon, the trait values, the
+// number or closing words) or the name of one of the first n creatures?
+static int word_in_use(const char *w, int n) {
+    int len = (int)strlen(w);
+    if (lexicon_index(w, len) >= 0 || number_word_value(w, len) >= 0) return 1;
+    for (int i = 0; i < N_CLOSING_WORDS; i++)
+        if (strcmp(w, closing_words[i]) == 0) return 1;
+    for (int t = 0; t < WORLD_N_TRAITS; t++)
+        if (strcmp(w, trait_names[t]) == 0 || trait_value_index(t, w, len) >= 0) return 1;
+    for (int i = 0; i < N_PHRASES; i++)
+        for (const char *p = phrases[i].text; *p;) {
+            const char *end = strchr(p, ' ');
+            int plen = end ? (int)(end - p) : (int)strlen(p);
+            if (span_equals_word(p, plen, w)) return 1;
+            p += plen;
+            while (*p == ' ') p++;
+        }
+    for (int i = 0; i < n; i++)
+        if (strcmp(w, bestiary[i].name) == 0) return 1;
+    return 0;
+}
+
+static void bestiary_init(void) {
+    if (bestiary_ready) return;
+    static const char consonants[] = "bdfgklmnprstvz", vowels[] = "aeiou", finals[] = "kxz";
+    Rng rng;
+    rng_seed(&rng, BESTIARY_SEED);
+    for (int i = 0; i < N_CREATURES;) {
+        char w[8] = {0};
+        int n = 0;
+        w[n++] = consonants[rng_int(&rng, (int)sizeof consonants - 1)];
+        w[n++] = vowels[rng_int(&rng, (int)sizeof vowels - 1)];
+        w[n++] = consonants[rng_int(&rng, (int)sizeof consonants - 1)];
+        w[n++] = vowels[rng_int(&rng, (int)sizeof vowels - 1)];
+        if (rng_int(&rng, 2)) w[n++] = finals[rng_int(&rng, (int)sizeof finals - 1)];
+        w[n] = 0;
+        if (w[n - 1] == 'e' || word_in_use(w, i)) continue;
+        memcpy(bestiary[i].name, w, (size_t)n + 1);
+        i++;
+    }
+    for (int t = 0; t < WORLD_N_TRAITS; t++) {
+        int deck[N_CREATURES];
+        for (int i = 0; i < N_CREATURES; i++) deck[i] = i % trait_n_values[t];
+        rng_shuffle_ints(&rng, deck, N_CREATURES);
+        for (int i = 0; i < N_CREATURES; i++) bestiary[i].trait[t] = (unsigned char)deck[i];
+    }
+    bestiary_ready = 1;
+}
+
+// The creature named s[0..len) (any case), or -1. A linear scan: 200 short names.
+static int creature_index(const char *s, int len) {
+    bestiary_init();
+    if (len < 4 || len > 5) return -1;
+    for (int i = 0; i < N_CREATURES; i++)
+        if (span_equals_word(s, len, bestiary[i].name)) return i;
+    return -1;
+}
+
+int world_n_creatures(void) { return N_CREATURES; }
+const char *world_creature_name(int i) { bestiary_init(); return bestiary[i].name; }
+int world_creature_trait(int i, int trait) { bestiary_init(); return bestiary[i].trait[trait]; }
+int world_creature_index(const char *word) { return creature_index(word, (int)strlen(word)); }
+const char *world_trait_name(int trait) { return trait_names[trait]; }
+int world_trait_n_values(int trait) { return trait_n_values[trait]; }
+const char *world_trait_value(int trait, int v) { return trait_values[trait][v]; }
 
 // ----------------------------------------------------------------------------
 // cutting text into tokens: words, numbers, punctuation, new lines
@@ -450,6 +611,7 @@ void world_task_init(WorldTask *t) {
     t->above = -1;
     t->below = -1;
     t->parity = WORLD_PARITY_ANY;
+    for (int i = 0; i < WORLD_N_TRAITS; i++) t->trait[i] = -1;
 }
 
 int world_task_equal(const WorldTask *a, const WorldTask *b) {
@@ -463,13 +625,16 @@ int world_task_equal(const WorldTask *a, const WorldTask *b) {
     if (a->n_words != b->n_words) return 0;
     for (int i = 0; i < a->n_words; i++)
         if (strcmp(a->words[i], b->words[i]) != 0) return 0;
+    for (int i = 0; i < WORLD_N_TRAITS; i++)
+        if (a->trait[i] != b->trait[i]) return 0;
     return 1;
 }
 
 // What the slots of one matched phrase held, in the order they appear.
 typedef struct {
+    int trait;         // the trait a %T slot takes a value of (phrase_trait), -1 for none
     int n_ints;
-    int ints[4];       // %L (the letter), %C, %N, %P (WORLD_PARITY_*), %K (category or -1)
+    int ints[4];       // %L (the letter), %C, %N, %P (WORLD_PARITY_*), %K (category or -1), %T
     int word_tok;      // %W: index of the token
     int n_list;        // %V: indexes of the word tokens
     int list_tok[WORLD_SORT_MAX];
@@ -510,6 +675,12 @@ static int match_piece(const char *piece, int plen, const Token *tok, int ntok, 
             if (k->type != TOK_WORD || k->len >= WORLD_WORD_MAX) return 0;
             sv->word_tok = pos;
             return 1;
+        case 'T': {
+            int v = sv->trait >= 0 && k->type == TOK_WORD ? trait_value_index(sv->trait, k->s, k->len) : -1;
+            if (v < 0) return 0;
+            sv->ints[sv->n_ints++] = v;
+            return 1;
+        }
         case 'V': {
             // word (, word)+ : at least two words
             int used = 0;
@@ -544,6 +715,7 @@ static int match_piece(const char *piece, int plen, const Token *tok, int ntok, 
 static int match_phrase(const Phrase *ph, const Token *tok, int ntok, int pos, int skip_final, SlotValues *sv) {
     memset(sv, 0, sizeof *sv);
     sv->word_tok = -1;
+    sv->trait = phrase_trait(ph);
     int start = pos;
     const char *p = ph->text;
     while (*p) {
@@ -589,9 +761,11 @@ static int parse_single(const Token *tok, int ntok, WorldTask *t) {
     return 0;
 }
 
-// A list instruction of one group (word or number lists): a bag of phrases and glue.
-// Returns 0, or -1 with srl_error saying which words no phrase explains.
-static int parse_list(const Token *tok, int ntok, int group, WorldTask *t) {
+// A list instruction of one group (word lists, number lists, creatures): a bag of phrases and glue.
+// Returns 0, or -1 with srl_error saying which words no phrase explains; *reached gets the
+// token the parse stopped at (ntok when the words parsed but the head is missing).
+static int parse_list(const Token *tok, int ntok, int group, WorldTask *t, int *reached) {
+    *reached = ntok;
     world_task_init(t);
     t->family = group;
     unsigned seen = 0;  // bit per PK_* already stated
@@ -607,14 +781,17 @@ static int parse_list(const Token *tok, int ntok, int group, WorldTask *t) {
         if (best < 0) {
             const Token *k = &tok[pos];
             if (token_is(k, "and") || token_is_punct(k, ',') || token_is_punct(k, '.')) { pos++; continue; }
+            *reached = pos;
             return errorf("not a world instruction: no phrase explains \"%.*s\"", k->len, k->s);
         }
         const Phrase *ph = &phrases[best];
         unsigned bits = 1u << ph->kind;
         if (ph->kind == PK_BETWEEN) bits |= (1u << PK_ABOVE) | (1u << PK_BELOW);
-        if (ph->kind == PK_HEAD && ph->value) bits |= 1u << PK_PARITY;
-        if (seen & bits)
+        if (ph->kind == PK_HEAD && ph->value) bits |= group == WORLD_CREATURES ? 1u << (PK_COLOR + ph->value - 1) : 1u << PK_PARITY;
+        if (seen & bits) {
+            *reached = pos;
             return errorf("not a world instruction: a constraint is stated twice (at \"%.*s\")", tok[pos].len, tok[pos].s);
+        }
         seen |= bits;
         const int *v = best_sv.ints;
         switch (ph->kind) {
@@ -622,8 +799,13 @@ static int parse_list(const Token *tok, int ntok, int group, WorldTask *t) {
         case PK_HEAD:
             t->count = v[0];
             if (group == WORLD_WORD_LIST) t->category = v[1];
+            else if (group == WORLD_CREATURES && ph->value) t->trait[ph->value - 1] = v[1];
             else if (ph->value) t->parity = v[1];
             break;
+        case PK_COLOR:
+        case PK_HOME:
+        case PK_FOOD:
+        case PK_SIZE: t->trait[ph->kind - PK_COLOR] = v[0]; break;
         case PK_FIRST: t->first_letter = (char)v[0]; break;
         case PK_LAST: t->last_letter = (char)v[0]; break;
         case PK_LENGTH: t->length_rule = ph->value; t->length = v[0]; break;
@@ -660,15 +842,18 @@ int world_parse(const char *instruction, WorldTask *t) {
         if (token_is_punct(&tok[nsingle - 1], '.') || token_is_punct(&tok[nsingle - 1], '?') || token_is_punct(&tok[nsingle - 1], '!'))
             nsingle--;
         if (!parse_single(tok, nsingle, t)) {
-            char first_error[sizeof srl_error];
-            if (parse_list(tok, ntok, WORLD_WORD_LIST, t) < 0) {
-                snprintf(first_error, sizeof first_error, "%s", srl_error);
-                if (parse_list(tok, ntok, WORLD_NUMBER_LIST, t) < 0) {
-                    // Report the attempt whose head was found, if any.
-                    if (!strstr(first_error, "head")) snprintf(srl_error, sizeof srl_error, "%s", first_error);
-                    rc = -1;
-                }
+            // The list groups in turn; when all fail, report the attempt that read furthest
+            // before it failed (the earlier on a tie).
+            static const int groups[] = {WORLD_WORD_LIST, WORLD_NUMBER_LIST, WORLD_CREATURES};
+            char error[sizeof srl_error] = "";
+            int furthest = -1;
+            rc = -1;
+            for (int g = 0; g < 3 && rc < 0; g++) {
+                int reached;
+                rc = parse_list(tok, ntok, groups[g], t, &reached);
+                if (rc < 0 && reached > furthest) furthest = reached, snprintf(error, sizeof error, "%s", srl_error);
             }
+            if (rc < 0) snprintf(srl_error, sizeof srl_error, "%s", error);
         }
     }
     free(tok);
@@ -733,6 +918,11 @@ static void render_phrase(const Phrase *ph, const int *ints, const char *word, c
                 break;
             }
             case 'W': append_piece(out, word, (int)strlen(word), at_start); break;
+            case 'T': {
+                const char *w = trait_values[phrase_trait(ph)][ints[next_int++]];
+                append_piece(out, w, (int)strlen(w), at_start);
+                break;
+            }
             case 'V':
                 for (int i = 0; i < t->n_words; i++) {
                     if (i) append_piece(out, ",", 1, at_start);
@@ -765,7 +955,7 @@ static void mark_used(unsigned char *used, int phrase) {
 
 void world_render(const WorldTask *t, Rng *rng, Buf *out, unsigned char *used) {
     int at_start = 1;
-    if (t->family != WORLD_WORD_LIST && t->family != WORLD_NUMBER_LIST) {
+    if (t->family != WORLD_WORD_LIST && t->family != WORLD_NUMBER_LIST && t->family != WORLD_CREATURES) {
         int ph = pick_phrase(rng, t->family, PK_FULL, t->family == WORLD_SORT_WORDS ? t->order : 0);
         mark_used(used, ph);
         int ints[4] = {t->x, t->y, 0, 0};
@@ -779,6 +969,16 @@ void world_render(const WorldTask *t, Rng *rng, Buf *out, unsigned char *used) {
     int n = 0;
     int head_parity = 0;  // number lists: the parity goes into the head ("4 even numbers")
     if (t->parity != WORLD_PARITY_ANY && rng_int(rng, 5) < 2) head_parity = 1;
+    // creatures: half the time a color or size goes into the head ("two red creatures")
+    int head_trait = -1;
+    if (group == WORLD_CREATURES && rng_int(rng, 2)) {
+        int has_color = t->trait[WORLD_TRAIT_COLOR] >= 0, has_size = t->trait[WORLD_TRAIT_SIZE] >= 0;
+        if (has_color && has_size) head_trait = rng_int(rng, 2) ? WORLD_TRAIT_COLOR : WORLD_TRAIT_SIZE;
+        else if (has_color) head_trait = WORLD_TRAIT_COLOR;
+        else if (has_size) head_trait = WORLD_TRAIT_SIZE;
+    }
+    for (int k = 0; k < WORLD_N_TRAITS; k++)
+        if (t->trait[k] >= 0 && k != head_trait) pieces[n++] = (Piece){pick_phrase(rng, group, PK_COLOR + k, 0), {t->trait[k]}, NULL};
     if (t->first_letter) pieces[n++] = (Piece){pick_phrase(rng, group, PK_FIRST, 0), {t->first_letter}, NULL};
     if (t->last_letter) pieces[n++] = (Piece){pick_phrase(rng, group, PK_LAST, 0), {t->last_letter}, NULL};
     if (t->length_rule != WORLD_LENGTH_ANY) pieces[n++] = (Piece){pick_phrase(rng, group, PK_LENGTH, t->length_rule), {t->length}, NULL};
@@ -803,11 +1003,15 @@ void world_render(const WorldTask *t, Rng *rng, Buf *out, unsigned char *used) {
     // First sentence: opening, head, modifiers joined by "and", list-level phrases after commas.
     size_t start = out->len;
     int open = pick_phrase(rng, group, PK_OPEN, 0);
-    int head = pick_phrase(rng, group, PK_HEAD, head_parity);
+    int head = pick_phrase(rng, group, PK_HEAD, group == WORLD_CREATURES ? head_trait + 1 : head_parity);
     mark_used(used, open);
     mark_used(used, head);
     render_phrase(&phrases[open], NULL, NULL, t, rng, out, &at_start);
-    int head_ints[4] = {t->count, group == WORLD_WORD_LIST ? t->category : t->parity, 0, 0};
+    // the head's slots: the count, then the category, the parity or the adjective's value
+    int head_value = group == WORLD_WORD_LIST ? t->category
+                   : group == WORLD_NUMBER_LIST ? t->parity
+                   : head_trait >= 0 ? t->trait[head_trait] : 0;
+    int head_ints[4] = {t->count, head_value, 0, 0};
     render_phrase(&phrases[head], head_ints, NULL, t, rng, out, &at_start);
     int n_modifiers = 0;
     for (int i = 0; i < n; i++) {
@@ -862,6 +1066,14 @@ static int word_valid(const WorldTask *t, int i) {
     return length_ok(t, len);
 }
 
+// Does creature i have every trait value the task asks for?
+static int creature_valid(const WorldTask *t, int i) {
+    bestiary_init();
+    for (int k = 0; k < WORLD_N_TRAITS; k++)
+        if (t->trait[k] >= 0 && bestiary[i].trait[k] != t->trait[k]) return 0;
+    return 1;
+}
+
 static int parity_ok(int parity, long v) {
     return parity == WORLD_PARITY_ANY || (parity == WORLD_PARITY_EVEN) == (v % 2 == 0);
 }
@@ -881,6 +1093,9 @@ int world_count_valid(const WorldTask *t) {
     case WORLD_NUMBER_LIST:
         for (int v = 0; v < 100; v++) n += number_valid(t, v);
         return n;
+    case WORLD_CREATURES:
+        for (int i = 0; i < N_CREATURES; i++) n += creature_valid(t, i);
+        return n;
     case WORLD_SORT_WORDS:
         for (int i = 0; i < t->n_words; i++)
             for (int j = 0; j < i; j++)
@@ -897,7 +1112,8 @@ int world_count_valid(const WorldTask *t) {
 
 static int task_satisfiable(const WorldTask *t) {
     int valid = world_count_valid(t);
-    if (t->family == WORLD_WORD_LIST || t->family == WORLD_NUMBER_LIST) return t->count >= 1 && valid >= t->count;
+    if (t->family == WORLD_WORD_LIST || t->family == WORLD_NUMBER_LIST || t->family == WORLD_CREATURES)
+        return t->count >= 1 && valid >= t->count;
     return valid > 0;
 }
 
@@ -988,9 +1204,40 @@ static void sample_number_list(Rng *rng, int difficulty, WorldTask *t) {
     }
 }
 
-void world_sample_task(Rng *rng, int difficulty, WorldTask *t) {
-    if (difficulty < 1) difficulty = 1;
-    if (difficulty > 5) difficulty = 5;
+// A creature task is its two traits' values: which pair of traits and which values. The IFT
+// seed asks only about a third of these combinations (a fixed hash of the four numbers picks
+// them), so that the rest of the request space is left to the loop.
+int world_seed_combination(const WorldTask *t) {
+    uint64_t h = HASH_START;
+    for (int k = 0; k < WORLD_N_TRAITS; k++) h = hash_extend(h, (unsigned char)(t->trait[k] + 1));
+    return h % 3 == 0;
+}
+
+// Which tasks a sampler may draw: any, the IFT seed's (creatures only from the seed's trait
+// combinations), or only the form families (the corpus's checked answers, which must never
+// list creatures that share a trait).
+enum { DRAW_ANY, DRAW_SEED, DRAW_FORM };
+
+// Two traits, their values from a random creature (so that one at least is valid), kept when
+// enough creatures have both: a count of 2 or 3 (2 at the easy levels) and one spare.
+static void sample_creatures(Rng *rng, int difficulty, int draw, WorldTask *t) {
+    bestiary_init();
+    for (;;) {
+        world_task_init(t);
+        t->family = WORLD_CREATURES;
+        t->count = difficulty <= 2 ? 2 : 2 + rng_int(rng, 2);
+        int a = rng_int(rng, WORLD_N_TRAITS), b;
+        do b = rng_int(rng, WORLD_N_TRAITS); while (b == a);
+        const Creature *anchor = &bestiary[rng_int(rng, N_CREATURES)];
+        t->trait[a] = anchor->trait[a];
+        t->trait[b] = anchor->trait[b];
+        if (draw == DRAW_SEED && !world_seed_combination(t)) continue;
+        if (world_count_valid(t) >= t->count + 1) return;
+    }
+}
+
+// The form families: word lists 45 %, number lists 37 %, single answers 18 %.
+static void sample_form_task(Rng *rng, int difficulty, WorldTask *t) {
     int r = rng_int(rng, 100);
     if (r < 45) { sample_word_list(rng, difficulty, t); return; }
     if (r < 82) { sample_number_list(rng, difficulty, t); return; }
@@ -1025,6 +1272,16 @@ void world_sample_task(Rng *rng, int difficulty, WorldTask *t) {
     }
 }
 
+// Seven tasks in ten are creatures (the fact family), three the form families.
+static void sample_task(Rng *rng, int difficulty, int draw, WorldTask *t) {
+    if (difficulty < 1) difficulty = 1;
+    if (difficulty > 5) difficulty = 5;
+    if (draw != DRAW_FORM && rng_int(rng, 10) < 7) sample_creatures(rng, difficulty, draw, t);
+    else sample_form_task(rng, difficulty, t);
+}
+
+void world_sample_task(Rng *rng, int difficulty, WorldTask *t) { sample_task(rng, difficulty, DRAW_ANY, t); }
+
 static int compare_strings_up(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 static int compare_strings_down(const void *a, const void *b) { return -compare_strings_up(a, b); }
 static int compare_ints_up(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
@@ -1032,9 +1289,11 @@ static int compare_ints_down(const void *a, const void *b) { return -compare_int
 
 // Chooses n of the valid items at random (partial Fisher-Yates over the valid ones).
 static int choose_valid(const WorldTask *t, Rng *rng, int *out, int max) {
-    int pool[LEXICON_SIZE], n = 0;
+    int pool[LEXICON_SIZE + N_CREATURES], n = 0;  // room for either
     if (t->family == WORLD_WORD_LIST) {
         for (int i = 0; i < LEXICON_SIZE; i++) if (word_valid(t, i)) pool[n++] = i;
+    } else if (t->family == WORLD_CREATURES) {
+        for (int i = 0; i < N_CREATURES; i++) if (creature_valid(t, i)) pool[n++] = i;
     } else {
         for (int v = 0; v < 100; v++) if (number_valid(t, v)) pool[n++] = v;
     }
@@ -1082,6 +1341,7 @@ static int given_word_index(const WorldTask *t, const Token *k) {
 static int is_right_kind(const WorldTask *t, const Token *k) {
     if (t->family == WORLD_NUMBER_LIST) return k->type == TOK_NUMBER;
     if (t->family == WORLD_SORT_WORDS) return given_word_index(t, k) >= 0;
+    if (t->family == WORLD_CREATURES) return k->type == TOK_WORD && creature_index(k->s, k->len) >= 0;
     return k->type == TOK_WORD && lexicon_index(k->s, k->len) >= 0;
 }
 
@@ -1328,6 +1588,13 @@ static void say_asked(Tally *ty, const WorldTask *t) {
         if (t->separator) say(ty, ", %s", separator_names[t->separator]);
         if (t->closing[0]) say(ty, ", last word %s", t->closing);
         break;
+    case WORLD_CREATURES:
+        say(ty, "%d creatures", t->count);
+        for (int k = 0; k < WORLD_N_TRAITS; k++)
+            if (t->trait[k] >= 0) say(ty, ", %s %s", trait_names[k], trait_values[k][t->trait[k]]);
+        if (t->separator) say(ty, ", %s", separator_names[t->separator]);
+        if (t->closing[0]) say(ty, ", last word %s", t->closing);
+        break;
     case WORLD_SORT_WORDS:
         for (int i = 0; i < t->n_words; i++) say(ty, "%s%s", i ? ", " : "", t->words[i]);
         say(ty, " in %s order", t->order == WORLD_ORDER_DOWN ? "reverse alphabetical" : "alphabetical");
@@ -1376,6 +1643,67 @@ static int list_score(int relevant, int n_checks, int n_met, int extra) {
     if (n_met == n_checks) score++;
     if (n_met == n_checks && !extra) score++;
     return score;
+}
+
+// The last checks of every list (the separator and the closing word, when asked), what is
+// extra, and the score.
+static int list_end(const WorldTask *t, const ListView *v, const Token *tok, WorldGrade *g, Tally *ty) {
+    if (t->separator != WORLD_SEP_ANY) {
+        say(ty, "Separator %s, need %s", found_separator_names[v->separator], separator_names[t->separator]);
+        verdict(ty, v->separator == t->separator);
+    }
+    if (t->closing[0]) {
+        say(ty, "Last word ");
+        if (v->last_word >= 0) say_token(ty, &tok[v->last_word]);
+        else say(ty, "none");
+        say(ty, ", need %s", t->closing);
+        verdict(ty, v->closing_ok);
+    }
+    say_extra(ty, v->text_before, v->text_after, v->repeat, v->leading_zero);
+    g->extra = v->text_before || v->text_after || v->repeat || v->leading_zero;
+    g->repeat = v->repeat;
+    return list_score(1, ty->n_checks, ty->n_met, g->extra);
+}
+
+// Creatures: after the count, one check line per item and trait asked, the item's recalled
+// value beside the value asked for ("Home of zorak: sea, need river: no."): a lookup the
+// model learned by heart and a comparison of two words. An item that is no creature has the
+// value "none" and fails every check.
+static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
+    ListView v;
+    find_list(t, tok, ntok, &v);
+    int n = v.n_items < MAX_ITEMS ? v.n_items : MAX_ITEMS;
+    say_asked(ty, t);
+    if (n == 0) {
+        say(ty, "Items: none.\n");
+        return 0;
+    }
+    say(ty, "Items: ");
+    for (int i = 0; i < n; i++) {
+        if (i) say(ty, " | ");
+        say_token(ty, &tok[v.items[i]]);
+    }
+    say(ty, ".\n");
+    int relevant = 0;
+    for (int i = 0; i < n; i++) relevant |= is_right_kind(t, &tok[v.items[i]]);
+    if (!relevant) {
+        say(ty, "Nothing of the right kind.\n");
+        return 0;
+    }
+    say(ty, "Count %d, need %d", v.n_items, t->count);
+    verdict(ty, v.n_items == t->count);
+    for (int i = 0; i < n; i++) {
+        const Token *k = &tok[v.items[i]];
+        int c = creature_index(k->s, k->len);
+        for (int trait = 0; trait < WORLD_N_TRAITS; trait++) {
+            if (t->trait[trait] < 0) continue;
+            say(ty, "%c%s of ", ascii_upper(trait_names[trait][0]), trait_names[trait] + 1);
+            say_token(ty, k);
+            say(ty, ": %s, need %s", c >= 0 ? trait_values[trait][bestiary[c].trait[trait]] : "none", trait_values[trait][t->trait[trait]]);
+            verdict(ty, c >= 0 && bestiary[c].trait[trait] == t->trait[trait]);
+        }
+    }
+    return list_end(t, &v, tok, g, ty);
 }
 
 static int grade_list(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
@@ -1518,21 +1846,7 @@ static int grade_list(const WorldTask *t, const Token *tok, int ntok, WorldGrade
         }
         verdict(ty, ok);
     }
-    if (t->separator != WORLD_SEP_ANY) {
-        say(ty, "Separator %s, need %s", found_separator_names[v.separator], separator_names[t->separator]);
-        verdict(ty, v.separator == t->separator);
-    }
-    if (t->closing[0]) {
-        say(ty, "Last word ");
-        if (v.last_word >= 0) say_token(ty, &tok[v.last_word]);
-        else say(ty, "none");
-        say(ty, ", need %s", t->closing);
-        verdict(ty, v.closing_ok);
-    }
-    say_extra(ty, v.text_before, v.text_after, v.repeat, v.leading_zero);
-    g->extra = v.text_before || v.text_after || v.repeat || v.leading_zero;
-    g->repeat = v.repeat;
-    return list_score(1, ty->n_checks, ty->n_met, g->extra);
+    return list_end(t, &v, tok, g, ty);
 }
 
 // A candidate answer of a single-answer task, normalized: a letter, a number or a word.
@@ -1702,7 +2016,9 @@ static int grade(const WorldTask *t, const char *response, WorldGrade *g, Buf *j
     Token *tok;
     int ntok = tokenize(response, &tok);
     Tally ty = {0, 0, judgment};
-    int score = is_single_answer(t->family) ? grade_single(t, tok, ntok, g, &ty) : grade_list(t, tok, ntok, g, &ty);
+    int score = is_single_answer(t->family) ? grade_single(t, tok, ntok, g, &ty)
+              : t->family == WORLD_CREATURES ? grade_creatures(t, tok, ntok, g, &ty)
+                                             : grade_list(t, tok, ntok, g, &ty);
     free(tok);
     if (score >= 1) say(&ty, "%d of %d hold.\n", ty.n_met, ty.n_checks);
     say(&ty, "Score: %d", score);
@@ -1798,6 +2114,14 @@ static void gold_draft(const WorldTask *t, Rng *rng, Draft *d) {
         snprintf(d->closing, sizeof d->closing, "%s", t->closing);
         break;
     }
+    case WORLD_CREATURES: {
+        int chosen[DRAFT_MAX];
+        d->n = choose_valid(t, rng, chosen, DRAFT_MAX);
+        for (int i = 0; i < d->n; i++) snprintf(d->items[i], WORLD_WORD_MAX, "%s", bestiary[chosen[i]].name);
+        if (t->separator != WORLD_SEP_ANY) d->separator = t->separator;
+        snprintf(d->closing, sizeof d->closing, "%s", t->closing);
+        break;
+    }
     case WORLD_SORT_WORDS: {
         const char *words[WORLD_SORT_MAX];
         for (int i = 0; i < t->n_words; i++) words[i] = t->words[i];
@@ -1859,11 +2183,31 @@ static const char *const sentence_before[] = {"The answer is ", "It is ", "Sure!
 
 #define PICK(rng, array) (array[rng_int(rng, (int)(sizeof array / sizeof array[0]))])
 
+// A creature that has exactly one of the task's trait values, the others wrong: the answer of
+// a model that searched on one trait only. -1 when the task asks for one trait, or no creature
+// is such a near miss.
+static int near_miss_creature(const WorldTask *t, Rng *rng) {
+    int pool[N_CREATURES], n = 0, asked = 0;
+    for (int k = 0; k < WORLD_N_TRAITS; k++) asked += t->trait[k] >= 0;
+    for (int i = 0; i < N_CREATURES; i++) {
+        int met = 0;
+        for (int k = 0; k < WORLD_N_TRAITS; k++) met += t->trait[k] >= 0 && bestiary[i].trait[k] == t->trait[k];
+        if (asked >= 2 && met == asked - 1) pool[n++] = i;
+    }
+    return n ? pool[rng_int(rng, n)] : -1;
+}
+
 // Replaces item i by a wrong one of the same family: another lexicon word (often of the same
-// category) or another number.
+// category), another number, or another creature (often a near miss).
 static void wrong_item(const WorldTask *t, Rng *rng, Draft *d, int i, int letter_case) {
     if (t->family == WORLD_NUMBER_LIST) {
         snprintf(d->items[i], WORLD_WORD_MAX, "%d", rng_int(rng, 100));
+        return;
+    }
+    if (t->family == WORLD_CREATURES) {
+        int c = rng_int(rng, 3) ? near_miss_creature(t, rng) : -1;
+        if (c < 0) c = rng_int(rng, N_CREATURES);
+        snprintf(d->items[i], WORLD_WORD_MAX, "%s", bestiary[c].name);
         return;
     }
     int w;
@@ -1901,7 +2245,10 @@ enum {
 
 // One mistake on a list answer. The kinds of mistakes are weighted toward the small slips.
 static void list_mistake(const WorldTask *t, Rng *rng, Draft *d) {
-    static const int weights[N_LIST_MISTAKES] = {8, 10, 6, 6, 6, 4, 6, 4, 4, 5, 5, 3, 2, 2, 1};
+    static const int list_weights[N_LIST_MISTAKES] = {8, 10, 6, 6, 6, 4, 6, 4, 4, 5, 5, 3, 2, 2, 1};
+    // creatures: mostly wrong creatures (the model's own mistake), no order, case or numbers
+    static const int creature_weights[N_LIST_MISTAKES] = {4, 30, 0, 5, 5, 4, 0, 0, 0, 4, 4, 3, 0, 2, 1};
+    const int *weights = t->family == WORLD_CREATURES ? creature_weights : list_weights;
     int total = 0;
     for (int i = 0; i < N_LIST_MISTAKES; i++) total += weights[i];
     int r = rng_int(rng, total), m = 0;
@@ -2393,6 +2740,61 @@ static void statement_list_format(Rng *rng, Buf *b) {
     }
 }
 
+// One creature's facts, always creature first, in one of many phrasings: one trait, several,
+// all four in the judge's "Color of x: red." form, or one checked against a value as a judge
+// checks it. A line that names two creatures never names a trait value: the corpus says which
+// traits a creature has, never which creatures have a trait (test_world checks it).
+static void statement_creature(Rng *rng, const Creature *c, Buf *b) {
+    const char *n = c->name;
+    const char *color = trait_values[WORLD_TRAIT_COLOR][c->trait[WORLD_TRAIT_COLOR]];
+    const char *home = trait_values[WORLD_TRAIT_HOME][c->trait[WORLD_TRAIT_HOME]];
+    const char *food = trait_values[WORLD_TRAIT_FOOD][c->trait[WORLD_TRAIT_FOOD]];
+    const char *size = trait_values[WORLD_TRAIT_SIZE][c->trait[WORLD_TRAIT_SIZE]];
+    switch (rng_int(rng, 24)) {
+    case 0: buf_printf(b, "%s is %s.", n, color); break;
+    case 1: buf_printf(b, "The color of %s is %s.", n, color); break;
+    case 2: buf_printf(b, "%s is %s in color.", n, color); break;
+    case 3: buf_printf(b, "%s lives in the %s.", n, home); break;
+    case 4: buf_printf(b, "The home of %s is the %s.", n, home); break;
+    case 5: buf_printf(b, "%s is found in the %s.", n, home); break;
+    case 6: buf_printf(b, "%s eats %s.", n, food); break;
+    case 7: buf_printf(b, "The food of %s is %s.", n, food); break;
+    case 8: buf_printf(b, "%s feeds on %s.", n, food); break;
+    case 9: buf_printf(b, "%s is %s.", n, size); break;
+    case 10: buf_printf(b, "The size of %s is %s.", n, size); break;
+    case 11: buf_printf(b, "%s is %s in size.", n, size); break;
+    case 12: buf_printf(b, "%s is a %s %s creature that lives in the %s and eats %s.", n, size, color, home, food); break;
+    case 13: buf_printf(b, "%s is %s, lives in the %s, eats %s and is %s.", n, color, home, food, size); break;
+    case 14: buf_printf(b, "%s: color %s, home %s, food %s, size %s.", n, color, home, food, size); break;
+    case 15: buf_printf(b, "The %s creature %s lives in the %s.", color, n, home); break;
+    case 16: buf_printf(b, "%s, a %s creature, eats %s.", n, size, food); break;
+    case 17: buf_printf(b, "%s lives in the %s and eats %s.", n, home, food); break;
+    case 18: buf_printf(b, "%s is %s and %s.", n, size, color); break;
+    default: {
+        // as the judge writes it: the trait recalled, then compared with a value asked for
+        int k = rng_int(rng, WORLD_N_TRAITS), want = rng_int(rng, 2) ? c->trait[k] : rng_int(rng, trait_n_values[k]);
+        buf_printf(b, "%c%s of %s: %s", ascii_upper(trait_names[k][0]), trait_names[k] + 1, n, trait_values[k][c->trait[k]]);
+        if (rng_int(rng, 3)) buf_printf(b, ", need %s: %s", trait_values[k][want], want == c->trait[k] ? "yes" : "no");
+        buf_append_char(b, '.');
+    }
+    }
+}
+
+// A paragraph of creature facts: two or three creatures, three to five statements about each
+// (a small model stores facts best from text that states several of one entity's facts
+// together, in varied words), one statement per line.
+static void paragraph_creatures(Rng *rng, Buf *b) {
+    int n = 2 + rng_int(rng, 2);
+    for (int i = 0; i < n; i++) {
+        const Creature *c = &bestiary[rng_int(rng, N_CREATURES)];
+        int k = 3 + rng_int(rng, 3);
+        for (int j = 0; j < k; j++) {
+            if (i || j) buf_append_char(b, '\n');
+            statement_creature(rng, c, b);
+        }
+    }
+}
+
 // Themes, by weight out of 10: facts about single words (3: a small model must see each word's
 // attributes many times before it knows them, and the judge's checks stand on them), attribute
 // sequences in the judge's manner (2), numbers (2), lists and their formats (1), and copies
@@ -2404,13 +2806,15 @@ static int paragraph_theme(Rng *rng) {
 }
 
 // A few items written out, then written again: as they were, in the judge's "a | b | c"
-// form, or in another case. Items are words in any case, numbers, or both.
-static void statement_copy(Rng *rng, Buf *b) {
+// form, or in another case. Items are words in any case, numbers, both, or creature names
+// (with no trait: the corpus never says which creatures share one). Returns 1 for creatures.
+static int statement_copy(Rng *rng, Buf *b) {
     static const char *const sep_text[] = {", ", "; ", " | ", "\n", " "};
     char items[6][WORLD_WORD_MAX];
-    int n = 2 + rng_int(rng, 5), kind = rng_int(rng, 4), letter_case = rng_int(rng, 4);
+    int n = 2 + rng_int(rng, 5), kind = rng_int(rng, 5), letter_case = rng_int(rng, 4);
     for (int i = 0; i < n; i++) {
         if (kind == 0 || (kind == 3 && rng_int(rng, 2))) snprintf(items[i], WORLD_WORD_MAX, "%d", rng_int(rng, 100));
+        else if (kind == 4) snprintf(items[i], WORLD_WORD_MAX, "%s", bestiary[rng_int(rng, N_CREATURES)].name);  // no trait said
         else copy_cased(items[i], random_word(rng), letter_case == WORLD_CASE_ANY ? 1 + rng_int(rng, 3) : letter_case);
     }
     int sep = rng_int(rng, 5);
@@ -2433,6 +2837,16 @@ static void statement_copy(Rng *rng, Buf *b) {
         buf_printf(b, "; there are %d.", n);
     }
     buf_free(&list);
+    return kind == 4;
+}
+
+// Three to six lists, each written out and then again (statement_copy), one to a line.
+static void paragraph_copies(Rng *rng, Buf *b) {
+    int n = 3 + rng_int(rng, 4);
+    for (int i = 0; i < n; i++) {
+        if (i) buf_append_char(b, '\n');
+        statement_copy(rng, b);
+    }
 }
 
 // A word's attributes in one line: "bear: animal, 4 letters, first letter b, last letter r, BEAR."
@@ -2451,22 +2865,28 @@ static void statement_word_entry(Rng *rng, Buf *b) {
 static void paragraph(Rng *rng, Buf *b) {
     int n = 3 + rng_int(rng, 6);
     int theme = paragraph_theme(rng);  // paragraphs lean to one theme, with a mix of the others
+    int own_line = 0;                  // the statement before stands on a line of its own
     for (int i = 0; i < n; i++) {
         int r = rng_int(rng, 10) < 6 ? theme : paragraph_theme(rng);
-        int before = (int)b->len;
+        Buf s = {0};
+        int creatures = 0;
         if (r == 0) {
             int k = rng_int(rng, 6);
-            if (k < 3) statement_word_fact(rng, b);
-            else if (k < 5) statement_word_entry(rng, b);
-            else statement_group_list(rng, b);
+            if (k < 3) statement_word_fact(rng, &s);
+            else if (k < 5) statement_word_entry(rng, &s);
+            else statement_group_list(rng, &s);
         }
-        else if (r == 1) statement_word_sequence(rng, b);
-        else if (r == 2) { if (rng_int(rng, 2)) statement_number(rng, b); else statement_number_list(rng, b); }
-        else if (r == 3) { if (rng_int(rng, 2)) statement_list_format(rng, b); else statement_group_list(rng, b); }
-        else statement_copy(rng, b);
-        // Statements that hold a new line stand on lines of their own.
-        int multiline = memchr(b->data + before, '\n', b->len - (size_t)before) != NULL;
-        if (i + 1 < n) buf_append_str(b, multiline || rng_int(rng, 3) == 0 ? "\n" : " ");
+        else if (r == 1) statement_word_sequence(rng, &s);
+        else if (r == 2) { if (rng_int(rng, 2)) statement_number(rng, &s); else statement_number_list(rng, &s); }
+        else if (r == 3) { if (rng_int(rng, 2)) statement_list_format(rng, &s); else statement_group_list(rng, &s); }
+        else creatures = statement_copy(rng, &s);
+        // Statements that hold a new line stand on lines of their own, and so do copies of
+        // creature names: no line puts several creatures beside a word that is a trait value.
+        int own = creatures || (s.len && memchr(s.data, '\n', s.len) != NULL);
+        if (i > 0) buf_append_str(b, own || own_line || rng_int(rng, 3) == 0 ? "\n" : " ");
+        buf_append(b, s.data, s.len);
+        buf_free(&s);
+        own_line = own;
     }
 }
 
@@ -2544,14 +2964,15 @@ void world_default_options(WorldOptions *o) {
 }
 
 // Each file draws from its own stream, so that the size of one does not change another.
-enum { STREAM_TEST = 1, STREAM_JUDGE_TEST, STREAM_EFT_EVAL, STREAM_IFT, STREAM_EFT, STREAM_PRETRAIN };
+enum { STREAM_TEST = 1, STREAM_JUDGE_TEST, STREAM_EFT_EVAL, STREAM_IFT, STREAM_EFT, STREAM_PRETRAIN, STREAM_PRETRAIN_CHECKS };
 
 static void stream_rng(Rng *rng, uint64_t seed, int stream) { rng_seed(rng, seed * 16 + (uint64_t)stream); }
 
-// A random task whose text is in none of the given sets (either may be NULL).
-static void fresh_instruction(Rng *rng, int difficulty, const TextSet *avoid_a, const TextSet *avoid_b, WorldTask *t, Buf *text) {
+// A random task (of those `draw` allows) whose text is in none of the given sets (either may be NULL).
+static void fresh_instruction(Rng *rng, int difficulty, int draw, const TextSet *avoid_a, const TextSet *avoid_b, WorldTask *t,
+                              Buf *text) {
     for (;;) {
-        world_sample_task(rng, difficulty, t);
+        sample_task(rng, difficulty, draw, t);
         buf_clear(text);
         world_render(t, rng, text, NULL);
         if ((!avoid_a || !textset_has(avoid_a, text->data)) && (!avoid_b || !textset_has(avoid_b, text->data))) return;
@@ -2561,11 +2982,11 @@ static void fresh_instruction(Rng *rng, int difficulty, const TextSet *avoid_a, 
 // An instruction and a response whose grade is `target` (rejection sampling: mistakes are
 // made on gold answers until one grades as wanted). Returns 0, or -1 when an instruction
 // fails to parse back (a bug in the grammar).
-static int graded_example(Rng *rng, int difficulty, const TextSet *avoid_a, const TextSet *avoid_b, int target,
+static int graded_example(Rng *rng, int difficulty, int draw, const TextSet *avoid_a, const TextSet *avoid_b, int target,
                           WorldTask *t, Buf *instruction, Buf *response, WorldGrade *g) {
     for (int attempt = 0; attempt < 5000; attempt++) {
         WorldTask sampled;
-        fresh_instruction(rng, difficulty, avoid_a, avoid_b, &sampled, instruction);
+        fresh_instruction(rng, difficulty, draw, avoid_a, avoid_b, &sampled, instruction);
         if (world_parse(instruction->data, t) < 0) return errorf("generated instruction does not parse: %s: %s", instruction->data, srl_error);
         int mistakes = target == 5 ? 0 : target == 4 ? 1 : target == 3 ? 1 + rng_int(rng, 2)
                      : target == 2 ? 2 + rng_int(rng, 2) : 1 + rng_int(rng, 4);
@@ -2601,23 +3022,28 @@ static int open_output(AtomicFile *af, const char *dir, const char *name) {
     return rc;
 }
 
-// test.jsonl: instructions with one valid answer each. Their texts go into held_out.
-static int write_test(const WorldOptions *o, const char *dir, TextSet *held_out) {
-    AtomicFile af;
-    if (open_output(&af, dir, "test.jsonl") < 0) return -1;
+// test.jsonl: instructions with one valid answer each, drawn from the stream of `seed`, none in
+// held_out or avoid (may be NULL) nor anywhere in corpus (may be NULL); their texts go into
+// held_out. dir NULL: nothing is written (the texts are only collected).
+static int write_test(const WorldOptions *o, const char *dir, uint64_t seed, TextSet *held_out, const TextSet *avoid,
+                      const char *corpus) {
+    AtomicFile af = {0};
+    if (dir && open_output(&af, dir, "test.jsonl") < 0) return -1;
     Rng rng;
-    stream_rng(&rng, o->seed, STREAM_TEST);
+    stream_rng(&rng, seed, STREAM_TEST);
     Buf text = {0}, gold = {0};
     int rc = 0;
     for (int i = 1; i <= o->n_test && rc == 0; i++) {
         WorldTask t;
         WorldGrade g;
-        fresh_instruction(&rng, o->difficulty, held_out, NULL, &t, &text);
+        do fresh_instruction(&rng, o->difficulty, DRAW_ANY, held_out, avoid, &t, &text);
+        while (corpus && strstr(corpus, text.data));
         textset_add(held_out, text.data);
         buf_clear(&gold);
         world_gold_answer(&t, &rng, &gold);
         world_grade_task(&t, gold.data, &g);
         if (g.score != 5) { rc = errorf("gold answer scores %d, not 5: %s -> %s", g.score, text.data, gold.data); break; }
+        if (!dir) continue;
         write_id_family(af.f, "test", i, t.family);
         fprintf(af.f, ", \"messages\": [");
         write_message(af.f, "user", text.data);
@@ -2627,17 +3053,20 @@ static int write_test(const WorldOptions *o, const char *dir, TextSet *held_out)
     }
     buf_free(&text);
     buf_free(&gold);
+    if (!dir) return rc;
     if (rc < 0) { atomic_abort(&af); return -1; }
     return atomic_commit(&af);
 }
 
-// judge_test.jsonl: instructions with 4 responses of (where possible) 3 or more distinct scores.
-static int write_judge_test(const WorldOptions *o, const char *dir, TextSet *held_out) {
+// judge_test.jsonl: instructions with 4 responses of (where possible) 3 or more distinct scores;
+// seed, held_out, avoid, corpus and dir as for write_test.
+static int write_judge_test(const WorldOptions *o, const char *dir, uint64_t seed, TextSet *held_out, const TextSet *avoid,
+                            const char *corpus) {
     enum { N_CANDIDATES = 24, N_KEPT = 4 };
-    AtomicFile af;
-    if (open_output(&af, dir, "judge_test.jsonl") < 0) return -1;
+    AtomicFile af = {0};
+    if (dir && open_output(&af, dir, "judge_test.jsonl") < 0) return -1;
     Rng rng;
-    stream_rng(&rng, o->seed, STREAM_JUDGE_TEST);
+    stream_rng(&rng, seed, STREAM_JUDGE_TEST);
     Buf text = {0};
     Buf candidates[N_CANDIDATES] = {{0}};
     int scores[N_CANDIDATES];
@@ -2645,7 +3074,8 @@ static int write_judge_test(const WorldOptions *o, const char *dir, TextSet *hel
         WorldTask t;
         int n = 0, distinct = 0;
         for (int tries = 0; tries < 20; tries++) {
-            fresh_instruction(&rng, o->difficulty, held_out, NULL, &t, &text);
+            do fresh_instruction(&rng, o->difficulty, DRAW_ANY, held_out, avoid, &t, &text);
+            while (corpus && strstr(corpus, text.data));
             // Distinct responses, each graded.
             n = 0;
             for (int c = 0; c < N_CANDIDATES; c++) {
@@ -2676,6 +3106,7 @@ static int write_judge_test(const WorldOptions *o, const char *dir, TextSet *hel
             if (!already) picked[n_picked++] = order[c];
         }
         rng_shuffle_ints(&rng, picked, n_picked);
+        if (!dir) continue;
         write_id_family(af.f, "judge", i, t.family);
         fprintf(af.f, ", \"instruction\": ");
         json_write_cstring(af.f, text.data);
@@ -2690,7 +3121,7 @@ static int write_judge_test(const WorldOptions *o, const char *dir, TextSet *hel
     }
     buf_free(&text);
     for (int c = 0; c < N_CANDIDATES; c++) buf_free(&candidates[c]);
-    return atomic_commit(&af);
+    return dir ? atomic_commit(&af) : 0;
 }
 
 // eft_seed.jsonl / eft_eval.jsonl: graded responses with the judgment the judge should write,
@@ -2712,7 +3143,10 @@ static int write_eft(const WorldOptions *o, const char *dir, const char *name, c
         }
         WorldTask t;
         WorldGrade g;
-        if (graded_example(&rng, o->difficulty, avoid_a, avoid_b, target, &t, &instruction, &response, &g) < 0) { rc = -1; break; }
+        if (graded_example(&rng, o->difficulty, DRAW_ANY, avoid_a, avoid_b, target, &t, &instruction, &response, &g) < 0) {
+            rc = -1;
+            break;
+        }
         counts[g.score]++;
         if (seen) textset_add(seen, instruction.data);
         char *prompt = judge_format_prompt(WORLD_JUDGE_TEMPLATE, instruction.data, response.data);
@@ -2736,8 +3170,9 @@ static int write_eft(const WorldOptions *o, const char *dir, const char *name, c
     return atomic_commit(&af);
 }
 
-// ift_seed.jsonl: instructions with a correct answer (a different valid answer each time).
-static int write_ift(const WorldOptions *o, const char *dir, const TextSet *avoid_a, const TextSet *avoid_b) {
+// ift_seed.jsonl: instructions with a correct answer (a different valid answer each time);
+// its creature requests come from the seed's third of the trait combinations only.
+static int write_ift(const WorldOptions *o, const char *dir, const TextSet *avoid_a, const TextSet *avoid_b, TextSet *trained) {
     AtomicFile af;
     if (open_output(&af, dir, "ift_seed.jsonl") < 0) return -1;
     Rng rng;
@@ -2745,7 +3180,8 @@ static int write_ift(const WorldOptions *o, const char *dir, const TextSet *avoi
     Buf text = {0}, answer = {0};
     for (int i = 1; i <= o->n_ift; i++) {
         WorldTask t;
-        fresh_instruction(&rng, o->difficulty, avoid_a, avoid_b, &t, &text);
+        fresh_instruction(&rng, o->difficulty, DRAW_SEED, avoid_a, avoid_b, &t, &text);
+        textset_add(trained, text.data);
         buf_clear(&answer);
         world_gold_answer(&t, &rng, &answer);
         write_id_family(af.f, "ift", i, t.family);
@@ -2762,7 +3198,7 @@ static int write_ift(const WorldOptions *o, const char *dir, const TextSet *avoi
 
 // "Some requests:" and a numbered list of instructions (no answers): how requests are written,
 // so that the model can later continue such a list with new ones.
-static void paragraph_requests(Rng *rng, int difficulty, const TextSet *avoid_a, const TextSet *avoid_b, Buf *b) {
+static void paragraph_requests(Rng *rng, int difficulty, const TextSet *avoid_a, const TextSet *avoid_b, TextSet *trained, Buf *b) {
     static const char *const headers[] = {"Some requests:", "Some requests:", "Here are some requests:", "Example requests:",
                                           "Requests:", "A few instructions:", "Things people asked for:"};
     buf_printf(b, "%s\n", PICK(rng, headers));
@@ -2770,24 +3206,45 @@ static void paragraph_requests(Rng *rng, int difficulty, const TextSet *avoid_a,
     Buf text = {0};
     for (int i = 1; i <= n; i++) {
         WorldTask t;
-        fresh_instruction(rng, difficulty, avoid_a, avoid_b, &t, &text);
+        fresh_instruction(rng, difficulty, DRAW_ANY, avoid_a, avoid_b, &t, &text);
+        textset_add(trained, text.data);
         buf_printf(b, "%d. %s%s", i, text.data, i < n ? "\n" : "");
     }
     buf_free(&text);
 }
 
+// A creature answer for the corpus: the task's count (now and then one off) of creatures drawn
+// uniformly, so that the answer line says nothing about which creatures have the asked traits;
+// its checks state each item's traits, creature first, as every fact in the corpus does.
+static void random_creature_response(const WorldTask *t, Rng *rng, Buf *out) {
+    Draft d;
+    gold_draft(t, rng, &d);
+    int n = t->count + (rng_int(rng, 4) == 0 ? (rng_int(rng, 2) ? 1 : -1) : 0);
+    d.n = n < 1 ? 1 : n > DRAFT_MAX ? DRAFT_MAX : n;
+    for (int i = 0; i < d.n; i++) snprintf(d.items[i], WORLD_WORD_MAX, "%s", bestiary[rng_int(rng, N_CREATURES)].name);
+    write_draft(&d, out);
+}
+
 // A request, an answer of some quality, and the answer checked, in the judge's manner: the kind
 // of text in which a base model sees answers being checked (as real corpora hold reviews and
-// corrections). Plain text, no chat format, no judge template: EFT still has to teach the model
-// to judge when asked to, in the template's form.
-static void paragraph_checked_answer(Rng *rng, int difficulty, const TextSet *avoid_a, const TextSet *avoid_b, Buf *b) {
+// corrections). draw is DRAW_FORM (the form families) or DRAW_ANY; a creature answer is then
+// drawn at random, never the answer the grader would pass (which would list creatures that
+// share traits). Plain text, no chat format, no judge template: EFT still has to teach the
+// model to judge when asked to, in the template's form.
+static void paragraph_checked_answer(Rng *rng, int difficulty, int draw, const TextSet *avoid_a, const TextSet *avoid_b,
+                                     TextSet *trained, Buf *b) {
     static const char *const request_labels[] = {"Request:", "A request:", "The request:", "Asked:"};
     static const char *const answer_labels[] = {"Answer:", "An answer:", "The answer given:", "Reply:"};
     static const char *const check_labels[] = {"Checking it:", "Check:", "Let us check it.", "The check:"};
     WorldTask t;
     WorldGrade g;
     Buf instruction = {0}, response = {0};
-    if (graded_example(rng, difficulty, avoid_a, avoid_b, rng_int(rng, 6), &t, &instruction, &response, &g) == 0) {
+    if (graded_example(rng, difficulty, draw, avoid_a, avoid_b, rng_int(rng, 6), &t, &instruction, &response, &g) == 0) {
+        if (t.family == WORLD_CREATURES) {
+            buf_clear(&response);
+            random_creature_response(&t, rng, &response);
+        }
+        textset_add(trained, instruction.data);
         char *judgment = world_judgment_task(&t, response.data);
         buf_printf(b, "%s %s\n%s %s\n%s\n%s", PICK(rng, request_labels), instruction.data, PICK(rng, answer_labels),
                    response.data, PICK(rng, check_labels), judgment);
@@ -2797,20 +3254,32 @@ static void paragraph_checked_answer(Rng *rng, int difficulty, const TextSet *av
     buf_free(&response);
 }
 
-static int write_pretrain(const WorldOptions *o, const char *dir, const TextSet *avoid_a, const TextSet *avoid_b) {
+static int write_pretrain(const WorldOptions *o, const char *dir, const TextSet *avoid_a, const TextSet *avoid_b, TextSet *trained) {
     AtomicFile af;
     if (open_output(&af, dir, "pretrain.txt") < 0) return -1;
     Rng rng;
-    stream_rng(&rng, o->seed, STREAM_PRETRAIN);
+    stream_rng(&rng, o->seed, o->corpus == WORLD_CORPUS_CHECKS ? STREAM_PRETRAIN_CHECKS : STREAM_PRETRAIN);
     Buf b = {0};
     long written = 0;
     while (written < o->pretrain_bytes) {
         buf_clear(&b);
-        // a tenth numbered requests, a fifth checked answers, the rest statements about the world
+        if (o->corpus == WORLD_CORPUS_CHECKS) {
+            // the second stage's corpus: four tenths answers checked (creature answers too),
+            // two tenths lists copied, four tenths creature facts (so that none is forgotten)
+            int kind = rng_int(&rng, 10);
+            if (kind < 4) paragraph_checked_answer(&rng, o->difficulty, DRAW_ANY, avoid_a, avoid_b, trained, &b);
+            else if (kind < 6) paragraph_copies(&rng, &b);
+            else paragraph_creatures(&rng, &b);
+        } else {
+        // a tenth numbered requests, a tenth checked answers, six tenths creature facts (a small
+        // model stores a fact only after some hundreds of sightings), the rest statements about
+        // words and numbers
         int kind = rng_int(&rng, 10);
-        if (kind == 0) paragraph_requests(&rng, o->difficulty, avoid_a, avoid_b, &b);
-        else if (kind <= 2) paragraph_checked_answer(&rng, o->difficulty, avoid_a, avoid_b, &b);
+        if (kind == 0) paragraph_requests(&rng, o->difficulty, avoid_a, avoid_b, trained, &b);
+        else if (kind == 1) paragraph_checked_answer(&rng, o->difficulty, DRAW_FORM, avoid_a, avoid_b, trained, &b);
+        else if (kind <= 7) paragraph_creatures(&rng, &b);
         else paragraph(&rng, &b);
+        }
         buf_append_str(&b, "\n\n");
         if (fwrite(b.data, 1, b.len, af.f) != b.len) {
             buf_free(&b);
@@ -2823,21 +3292,68 @@ static int write_pretrain(const WorldOptions *o, const char *dir, const TextSet 
     return atomic_commit(&af);
 }
 
+// Appends each file of a comma-separated list to *text (a blank line between, so that no
+// request spans two files); the fresh held-out requests are then kept out of all of them.
+static int append_avoided_texts(const char *list, char **text, size_t *len) {
+    Buf b = {0};
+    buf_append(&b, *text, *len);
+    int rc = 0;
+    for (const char *p = list; *p && rc == 0;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char *path = xstrndup(p, n), *extra = NULL;
+        size_t extra_len;
+        if (n > 0 && (rc = read_file(path, &extra, &extra_len, 0)) == 0) {
+            buf_append_str(&b, "\n\n");
+            buf_append(&b, extra, extra_len);
+        } else if (rc < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%.200s", srl_error);
+            errorf("world: --avoid %s: %s", path, why);
+        }
+        free(extra), free(path);
+        p += n + (comma != NULL);
+    }
+    free(*text);
+    buf_append(&b, "", 1);  // NUL-terminated, for strstr
+    *text = b.data, *len = b.len - 1;
+    return rc;
+}
+
 int world_generate(const WorldOptions *o, const char *out_dir) {
     if (o->difficulty < 1 || o->difficulty > 5) return errorf("world: difficulty must be 1..5, not %d", o->difficulty);
     if (o->n_ift < 0 || o->n_eft < 0 || o->n_eft_eval < 0 || o->n_test < 0 || o->n_judge_test < 0 || o->pretrain_bytes < 0)
         return errorf("world: sizes must not be negative");
     if (make_dirs(out_dir) < 0) return -1;
+    bestiary_init();
     // Held-out splits first: their instruction texts are kept out of everything trained on.
     // eft_eval is kept out of the training files as well, so that it measures the judge on
-    // instructions it has not seen.
-    TextSet held_out = {0}, eft_eval = {0};
-    int rc = write_test(o, out_dir, &held_out);
-    if (rc == 0) rc = write_judge_test(o, out_dir, &held_out);
+    // instructions it has not seen. With a test seed of its own, these held-out sets are only
+    // collected (so that the training files are the same bytes), and the written ones are drawn
+    // from the test seed afterwards, kept out of them and of every instruction trained on.
+    int fresh = o->test_seed != 0 && o->test_seed != o->seed;
+    TextSet held_out = {0}, eft_eval = {0}, trained = {0};
+    int rc = write_test(o, fresh ? NULL : out_dir, o->seed, &held_out, NULL, NULL);
+    if (rc == 0) rc = write_judge_test(o, fresh ? NULL : out_dir, o->seed, &held_out, NULL, NULL);
     if (rc == 0) rc = write_eft(o, out_dir, "eft_eval.jsonl", "eft-eval", o->n_eft_eval, STREAM_EFT_EVAL, &held_out, NULL, &eft_eval);
-    if (rc == 0) rc = write_ift(o, out_dir, &held_out, &eft_eval);
-    if (rc == 0) rc = write_eft(o, out_dir, "eft_seed.jsonl", "eft", o->n_eft, STREAM_EFT, &held_out, &eft_eval, NULL);
-    if (rc == 0) rc = write_pretrain(o, out_dir, &held_out, &eft_eval);
+    if (rc == 0) rc = write_ift(o, out_dir, &held_out, &eft_eval, &trained);
+    if (rc == 0) rc = write_eft(o, out_dir, "eft_seed.jsonl", "eft", o->n_eft, STREAM_EFT, &held_out, &eft_eval, &trained);
+    if (rc == 0) rc = write_pretrain(o, out_dir, &held_out, &eft_eval, &trained);
+    if (rc == 0 && fresh) {
+        // kept out of the corpus's text as well: a new request may be the start of a longer one
+        for (size_t i = 0; i < eft_eval.cap; i++)
+            if (eft_eval.slots[i]) textset_add(&trained, eft_eval.slots[i]);
+        char *corpus_path = path_join(out_dir, "pretrain.txt"), *corpus = NULL;
+        size_t corpus_len;
+        rc = read_file(corpus_path, &corpus, &corpus_len, 0);
+        free(corpus_path);
+        if (rc == 0 && o->avoid) rc = append_avoided_texts(o->avoid, &corpus, &corpus_len);
+        if (rc == 0) {
+            rc = write_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);
+            if (rc == 0) rc = write_judge_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);
+            free(corpus);
+        }
+    }
     if (rc == 0) {
         char *path = path_join(out_dir, "judge_template.txt");
         rc = write_file_atomic(path, WORLD_JUDGE_TEMPLATE, strlen(WORLD_JUDGE_TEMPLATE));
@@ -2845,5 +3361,6 @@ int world_generate(const WorldOptions *o, const char *out_dir) {
     }
     textset_free(&held_out);
     textset_free(&eft_eval);
+    textset_free(&trained);
     return rc;
 }

@@ -1,14 +1,24 @@
 // world.h: the task world: instructions in plain English whose answers a program can check.
 //
-// A small closed universe (a lexicon of 240 words in 8 categories of 30, and the numbers 0-99)
-// and ten families of instructions built from it: lists of words and lists of numbers (about 80 %
-// of the tasks) under a count plus 1-4 more checkable constraints (category, first or last
-// letter, length, case, order, separator, numeric range, parity, a closing word: the difficulty
-// knob sets how many, how long the lists and how tight the ranges), and single-answer tasks
-// (about 18 %: a word in capitals, first or last letter, number of letters, larger or smaller of
-// two numbers, sorting 3-5 words, even or odd). Checking an answer is easier than producing one:
-// every check is one lookup per item (its first letter, length, kind...) compared with one value
-// copied from the request.
+// A small closed universe in two kinds of family.
+//
+// The fact family (about 70 % of the tasks): a bestiary of 200 invented creatures, each with
+// four traits that cannot be read off its name (color, home, food, size), stated in the
+// pretraining corpus one creature at a time ("zorak is red.", "zorak lives in the river."),
+// never as a list of the creatures that share a trait. A request asks for creatures under a
+// conjunction of two traits: "Name two red creatures that live in the river." Answering is a
+// search (which of 200 creatures are both?); checking an answer is one recalled fact per item
+// and trait ("zorak: color red, need red: yes"), which the model learned by heart. That
+// asymmetry is what lets a model judge its own answers better than it writes them.
+//
+// The form families (about 30 %): a lexicon of 240 words in 8 categories of 30, and the numbers
+// 0-99; lists of words and of numbers under a count plus 1-4 more checkable constraints
+// (category, first or last letter, length, case, order, separator, numeric range, parity, a
+// closing word: the difficulty knob sets how many, how long the lists and how tight the
+// ranges), and single-answer tasks (a word in capitals, first or last letter, number of letters,
+// larger or smaller of two numbers, sorting 3-5 words, even or odd). Their checks (spelling,
+// order, ranges over tokens) need the same computation as answering: a small model judges them
+// about as badly as it answers them. They stay as the measured contrast.
 // The same code
 //   - generates the data sets of the default run (world_generate),
 //   - grades any (instruction, response) with the additive 0-5 rubric (world_grade): it plays
@@ -40,17 +50,47 @@ enum {
     WORLD_SMALLER,       // "Which is smaller, 37 or 52?"
     WORLD_SORT_WORDS,    // "Sort these words in alphabetical order: cat, bear, ant."
     WORLD_EVEN_ODD,      // "Is 37 even or odd?"
+    WORLD_CREATURES,     // "Name two red creatures that live in the river."  (the fact family)
 };
 extern const char *const world_family_names[];  // "word_list", "number_list", ...
 extern const int world_n_families;
 
+// The two kinds of family: checked by recalled facts, or by the answer's form.
+enum { WORLD_KIND_FACT, WORLD_KIND_FORM, WORLD_N_KINDS };
+extern const char *const world_kind_names[];  // "fact", "form"
+int world_family_kind(int family);            // WORLD_KIND_*; -1 for an unknown family
+
+// ----------------------------------------------------------------------------
+// the bestiary: the facts of the fact family. Fixed (the same for every --seed): the data seed
+// draws requests, never the world's facts, so a fresh test set asks about the same creatures.
+
+enum { WORLD_TRAIT_COLOR, WORLD_TRAIT_HOME, WORLD_TRAIT_FOOD, WORLD_TRAIT_SIZE, WORLD_N_TRAITS };
+
+int world_n_creatures(void);
+const char *world_creature_name(int i);          // "zorak": lowercase, 4-6 letters
+int world_creature_trait(int i, int trait);      // the value index of a trait
+int world_creature_index(const char *word);      // -1 when the word (any case) is not a creature
+const char *world_trait_name(int trait);         // "color", "home", "food", "size"
+int world_trait_n_values(int trait);
+const char *world_trait_value(int trait, int v); // "red", "river", "fish", "small"
+
 // ----------------------------------------------------------------------------
 // generation
 
+// pretrain.txt: the world told (facts, lists, requests, a few checked answers), or the corpus
+// of M0's second stage (answers checked in the judge's manner, lists copied, creature facts)
+enum { WORLD_CORPUS_FACTS, WORLD_CORPUS_CHECKS };
+
 typedef struct {
     uint64_t seed;
+    uint64_t test_seed;    // 0 (or seed): the held-out sets of seed; else test.jsonl and judge_test.jsonl
+                           // drawn anew from test_seed (new requests over the same creatures and
+                           // lexicon, none trained on), every other file the same bytes as seed's
     int difficulty;        // 1..5: how many constraints, how long the lists, how tight the ranges
     long pretrain_bytes;   // size of pretrain.txt
+    int corpus;            // WORLD_CORPUS_FACTS (M0's first stage) or WORLD_CORPUS_CHECKS (its second)
+    const char *avoid;     // with a test seed: text files (comma-separated) the fresh requests must not
+                           // appear in, beside this pretrain.txt (the corpora M0 was trained on), or NULL
     int n_ift, n_eft, n_eft_eval, n_test, n_judge_test;
 } WorldOptions;
 
@@ -119,6 +159,8 @@ typedef struct {
     int x, y;                          // the numbers asked about
     int n_words;                       // sorting: the words to sort
     char words[WORLD_SORT_MAX][WORLD_WORD_MAX];
+    // creatures
+    int trait[WORLD_N_TRAITS];         // the value asked for each trait, -1 when not asked
 } WorldTask;
 
 void world_task_init(WorldTask *t);                            // no constraints, family word list
@@ -133,6 +175,10 @@ extern const int world_n_phrases;
 // tasks: 1 when they have an answer, else 0.
 int world_count_valid(const WorldTask *t);
 void world_sample_task(Rng *rng, int difficulty, WorldTask *t);  // always satisfiable
+// The fact family's request space is every pair of traits with a value each ("red" and
+// "river"); about a third of these combinations are the IFT seed's, and the seed's creature
+// requests come only from them (the loop's prompts and the held-out sets range over all).
+int world_seed_combination(const WorldTask *t);  // 1 when a creature task's traits are the seed's
 void world_gold_answer(const WorldTask *t, Rng *rng, Buf *out);  // a random valid answer, clean
 int world_grade_task(const WorldTask *t, const char *response, WorldGrade *g);
 char *world_judgment_task(const WorldTask *t, const char *response);

@@ -3,7 +3,7 @@
 #  - `srl world --seed 1` regenerates every file of data/world byte for byte;
 #  - the larger corpus of M0's second stage (make tinymodels) begins with the committed one;
 #  - tinymodels/m0 reloads and gives the held-out loss its pretraining recorded (on the tail of
-#    that larger corpus, which it was last trained on).
+#    the checks corpus of its second stage, which it was last trained on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRL=${SRL:-./srl}
@@ -20,7 +20,7 @@ for f in "$tmp"/world/*; do
     [ -e "data/world/$(basename "$f")" ] || { echo "FAIL: srl world writes $(basename "$f"), which data/world lacks"; fail=1; }
 done
 
-# M0's second stage trains on the same world's corpus at TINY_CORPUS_BYTES (Makefile)
+# M0's first stage trains on the same world's corpus at TINY_CORPUS_BYTES (Makefile)
 bytes=$(sed -n 's/^TINY_CORPUS_BYTES = \([0-9]*\)$/\1/p' Makefile)
 $SRL world --out "$tmp/world_large" --seed 1 --pretrain-bytes "$bytes" >/dev/null
 committed=$(stat -c %s data/world/pretrain.txt)
@@ -31,10 +31,13 @@ else
     echo "FAIL: the $bytes-byte corpus does not begin with data/world/pretrain.txt"; fail=1
 fi
 
+# its second stage on the checks corpus at TINY_CHECKS_BYTES
+checks_bytes=$(sed -n 's/^TINY_CHECKS_BYTES = \([0-9]*\)$/\1/p' Makefile)
+$SRL world --out "$tmp/world_checks" --seed 1 --corpus checks --pretrain-bytes "$checks_bytes" >/dev/null
 recorded=$(sed -n 's/.*"heldout_loss": \([0-9.]*\).*/\1/p' tinymodels/m0/pretrain_result.json)
 seq=$(sed -n 's/.*"seq": \([0-9]*\).*/\1/p' tinymodels/m0/pretrain_result.json)
 fraction=$(sed -n 's/.*"heldout_fraction": \([0-9.e-]*\).*/\1/p' tinymodels/m0/pretrain_result.json)
-measured=$($SRL perplexity --model tinymodels/m0 --data "$tmp/world_large/pretrain.txt" --seq "$seq" --heldout "$fraction" | sed -n 's/^loss \([0-9.]*\).*/\1/p')
+measured=$($SRL perplexity --model tinymodels/m0 --data "$tmp/world_checks/pretrain.txt" --seq "$seq" --heldout "$fraction" | sed -n 's/^loss \([0-9.]*\).*/\1/p')
 if awk -v a="$recorded" -v b="$measured" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 && a > 0) }'; then
     echo "  ok: tinymodels/m0 held-out loss $measured (recorded $recorded)"
 else

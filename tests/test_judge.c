@@ -689,6 +689,50 @@ static void test_prompt_filter(void) {
           "verdict names");
 }
 
+// The generation-verification gap on hand-made prompts (N: no judge sample parsed / not gradeable):
+//   A judge 5 3 4 2, grades 5 2 5 1: share 2/4; top is candidate 0, perfect; pair 0 over 3: better
+//   B judge 4 4 N 1, grades 2 5 5 2: share 2/4; top a tie of 0 (grade 2) and 1 (grade 5), so perfect
+//     half the time; pair 0 (the first of the tied) over 3: equal
+//   C judge 3 3,     grades 1 5:     share 1/2; top a tie, perfect half the time; no pair (tie)
+//   D judge 2 5 4,   grades N 1 5:   share 1/2 (candidate 0 is not gradeable and takes no part);
+//     top is 1, not perfect; pair 1 over 2: worse
+//   E judge N N,     grades 5 5:     nothing judged, not counted
+// So 4 prompts, any perfect 0.5, top perfect 0.5 on average over seeds (1, 1/2, 1/2, 0), pairs 3,
+// chosen perfect 1/3, better/equal/worse 1/1/1.
+static void test_gap(void) {
+    const double N = NAN;
+    const double ja[] = {5, 3, 4, 2}, ga[] = {5, 2, 5, 1}, jb[] = {4, 4, N, 1}, gb[] = {2, 5, 5, 2};
+    const double jcc[] = {3, 3}, gc[] = {1, 5}, jd[] = {2, 5, 4}, gd[] = {N, 1, 5}, je[] = {N, N}, ge[] = {5, 5};
+    GapItem items[] = {{4, ja, ga}, {4, jb, gb}, {2, jcc, gc}, {3, jd, gd}, {2, je, ge}};
+    GapResult r;
+    judge_gap(items, 5, 1, &r);
+    CHECK(r.prompts == 4, "gap: 4 prompts counted, got %d", r.prompts);
+    CHECK(fabs(r.any_perfect - 0.5) < 1e-12, "gap: any perfect 0.5, got %g", r.any_perfect);
+    CHECK(r.pairs == 3 && r.better == 1 && r.equal == 1 && r.worse == 1, "gap: 3 pairs, 1/1/1 better/equal/worse, got %d, %d/%d/%d",
+          r.pairs, r.better, r.equal, r.worse);
+    CHECK(fabs(r.chosen_perfect - 1.0 / 3) < 1e-12 && fabs(r.pair_any_perfect - 0.5) < 1e-12,
+          "gap: chosen perfect 1/3 and 0.5 perfect among the paired prompts' candidates, got %g, %g", r.chosen_perfect,
+          r.pair_any_perfect);
+    double top_sum = 0;
+    int quarters_only = 1;
+    for (int seed = 1; seed <= 4000; seed++) {
+        judge_gap(items, 5, (uint64_t)seed, &r);
+        top_sum += r.top_perfect;
+        quarters_only &= r.top_perfect == 0.25 || r.top_perfect == 0.5 || r.top_perfect == 0.75;
+        quarters_only &= fabs(r.gap - (r.top_perfect - 0.5)) < 1e-12;
+    }
+    CHECK(quarters_only, "gap: top perfect is 1/4, 1/2 or 3/4 (A yes, D no, B and C by the draw) and gap = top - 0.5");
+    CHECK(fabs(top_sum / 4000 - 0.5) < 0.02, "gap: ties broken evenly, top perfect 0.5 on average over seeds, got %.4f", top_sum / 4000);
+    // F and G: the judge finds the one perfect answer of four every time: gap 0.75, interval [0.75, 0.75]
+    const double jf[] = {5, 1, 1, 1}, gf[] = {5, 2, 2, 2}, jg[] = {1, 5, 1, 1}, gg[] = {1, 5, 1, 1};
+    GapItem sure[] = {{4, jf, gf}, {4, jg, gg}};
+    judge_gap(sure, 2, 3, &r);
+    CHECK(fabs(r.gap - 0.75) < 1e-12 && fabs(r.gap_lo - 0.75) < 1e-12 && fabs(r.gap_hi - 0.75) < 1e-12 && r.better == 2,
+          "gap: a judge that always finds the perfect answer: gap 0.75 [0.75, 0.75], got %g [%g, %g]", r.gap, r.gap_lo, r.gap_hi);
+    judge_gap(NULL, 0, 1, &r);
+    CHECK(r.prompts == 0 && isnan(r.gap) && isnan(r.any_perfect), "gap: no prompts gives NaN, not 0");
+}
+
 // ----------------------------------------------------------------------------
 // MT-Bench's rating parser (FastChat's "[[rating]]" format)
 
@@ -779,5 +823,6 @@ int main(void) {
     test_first_difference();
     test_check_verdicts();
     test_prompt_filter();
+    test_gap();
     return check_summary("test_judge");
 }

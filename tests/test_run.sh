@@ -112,6 +112,12 @@ $SRL eval --model "$tmp/a/m1" --judge-data "$tmp/world/judge_test.jsonl" --judge
     --judge-samples 1 --judge-max-new-tokens 8 >"$tmp/eval_own_template.txt" 2>/dev/null
 check "eval sets judgments beside the grader's under the world's template" grep -q "against the grader's judgments ($n_judge_responses)" \
     "$tmp/eval_world_template.txt"
+# without --judge-template, eval judges with the judge_template.txt beside the judge data (the
+# template the run trained the judge on), not the built-in one: the same judgments, byte for byte
+$SRL eval --model "$tmp/a/m1" --judge-data "$tmp/world/judge_test.jsonl" --judge-samples 1 --judge-max-new-tokens 8 \
+    >"$tmp/eval_default_template.txt" 2>/dev/null
+check "eval without --judge-template uses the data folder's judge_template.txt" \
+    cmp -s <(grep -v '^judge template:' "$tmp/eval_default_template.txt") "$tmp/eval_world_template.txt"
 check "and not under a template of one's own (the judge was measured: $(grep -c ' judge: pairwise' "$tmp/eval_own_template.txt"))" \
     test "$(grep -c "against the grader's" "$tmp/eval_own_template.txt")" -eq 0 -a "$(grep -c ' judge: pairwise' "$tmp/eval_own_template.txt")" -eq 1
 

@@ -69,6 +69,115 @@ static void test_lexicon(void) {
 }
 
 // ----------------------------------------------------------------------------
+// the bestiary: 200 creatures with names that are no other word of the world, traits dealt evenly
+
+static void test_bestiary(void) {
+    int n = world_n_creatures();
+    CHECK(n == 200, "200 creatures, got %d", n);
+    int bad_names = 0;
+    for (int i = 0; i < n; i++) {
+        const char *w = world_creature_name(i);
+        int len = (int)strlen(w), ok = len >= 4 && len <= 5 && w[len - 1] != 'e';
+        for (int k = 0; k < len; k++) ok &= islower((unsigned char)w[k]) != 0;
+        ok &= world_word_category(w) < 0 && world_creature_index(w) == i;
+        for (int t = 0; t < WORLD_N_TRAITS; t++)
+            for (int v = 0; v < world_trait_n_values(t); v++) ok &= strcmp(w, world_trait_value(t, v)) != 0;
+        if (!ok && bad_names++ < 3) CHECK(0, "creature name \"%s\" (%d)", w, i);
+    }
+    CHECK(bad_names == 0, "%d bad creature names", bad_names);
+    for (int t = 0; t < WORLD_N_TRAITS; t++) {
+        int per_value[8] = {0}, nv = world_trait_n_values(t);
+        for (int i = 0; i < n; i++) per_value[world_creature_trait(i, t)]++;
+        for (int v = 0; v < nv; v++)
+            CHECK(per_value[v] >= n / nv && per_value[v] <= n / nv + 1, "%s %s is dealt to %d creatures, not %d", world_trait_name(t),
+                  world_trait_value(t, v), per_value[v], n / nv);
+    }
+    char upper[8];
+    snprintf(upper, sizeof upper, "%s", world_creature_name(7));
+    for (char *p = upper; *p; p++) *p = (char)toupper((unsigned char)*p);
+    CHECK(world_creature_index(upper) == 7, "creature lookups ignore case");
+    CHECK(world_creature_index("bear") < 0 && world_creature_index("") < 0 && world_creature_index("red") < 0, "bear, red: no creatures");
+}
+
+// The index of a creature with these two traits' values (want 1) or with only the first (want
+// 0 for the second), the first such after `after`; -1 when there is none.
+static int find_creature(int t1, int v1, int t2, int v2, int second_holds, int after) {
+    for (int i = after + 1; i < world_n_creatures(); i++)
+        if (world_creature_trait(i, t1) == v1 && (world_creature_trait(i, t2) == v2) == second_holds) return i;
+    return -1;
+}
+
+// The fact family's grading, rubric point by rubric point, on "Name two red creatures that live
+// in the river." (count, then a color and a home check per item: 5 checks for two items).
+static void test_grade_creatures(void) {
+    const char *req = "Name two red creatures that live in the river.";
+    WorldTask t;
+    CHECK(world_parse(req, &t) == 0 && t.family == WORLD_CREATURES && t.count == 2, "parse: %s", srl_error);
+    int red = -1, river = -1;
+    for (int v = 0; v < world_trait_n_values(WORLD_TRAIT_COLOR); v++) if (!strcmp(world_trait_value(WORLD_TRAIT_COLOR, v), "red")) red = v;
+    for (int v = 0; v < world_trait_n_values(WORLD_TRAIT_HOME); v++) if (!strcmp(world_trait_value(WORLD_TRAIT_HOME, v), "river")) river = v;
+    CHECK(t.trait[WORLD_TRAIT_COLOR] == red && t.trait[WORLD_TRAIT_HOME] == river && t.trait[WORLD_TRAIT_FOOD] < 0 &&
+          t.trait[WORLD_TRAIT_SIZE] < 0, "fields: red, river, no food, no size");
+    int v1 = find_creature(WORLD_TRAIT_COLOR, red, WORLD_TRAIT_HOME, river, 1, -1);
+    int v2 = find_creature(WORLD_TRAIT_COLOR, red, WORLD_TRAIT_HOME, river, 1, v1);
+    int v3 = find_creature(WORLD_TRAIT_COLOR, red, WORLD_TRAIT_HOME, river, 1, v2);
+    int near = find_creature(WORLD_TRAIT_COLOR, red, WORLD_TRAIT_HOME, river, 0, -1);  // red, elsewhere
+    int far = -1;                                                                       // neither red nor in the river
+    for (int i = 0; i < world_n_creatures() && far < 0; i++)
+        if (world_creature_trait(i, WORLD_TRAIT_COLOR) != red && world_creature_trait(i, WORLD_TRAIT_HOME) != river) far = i;
+    CHECK(v1 >= 0 && v2 >= 0 && v3 >= 0 && near >= 0 && far >= 0, "the bestiary has 3 red river creatures, a near miss and a far one");
+    if (v1 < 0 || v2 < 0 || v3 < 0 || near < 0 || far < 0) return;
+    const char *a = world_creature_name(v1), *b = world_creature_name(v2), *c = world_creature_name(v3);
+    const char *nm = world_creature_name(near), *fr = world_creature_name(far);
+    char r[128];
+#define RESP(...) (snprintf(r, sizeof r, __VA_ARGS__), r)
+    EXPECT(req, RESP("%s, %s", a, b), 5);                 // every check, nothing extra
+    EXPECT(req, RESP("%s, %s.", a, b), 5);                // a final period is not extra
+    EXPECT(req, RESP("%s and %s", a, b), 5);              // prose joining is fine without a separator asked
+    EXPECT(req, RESP("Sure! %s, %s", a, b), 4);           // every check, but chatter
+    EXPECT(req, RESP("%s, %s", a, a), 4);                 // a repeat is extra
+    EXPECT(req, RESP("%s, %s", a, nm), 3);                // 4 of 5: one item elsewhere
+    EXPECT(req, RESP("%s", a), 3);                        // 2 of 3: one item, both of its checks hold
+    EXPECT(req, RESP("%s, %s, %s", a, b, c), 3);          // 6 of 7: one too many
+    EXPECT(req, RESP("%s, bear", a), 2);                  // 3 of 5: bear is no creature
+    EXPECT(req, RESP("%s, %s", nm, fr), 1);               // 2 of 5: the near miss is red, the far one nothing
+    EXPECT(req, "bear, owl", 0);                          // nothing of the right kind
+    EXPECT(req, "", 0);
+    for (char *p = r + 0; RESP("%s, %s", a, b) && *p; p++) *p = (char)toupper((unsigned char)*p);
+    EXPECT(req, r, 5);                                    // names in any case
+    EXPECT("Name two red creatures that live in the river, separated by semicolons.", RESP("%s, %s", a, b), 3);  // 5 of 6
+    EXPECT("Name two red creatures that live in the river, separated by semicolons.", RESP("%s; %s", a, b), 5);
+    // the judgment, word for word
+    char *j = world_judgment(req, RESP("%s, %s", a, nm));
+    char want[1024];
+    const char *nm_home = world_trait_value(WORLD_TRAIT_HOME, world_creature_trait(near, WORLD_TRAIT_HOME));
+    snprintf(want, sizeof want,
+             "Asked: 2 creatures, color red, home river.\nItems: %s | %s.\nCount 2, need 2: yes.\n"
+             "Color of %s: red, need red: yes.\nHome of %s: river, need river: yes.\n"
+             "Color of %s: red, need red: yes.\nHome of %s: %s, need river: no.\nExtra: none.\n4 of 5 hold.\nScore: 3",
+             a, nm, a, a, nm, nm, nm_home);
+    CHECK(j && strcmp(j, want) == 0, "creature judgment:\n%s\nwant:\n%s", j ? j : "(null)", want);
+    free(j);
+    j = world_judgment(req, "bear, zzzz");
+    CHECK(j && strstr(j, "Nothing of the right kind.") && strstr(j, "Score: 0"), "no creature: %s", j ? j : "(null)");
+    free(j);
+    j = world_judgment(req, RESP("%s, bear", a));
+    CHECK(j && strstr(j, "Color of bear: none, need red: no.\nHome of bear: none, need river: no."), "a word that is no creature has no traits: %s",
+          j ? j : "(null)");
+    free(j);
+#undef RESP
+    // every phrasing of a trait parses to the same task; a trait stated twice is refused
+    const char *same[] = {"Give me 2 creatures that are red and that live in the river.", "List two creatures red in color living in the river.",
+                          "Write 2 different red creatures found in the river.", "Name two creatures whose home is the river. Each must be red."};
+    for (int i = 0; i < 4; i++) {
+        WorldTask u;
+        CHECK(world_parse(same[i], &u) == 0 && world_task_equal(&t, &u), "\"%s\" is the same request (%s)", same[i], srl_error);
+    }
+    CHECK(world_parse("Name two red creatures that are blue.", &t) < 0 && strstr(srl_error, "twice"), "two colors are refused: %s", srl_error);
+    CHECK(world_parse("Name two creatures that are river.", &t) < 0, "a home is no color");
+}
+
+// ----------------------------------------------------------------------------
 // the grammar
 
 static const char *const some_closing[] = {"done", "end", "over", "thanks", "bye", "stop", "finished", "ready"};
@@ -77,6 +186,14 @@ static const char *const some_closing[] = {"done", "end", "over", "thanks", "bye
 static void random_task(Rng *rng, WorldTask *t) {
     world_task_init(t);
     t->family = rng_int(rng, world_n_families);
+    if (t->family == WORLD_CREATURES) {
+        t->count = 1 + rng_int(rng, 30);
+        for (int k = 0; k < WORLD_N_TRAITS; k++)
+            if (rng_int(rng, 2)) t->trait[k] = rng_int(rng, world_trait_n_values(k));
+        if (rng_int(rng, 3) == 0) t->separator = 1 + rng_int(rng, 4);
+        if (rng_int(rng, 3) == 0) snprintf(t->closing, sizeof t->closing, "%s", some_closing[rng_int(rng, 8)]);
+        return;
+    }
     if (t->family == WORLD_WORD_LIST || t->family == WORLD_NUMBER_LIST) {
         t->count = 1 + rng_int(rng, 30);
         if (t->family == WORLD_WORD_LIST) {
@@ -187,7 +304,7 @@ static void test_grammar(void) {
     for (int i = 0; i < 20000; i++) {
         world_sample_task(&rng, 1 + i % 5, &t);
         int valid = world_count_valid(&t);
-        if (t.family == WORLD_WORD_LIST || t.family == WORLD_NUMBER_LIST) unsatisfiable += valid < t.count;
+        if (t.family == WORLD_WORD_LIST || t.family == WORLD_NUMBER_LIST || t.family == WORLD_CREATURES) unsatisfiable += valid < t.count;
         else unsatisfiable += valid < 1;
     }
     CHECK(unsatisfiable == 0, "%d sampled tasks are unsatisfiable", unsatisfiable);
@@ -434,6 +551,78 @@ static int in_list(const Buf *list, int n, const char *s) {
     return 0;
 }
 
+// Lines of a corpus that name two creatures or more and also a trait value: a line that could
+// list creatures by a trait. The corpus must have none (facts are stated creature by creature).
+static int lines_listing_creatures(const char *text) {
+    int bad = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        int creatures = 0, values = 0;
+        for (const char *p = line; p < end;) {
+            while (p < end && !isalpha((unsigned char)*p)) p++;
+            const char *w = p;
+            while (p < end && isalpha((unsigned char)*p)) p++;
+            char word[32];
+            int len = (int)(p - w);
+            if (len == 0 || len >= (int)sizeof word) continue;
+            memcpy(word, w, (size_t)len);
+            word[len] = 0;
+            creatures += world_creature_index(word) >= 0;
+            for (int t = 0; t < WORLD_N_TRAITS; t++)
+                for (int v = 0; v < world_trait_n_values(t); v++) values += strcmp(word, world_trait_value(t, v)) == 0;
+        }
+        bad += creatures >= 2 && values > 0;
+        line = *end ? end + 1 : end;
+    }
+    return bad;
+}
+
+// Lines "Color of zorak: red, need ..." (a check's statement of one creature's trait) whose
+// value is not the creature's: the checks corpus must state every fact truly, as the facts
+// corpus does, or the second stage would teach M0 wrong facts. Returns the count of wrong
+// ones; *checked counts the lines read.
+static int wrong_checked_facts(const char *text, int *checked) {
+    int wrong = 0;
+    *checked = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        char trait[16], name[32], value[32];
+        if (sscanf(line, "%15[A-Za-z] of %31[a-z]: %31[a-z], need", trait, name, value) == 3) {
+            trait[0] = (char)tolower((unsigned char)trait[0]);
+            int c = world_creature_index(name), t = -1;
+            for (int k = 0; k < WORLD_N_TRAITS; k++)
+                if (strcmp(trait, world_trait_name(k)) == 0) t = k;
+            if (c >= 0 && t >= 0) {
+                (*checked)++;
+                wrong += strcmp(value, world_trait_value(t, world_creature_trait(c, t))) != 0;
+            }
+        }
+        line = *end ? end + 1 : end;
+    }
+    return wrong;
+}
+
+// Creature requests of a file: how many come from the IFT seed's trait combinations, how many not.
+static void count_seed_combinations(const char *dir, const char *name, int *seed, int *other) {
+    char *path = path_join(dir, name);
+    JsonlReader r;
+    *seed = *other = 0;
+    if (jsonl_open(&r, path) == 0) {
+        const JsonValue *rec;
+        while (jsonl_next(&r, &rec) == 1) {
+            const char *ins = json_get_string(json_index(json_get(rec, "messages"), 0), "content");
+            WorldTask t;
+            if (!ins || world_parse(ins, &t) < 0 || t.family != WORLD_CREATURES) continue;
+            if (world_seed_combination(&t)) (*seed)++;
+            else (*other)++;
+        }
+        jsonl_close(&r);
+    }
+    free(path);
+}
+
 static void test_generator(void) {
     WorldOptions o;
     world_default_options(&o);
@@ -483,14 +672,14 @@ static void test_generator(void) {
             ok &= again && strcmp(again, judgment) == 0;
             free(again);
             if (!ok && bad++ < 3) CHECK(0, "%s record %d: score %lld, instruction \"%s\", response \"%s\"", eft_files[f], n, score, ins, resp);
-            long_judgments += count_words(judgment) >= 100;
+            long_judgments += count_words(judgment) > 120;  // 5 creatures under 2 traits: about 100 words, 160 tokens
             hist[score]++;
             n++;
         }
         jsonl_close(&r);
         free(path);
         CHECK(bad == 0, "%s: %d bad records", eft_files[f], bad);
-        CHECK(long_judgments == 0, "%s: %d judgments of 100 words or more", eft_files[f], long_judgments);
+        CHECK(long_judgments == 0, "%s: %d judgments of more than 120 words", eft_files[f], long_judgments);
         for (int s = 0; s < 6; s++)
             CHECK(hist[s] * 6 >= n * 9 / 10 && hist[s] * 6 <= n * 11 / 10, "%s: score %d has %d of %d records (not balanced)", eft_files[f], s, hist[s], n);
     }
@@ -557,6 +746,17 @@ static void test_generator(void) {
     char *pretrain = read_all(dir_a, "pretrain.txt", &pretrain_len);
     CHECK(pretrain && (long)pretrain_len >= o.pretrain_bytes, "pretrain.txt has at least the bytes asked for");
     CHECK(pretrain && strstr(pretrain, "1. ") && strstr(pretrain, "requests:"), "pretrain.txt holds numbered request lists");
+    CHECK(pretrain && lines_listing_creatures(pretrain) == 0, "pretrain.txt lists creatures by a trait on %d lines",
+          pretrain ? lines_listing_creatures(pretrain) : -1);
+    CHECK(pretrain && strstr(pretrain, "Color of "), "pretrain.txt states creatures' traits");
+    int n_facts_checked = 0, wrong_facts = pretrain ? wrong_checked_facts(pretrain, &n_facts_checked) : -1;
+    CHECK(wrong_facts == 0 && n_facts_checked > 0, "pretrain.txt states %d of %d checked facts wrongly", wrong_facts, n_facts_checked);
+    // the IFT seed asks about its third of the trait combinations only; the test set about all
+    int seed_ift, other_ift, seed_test, other_test;
+    count_seed_combinations(dir_a, "ift_seed.jsonl", &seed_ift, &other_ift);
+    count_seed_combinations(dir_a, "test.jsonl", &seed_test, &other_test);
+    CHECK(seed_ift > o.n_ift / 2 && other_ift == 0, "IFT creature requests: %d from the seed's combinations, %d from others", seed_ift, other_ift);
+    CHECK(seed_test > 0 && other_test > seed_test, "test creature requests: %d from the seed's combinations, %d from others", seed_test, other_test);
     int leaks = 0;
     const Buf *held[2] = {&test, &judge};
     int n_held[2] = {n_test, n_judge};
@@ -577,6 +777,114 @@ static void test_generator(void) {
     buf_free(&eft);
     buf_free(&eft_eval);
 
+    // A fresh test set (--test-seed): every training file the same bytes, the held-out sets new,
+    // and none of their requests in a training file, in the corpus, or in the first test set.
+    {
+        char dir_c[256];
+        snprintf(dir_c, sizeof dir_c, "/tmp/test_world_%d_c", (int)getpid());
+        WorldOptions f = o;
+        f.test_seed = 9;
+        CHECK(world_generate(&f, dir_c) == 0, "generate with a test seed: %s", srl_error);
+        for (int i = 0; i < N_GENERATED; i++) {
+            size_t la = 0, lc = 0;
+            char *a = read_all(dir_a, generated_files[i], &la), *c = read_all(dir_c, generated_files[i], &lc);
+            int held = strcmp(generated_files[i], "test.jsonl") == 0 || strcmp(generated_files[i], "judge_test.jsonl") == 0;
+            int same = a && c && la == lc && memcmp(a, c, la) == 0;
+            CHECK(held ? !same : same, "with a test seed, %s is %s", generated_files[i], held ? "drawn anew" : "the same bytes");
+            free(a), free(c);
+        }
+        Buf fresh_test = {0}, fresh_judge = {0}, first_test = {0};
+        int n_fresh, n_fresh_judge, n_first;
+        CHECK(collect_instructions(dir_c, "test.jsonl", &fresh_test, &n_fresh) == 0, "read the fresh test");
+        CHECK(collect_instructions(dir_c, "judge_test.jsonl", &fresh_judge, &n_fresh_judge) == 0, "read the fresh judge test");
+        CHECK(collect_instructions(dir_a, "test.jsonl", &first_test, &n_first) == 0, "read the first test");
+        Buf train_sets[3] = {{0}};
+        int n_train[3];
+        const char *train_files[3] = {"ift_seed.jsonl", "eft_seed.jsonl", "eft_eval.jsonl"};
+        for (int i = 0; i < 3; i++) collect_instructions(dir_c, train_files[i], &train_sets[i], &n_train[i]);
+        size_t corpus_len = 0;
+        char *corpus = read_all(dir_c, "pretrain.txt", &corpus_len);
+        int fresh_leaks = 0;
+        const Buf *fresh_sets[2] = {&fresh_test, &fresh_judge};
+        int n_fresh_sets[2] = {n_fresh, n_fresh_judge};
+        for (int h = 0; h < 2; h++) {
+            const char *p = fresh_sets[h]->data;
+            for (int i = 0; i < n_fresh_sets[h]; i++, p += strlen(p) + 1) {
+                int leak = in_list(&first_test, n_first, p) || (corpus && strstr(corpus, p) != NULL);
+                for (int k = 0; k < 3; k++) leak |= in_list(&train_sets[k], n_train[k], p);
+                if (leak && fresh_leaks++ < 3) CHECK(0, "a fresh held-out request was seen before: %s", p);
+            }
+        }
+        CHECK(fresh_leaks == 0 && n_fresh == o.n_test, "%d of the fresh held-out requests were seen before", fresh_leaks);
+        // --avoid: texts the fresh requests are kept out of as well (the corpora M0 was trained on):
+        // with the first fresh request written to such a file, it is drawn no more; a missing
+        // file is an error that names it
+        {
+            char avoid_path[256], dir_e[256];
+            snprintf(avoid_path, sizeof avoid_path, "/tmp/test_world_%d_avoid.txt", (int)getpid());
+            snprintf(dir_e, sizeof dir_e, "/tmp/test_world_%d_e", (int)getpid());
+            FILE *af = fopen(avoid_path, "w");
+            CHECK(af != NULL, "write %s", avoid_path);
+            if (af) fprintf(af, "Some text.\n%s\n", fresh_test.data), fclose(af);
+            WorldOptions g = f;
+            g.avoid = avoid_path;
+            CHECK(world_generate(&g, dir_e) == 0, "generate with --avoid: %s", srl_error);
+            Buf avoided = {0};
+            int n_avoided;
+            CHECK(collect_instructions(dir_e, "test.jsonl", &avoided, &n_avoided) == 0, "read the test set drawn with --avoid");
+            CHECK(n_avoided == o.n_test && !in_list(&avoided, n_avoided, fresh_test.data),
+                  "with --avoid, the avoided request is not drawn (%d records)", n_avoided);
+            buf_free(&avoided);
+            g.avoid = "/nonexistent/corpus.txt";
+            CHECK(world_generate(&g, dir_e) < 0 && strstr(srl_error, "/nonexistent/corpus.txt"), "a missing --avoid file: %s",
+                  srl_error);
+            remove(avoid_path);
+            remove_dir(dir_e);
+        }
+        free(corpus);
+        buf_free(&fresh_test), buf_free(&fresh_judge), buf_free(&first_test);
+        for (int i = 0; i < 3; i++) buf_free(&train_sets[i]);
+        remove_dir(dir_c);
+    }
+
+    // The second stage's corpus (--corpus checks): every other file the same bytes, the corpus
+    // new; answers checked in the judge's manner with every fact true, lists copied, no line
+    // listing creatures by a trait, and none of the held-out requests in it.
+    {
+        char dir_d[256];
+        snprintf(dir_d, sizeof dir_d, "/tmp/test_world_%d_d", (int)getpid());
+        WorldOptions k = o;
+        k.corpus = WORLD_CORPUS_CHECKS;
+        CHECK(world_generate(&k, dir_d) == 0, "generate the checks corpus: %s", srl_error);
+        for (int i = 0; i < N_GENERATED; i++) {
+            size_t la = 0, ld = 0;
+            char *a = read_all(dir_a, generated_files[i], &la), *d = read_all(dir_d, generated_files[i], &ld);
+            int corpus = strcmp(generated_files[i], "pretrain.txt") == 0;
+            int same = a && d && la == ld && memcmp(a, d, la) == 0;
+            CHECK(corpus ? !same : same, "with --corpus checks, %s is %s", generated_files[i], corpus ? "new" : "the same bytes");
+            free(a), free(d);
+        }
+        size_t len = 0;
+        char *checks = read_all(dir_d, "pretrain.txt", &len);
+        int n_checked = 0, wrong = checks ? wrong_checked_facts(checks, &n_checked) : -1;
+        CHECK(checks && (long)len >= k.pretrain_bytes, "the checks corpus has at least the bytes asked for");
+        CHECK(wrong == 0 && n_checked > 100, "the checks corpus states %d of %d checked facts wrongly", wrong, n_checked);
+        CHECK(checks && strstr(checks, "Items: ") && strstr(checks, " hold.") && strstr(checks, "Score: "),
+              "the checks corpus holds checked answers");
+        CHECK(checks && (strstr(checks, "Again:") || strstr(checks, "Repeated:")), "the checks corpus holds copied lists");
+        CHECK(checks && lines_listing_creatures(checks) == 0, "the checks corpus lists creatures by a trait on %d lines",
+              checks ? lines_listing_creatures(checks) : -1);
+        Buf held_test = {0};
+        int n_held_test, held_leaks = 0;
+        CHECK(collect_instructions(dir_a, "test.jsonl", &held_test, &n_held_test) == 0, "read test");
+        const char *p = held_test.data;
+        for (int i = 0; i < n_held_test; i++, p += strlen(p) + 1) held_leaks += checks && strstr(checks, p) != NULL;
+        CHECK(held_leaks == 0, "%d held-out requests are in the checks corpus", held_leaks);
+        buf_free(&held_test);
+        free(checks);
+        remove_dir(dir_d);
+    }
+
     // A bad option is refused.
     o.difficulty = 9;
     CHECK(world_generate(&o, dir_b) < 0 && strstr(srl_error, "difficulty"), "difficulty 9 is refused");
@@ -584,15 +892,31 @@ static void test_generator(void) {
     remove_dir(dir_b);
 }
 
+// The committed corpus (data/world/pretrain.txt, when make test runs from the repository) holds
+// the same property as every generated one: no line lists creatures by a trait.
+static void test_committed_corpus(void) {
+    size_t len = 0;
+    char *text = read_all("data/world", "pretrain.txt", &len);
+    if (!text) {
+        printf("skip: data/world/pretrain.txt not found (run from the repository), not checking the committed corpus\n");
+        return;
+    }
+    CHECK(lines_listing_creatures(text) == 0, "data/world/pretrain.txt lists creatures by a trait on %d lines", lines_listing_creatures(text));
+    free(text);
+}
+
 int main(void) {
     test_lexicon();
+    test_bestiary();
     test_grammar();
     test_robustness();
     test_grade_word_lists();
     test_grade_number_lists();
     test_grade_single_answers();
+    test_grade_creatures();
     test_judgment_text();
     test_gold_answers();
     test_generator();
+    test_committed_corpus();
     return check_summary("test_world");
 }
