@@ -49,6 +49,7 @@ typedef struct {
 
 // Trains m in place. Resumes from out_dir's latest checkpoint when there is one. heldout may
 // be NULL. Returns 0, or -1 with srl_error (a non-finite loss stops training, naming the step).
+// On return m's gradients are the last step's, after clipping (test_model compares them).
 int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrainConfig *cfg);
 // The mean loss over a set (per token, or per sequence), in batches of `batch` sequences.
 double eval_lm_loss(Model *m, const SeqSet *set, int batch, int per_sequence_mean);
@@ -98,7 +99,8 @@ typedef struct {
 // Trains m on pairs (chosen[i], rejected[i]) with the reference log-probs ref_chosen and
 // ref_rejected (computed once, from the frozen model that made the pairs), plus the replay
 // loss when cfg->replay is set. Logs every step to
-// out_dir/train_log.jsonl; resumes from a checkpoint. -1 with srl_error.
+// out_dir/train_log.jsonl; resumes from a checkpoint. -1 with srl_error. On return m's
+// gradients are the last step's, after clipping (test_model compares them).
 int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const double *ref_chosen,
               const double *ref_rejected, const DPOTrainConfig *cfg);
 

@@ -109,6 +109,10 @@ ADAM_EPS = 1e-8
 WEIGHT_DECAY = 0.1  # applied to every 2-D tensor, not to the 1-D norm weights
 MAX_NORM = 1.0  # global gradient-norm clipping (lowered below if it never activates)
 CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_: coef = max_norm / (total_norm + 1e-6)
+# A max_norm above every gradient norm of the AdamW steps, for the same steps unclipped: with
+# every step clipped, a clip coefficient off by a constant factor goes unseen (AdamW is
+# invariant to a constant rescale of its gradients), so the reference also has steps without.
+UNCLIPPED_MAX_NORM = 100.0
 
 # DPO.
 DPO_BETA = 0.1
@@ -687,6 +691,63 @@ def main():
     for n, _ in param_shapes(cfg):
         put("adamw." + n, a_params[n])
 
+    # --- the same AdamW steps unclipped, and the clipped gradients themselves -----------------
+    u_params, u_losses, u_norms, u_lrs = run_adamw(params, cfg, inputs, targets, weights, UNCLIPPED_MAX_NORM)
+    assert max(u_norms) < UNCLIPPED_MAX_NORM, "the unclipped steps were clipped"
+    tu_params, tu_losses, tu_norms = run_adamw_torch(params, cfg, inputs, targets, weights, UNCLIPPED_MAX_NORM)
+    for n in params:
+        assert torch.allclose(u_params[n], tu_params[n], rtol=1e-12, atol=1e-14), f"unclipped adamw vs torch: {n}"
+    # the C test compares weights to 1e-4 of each tensor's largest value: clipped and unclipped
+    # must differ by far more than that, or the unclipped steps would show nothing new
+    apart = max(float((u_params[n] - a_params[n]).abs().max() / a_params[n].abs().max()) for n in params)
+    assert apart > 1e-2, apart
+    print(f"adamw unclipped: max_norm {UNCLIPPED_MAX_NORM}, losses {u_losses}, grad norms {u_norms}; "
+          f"weights differ from the clipped steps' by up to {apart:.3f} of a tensor's largest value")
+    put("adamw_unclipped.loss", u_losses)
+    put("adamw_unclipped.grad_norm", u_norms)
+    for n, _ in param_shapes(cfg):
+        put("adamw_unclipped." + n, u_params[n])
+
+    # torch.nn.utils.clip_grad_norm_ itself, on the main gradients (.grad from loss.backward()):
+    # at MAX_NORM it scales them by coef = MAX_NORM / (norm + 1e-6) < 1; at UNCLIPPED_MAX_NORM
+    # it leaves them exactly as they were
+    clipped = {}
+    for max_norm_, out in ((MAX_NORM, clipped), (UNCLIPPED_MAX_NORM, {})):
+        pg = with_grad(params)
+        sft_loss(pg, cfg, inputs, targets, weights)[0].backward()
+        total_norm = float(torch.nn.utils.clip_grad_norm_(list(pg.values()), max_norm_))
+        assert abs(total_norm - float(a_norms[0])) < 1e-12 * total_norm
+        for n in params:
+            out[n] = pg[n].grad.detach().clone()
+        if max_norm_ == UNCLIPPED_MAX_NORM:
+            assert all(torch.equal(out[n], grads[n]) for n in params), "clip_grad_norm_ changed unclipped gradients"
+    clip_coef = MAX_NORM / (total_norm + CLIP_EPS)
+    assert clip_coef < 0.5, clip_coef
+    for n in params:
+        assert torch.allclose(clipped[n], grads[n] * clip_coef, rtol=1e-14, atol=0), n
+    print(f"clip_grad_norm_: norm {total_norm:.6f}, max_norm {MAX_NORM}, coefficient {clip_coef:.8f}")
+    put("clip.grad_norm", [total_norm])
+    put("clip.coef", [clip_coef])
+    for n, _ in param_shapes(cfg):
+        put("clip.grad." + n, clipped[n])
+
+    # --- SFT with each sequence's mean loss counting equally (srl: per_sequence_mean) -----------
+    # Written with torch's own cross_entropy and loss.backward(), unlike sft_loss above:
+    #   loss = mean_b ( sum_t mask[b,t] CE[b,t] / sum_t mask[b,t] )
+    pg = with_grad(params)
+    ce = torch.nn.functional.cross_entropy(forward(pg, cfg, inputs).reshape(-1, V), targets.reshape(-1), reduction="none")
+    s_loss = ((ce.view(B, T) * mask).sum(1) / mask.sum(1)).mean()
+    s_loss.backward()
+    s_grads = {n: pg[n].grad.detach() for n in params}
+    s_weights = mask / (mask.sum(1, keepdim=True) * B)
+    assert abs(float(s_loss) - float(sft_loss(params, cfg, inputs, targets, s_weights)[0])) < 1e-12
+    apart = max(float((s_grads[n] - grads[n]).abs().max() / grads[n].abs().max()) for n in params)
+    assert apart > 1e-2, apart  # the per-token mean is a different loss, visibly
+    print(f"per-sequence mean: loss {float(s_loss):.6f}; gradients differ from the per-token mean's by up to {apart:.3f}")
+    put("seqmean.loss", s_loss.reshape(1))
+    for n, _ in param_shapes(cfg):
+        put("seqmean.grad." + n, s_grads[n])
+
     # --- DPO ----------------------------------------------------------------------------------
     d_inputs, d_targets, d_mask, n_chosen = make_dpo_batch(SEED_DPO_DATA, V)
     gnoise = torch.Generator().manual_seed(SEED_REF_NOISE)
@@ -790,6 +851,7 @@ def main():
         "beta1": BETAS[0], "beta2": BETAS[1], "eps": ADAM_EPS,
         "weight_decay": WEIGHT_DECAY, "weight_decay_applies_to": "2-D tensors only (not norm weights)",
         "max_norm": max_norm, "clip_eps": CLIP_EPS, "clipped_steps": clipped_steps,
+        "clip_max_norm": MAX_NORM, "unclipped_max_norm": UNCLIPPED_MAX_NORM,
         "dpo_beta": DPO_BETA, "dpo_alpha": DPO_ALPHA,
         "dpo_rows": "chosen_0..P-1 then rejected_0..P-1",
         "dpo_ref_noise_std": REF_NOISE_STD,
@@ -845,7 +907,7 @@ def main():
         for fn in sorted(files):
             total += os.path.getsize(os.path.join(root, fn))
     print(f"wrote {REF}: {total} bytes in total")
-    assert total < 2_200_000
+    assert total < 2_800_000
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 // test_model.c: the Llama core against things we did not write.
 //   1. the PyTorch reference (tests/ref, made by tests/make_reference.py): logits, loss,
-//      summed log-probs, every gradient, 3 AdamW steps, the tied head, bf16 and sharded files
+//      summed log-probs, every gradient, gradient clipping, 3 AdamW steps clipped and unclipped,
+//      the tied head, bf16 and sharded files; the training glue (dpo.c: one step of train_lm
+//      and train_dpo, whole and in micro-batches) against the reference's gradients
 //   2. finite differences of an independent double-precision forward written here
-//   3. generation: the KV-cache forward equals the training forward bit for bit
+//   3. generation: the KV-cache forward equals the training forward bit for bit; sampling
+//      (temperature, top-p) against the exact distribution, by a chi-square test
 //   4. determinism: 20 training steps give identical weights for 1 and 2 threads
 //   5. the real stories260K checkpoint (SRL_FIXTURES): greedy output, and again after
 //      conversion to a Hugging Face folder
@@ -63,8 +66,10 @@ static void load_or_die(Model *m, const char *path) {
 }
 
 // Compares every gradient (or weight) tensor of the model with the reference tensors named
-// prefix + name.
-static void compare_tensors(const Model *m, const Params *p, const char *prefix, double tol, const char *what) {
+// prefix + name, plus w2 times those named prefix2 + name when prefix2 is not NULL (gradients are
+// linear in the loss: the gradient of a sum of two reference losses).
+static void compare_tensor_sum(const Model *m, const Params *p, const char *prefix, const char *prefix2, double w2, double tol,
+                               const char *what) {
     int n = model_tensor_count(m);
     double worst = 0;
     char worst_name[128] = "";
@@ -72,9 +77,16 @@ static void compare_tensors(const Model *m, const Params *p, const char *prefix,
         char name[128], ref_name[160];
         model_tensor_name(m, i, name, sizeof name);
         snprintf(ref_name, sizeof ref_name, "%s%s", prefix, name);
-        size_t numel, ref_numel;
+        size_t numel, ref_numel, numel2;
         float *mine = model_tensor_by_name(m, p, name, &numel);
         float *ref = ref_tensor(ref_name, &ref_numel);
+        if (prefix2) {
+            snprintf(ref_name, sizeof ref_name, "%s%s", prefix2, name);
+            float *ref2 = ref_tensor(ref_name, &numel2);
+            CHECK(numel2 == ref_numel, "%s: %s%s has %zu values, %s%s %zu", what, prefix, name, ref_numel, prefix2, name, numel2);
+            for (size_t j = 0; j < ref_numel && j < numel2; j++) ref[j] = (float)((double)ref[j] + w2 * ref2[j]);
+            free(ref2);
+        }
         CHECK(mine && numel == ref_numel, "%s: %s has %zu values, reference %zu", what, name, numel, ref_numel);
         if (mine && numel == ref_numel) {
             double d = max_rel_diff(mine, ref, numel, 1e-6);
@@ -84,6 +96,10 @@ static void compare_tensors(const Model *m, const Params *p, const char *prefix,
         free(ref);
     }
     printf("  %s: %d tensors, worst relative difference %.2e (%s)\n", what, n, worst, worst_name);
+}
+
+static void compare_tensors(const Model *m, const Params *p, const char *prefix, double tol, const char *what) {
+    compare_tensor_sum(m, p, prefix, NULL, 0, tol, what);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,45 +131,95 @@ static void test_reference_forward_backward(void) {
     model_free(&m);
 }
 
-static void test_reference_adamw(void) {
-    char *text;
+static JsonDoc settings;
+static char *settings_text;
+
+static void settings_open(void) {
     size_t len;
-    JsonDoc settings;
-    if (read_file(REF_DIR "/settings.json", &text, &len, 0) < 0 || json_parse(&settings, text, len) < 0) {
+    if (read_file(REF_DIR "/settings.json", &settings_text, &len, 0) < 0 || json_parse(&settings, settings_text, len) < 0) {
         fprintf(stderr, "FAIL: settings.json: %s\n", srl_error);
         exit(1);
     }
+}
+
+// AdamW steps on the main batch against the reference's: clipped at settings' max_norm_key
+// (prefix "adamw.": every step clipped) or not (prefix "adamw_unclipped.": no step clipped;
+// with every step clipped, a clip coefficient off by a constant factor would pass, since AdamW
+// is invariant to a constant rescale of its gradients).
+static void test_reference_adamw(const char *prefix, const char *max_norm_key) {
     const JsonValue *s = settings.root;
     AdamWConfig cfg = {(float)settings_number(s, "beta1"), (float)settings_number(s, "beta2"),
                        (float)settings_number(s, "eps"), (float)settings_number(s, "weight_decay")};
     LRSchedule sched = {(float)settings_number(s, "lr_max"), (float)settings_number(s, "min_lr"),
                         (int)settings_number(s, "warmup_steps"), (int)settings_number(s, "total_steps"), 0};
-    float max_norm = (float)settings_number(s, "max_norm");
+    float max_norm = (float)settings_number(s, max_norm_key);
     int steps = (int)settings_number(s, "adamw_steps");
     Model m;
     load_or_die(&m, REF_DIR "/tiny");
     size_t n;
+    char name[64];
     int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
     float *weights = ref_tensor("weights", NULL);
-    float *ref_loss = ref_tensor("adamw.loss", NULL), *ref_norm = ref_tensor("adamw.grad_norm", NULL);
+    snprintf(name, sizeof name, "%sloss", prefix);
+    float *ref_loss = ref_tensor(name, NULL);
+    snprintf(name, sizeof name, "%sgrad_norm", prefix);
+    float *ref_norm = ref_tensor(name, NULL);
     float *ref_lr = ref_tensor("adamw.lr", NULL);
     float *d_logprob = xmalloc(n * sizeof(float));
+    int clipped = 0;
     for (int step = 0; step < steps; step++) {
         model_forward(&m, inputs, targets, 3, (int)n / 3);
         float loss = model_weighted_nll(&m, weights, d_logprob);
         model_zero_grad(&m);
         model_backward(&m, d_logprob);
         float norm = model_clip_grads(&m, max_norm);
+        clipped += norm > max_norm;
         float lr = lr_at_step(&sched, step);
         model_adamw_step(&m, &cfg, lr);
-        CHECK(close_rel(loss, ref_loss[step], 1e-5, 1e-6), "AdamW step %d: loss %.7f, PyTorch %.7f", step, loss, ref_loss[step]);
-        CHECK(close_rel(norm, ref_norm[step], 1e-5, 1e-6), "step %d: grad norm %.7f, PyTorch %.7f", step, norm, ref_norm[step]);
+        CHECK(close_rel(loss, ref_loss[step], 1e-5, 1e-6), "%s step %d: loss %.7f, PyTorch %.7f", prefix, step, loss, ref_loss[step]);
+        CHECK(close_rel(norm, ref_norm[step], 1e-5, 1e-6), "%s step %d: grad norm %.7f, PyTorch %.7f", prefix, step, norm,
+              ref_norm[step]);
         CHECK(close_rel(lr, ref_lr[step], 1e-6, 1e-9), "step %d: lr %.8f, PyTorch %.8f", step, lr, ref_lr[step]);
     }
-    compare_tensors(&m, &m.params, "adamw.", 1e-4, "weights after 3 AdamW steps");
+    int unclipped = strcmp(prefix, "adamw_unclipped.") == 0;
+    CHECK(clipped == (unclipped ? 0 : steps), "%s: %d of %d steps clipped", prefix, clipped, steps);
+    char what[96];
+    snprintf(what, sizeof what, "weights after %d AdamW steps, %s", steps, unclipped ? "unclipped" : "clipped");
+    compare_tensors(&m, &m.params, prefix, 1e-4, what);
     free(inputs), free(targets), free(weights), free(ref_loss), free(ref_norm), free(ref_lr), free(d_logprob);
-    json_free(&settings);
-    free(text);
+    model_free(&m);
+}
+
+// Gradient clipping against torch.nn.utils.clip_grad_norm_ on the main gradients: the norm, the
+// clipped gradients themselves, and the coefficient (srl's clipped over srl's unclipped
+// gradients, so the gradients' own float32 error drops out); above the norm, nothing changes.
+static void test_reference_clipping(void) {
+    float max_norm = (float)settings_number(settings.root, "clip_max_norm");
+    float unclipped_max_norm = (float)settings_number(settings.root, "unclipped_max_norm");
+    Model m;
+    load_or_die(&m, REF_DIR "/tiny");
+    size_t n;
+    int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
+    float *weights = ref_tensor("weights", NULL), *ref_norm = ref_tensor("clip.grad_norm", NULL);
+    float *ref_coef = ref_tensor("clip.coef", NULL), *d_logprob = xmalloc(n * sizeof(float));
+    model_forward(&m, inputs, targets, 3, (int)n / 3);
+    model_weighted_nll(&m, weights, d_logprob);
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+    float *raw = xmalloc(m.n_params * sizeof(float));
+    memcpy(raw, m.grads_memory, m.n_params * sizeof(float));
+    float norm = model_clip_grads(&m, unclipped_max_norm);
+    CHECK(close_rel(norm, ref_norm[0], 1e-5, 1e-6), "gradient norm %.7f, clip_grad_norm_ %.7f", norm, ref_norm[0]);
+    CHECK(memcmp(raw, m.grads_memory, m.n_params * sizeof(float)) == 0,
+          "clipping at max_norm %g above the norm %g leaves the gradients bit for bit", unclipped_max_norm, norm);
+    norm = model_clip_grads(&m, max_norm);
+    double dot = 0, sq = 0;
+    for (size_t i = 0; i < m.n_params; i++) dot += (double)m.grads_memory[i] * raw[i], sq += (double)raw[i] * raw[i];
+    double coef = dot / sq;
+    CHECK(close_rel(coef, ref_coef[0], 1e-6, 1e-9), "clip coefficient %.9f, clip_grad_norm_'s %.9f", coef, ref_coef[0]);
+    compare_tensors(&m, &m.grads, "clip.grad.", 1e-5, "clipped gradients");
+    printf("  clipping: norm %.6f (PyTorch %.6f), coefficient %.8f (PyTorch %.8f)\n", norm, ref_norm[0], coef, ref_coef[0]);
+    free(inputs), free(targets), free(weights), free(ref_norm), free(ref_coef), free(d_logprob), free(raw);
     model_free(&m);
 }
 
@@ -192,6 +258,149 @@ static void test_reference_dpo(void) {
     free(inputs), free(targets), free(mask), free(ref_lp), free(lp_expected), free(loss1), free(loss0), free(margin);
     free(d_logprob);
     model_free(&m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1b. the training glue (dpo.c) against the reference: one optimizer step of train_lm and of
+// train_dpo, on the whole batch and in micro-batches. The step's gradients stay in m->grads
+// (grad_clip 0: not clipped). They are what is compared, not the updated weights: a first
+// AdamW step is invariant to the gradients' scale, and a scaling bug is nothing but a scale.
+
+// The reference's (B, T) rows as sequences: row b is inputs[b, 0..n-1] then targets[b, n-1],
+// where n is one past its last masked position; token t + 1 is a target where mask[b, t] is 1.
+static void ref_rows_to_seqset(SeqSet *s, const int *inputs, const int *targets, const float *mask, int row0, int rows, int T) {
+    int ids[64];
+    unsigned char tmask[64];
+    for (int b = row0; b < row0 + rows; b++) {
+        int n = 0;
+        for (int t = 0; t < T; t++)
+            if (mask[b * T + t] != 0) n = t + 1;
+        for (int t = 0; t < n; t++) ids[t] = inputs[b * T + t], tmask[t + 1] = mask[b * T + t] != 0;
+        ids[n] = targets[b * T + n - 1];
+        tmask[0] = 0;
+        seqset_add(s, ids, tmask, n + 1, NULL);
+    }
+}
+
+// A number from the first line of dir/train_log.jsonl (the first step's).
+static double first_step_logged(const char *dir, const char *key) {
+    char *path = path_join(dir, "train_log.jsonl"), *text = NULL;
+    size_t len = 0;
+    double v = NAN;
+    JsonDoc doc;
+    if (read_file(path, &text, &len, 0) == 0) {
+        char *nl = strchr(text, '\n');
+        if (json_parse(&doc, text, nl ? (size_t)(nl - text) : len) == 0) {
+            if (json_get_number(doc.root, key, &v) < 0) v = NAN;
+            json_free(&doc);
+        }
+    }
+    CHECK(!isnan(v), "%s holds a %s", path, key);
+    free(text), free(path);
+    return v;
+}
+
+// Removes a training folder that holds only its log (checkpoints go when training ends).
+static void remove_train_dir(const char *dir) {
+    char *path = path_join(dir, "train_log.jsonl");
+    remove(path);
+    CHECK(rmdir(dir) == 0, "%s holds nothing but its log", dir);
+    free(path);
+}
+
+// train_lm, one step over the reference's 3 rows (12, 12 and 9 tokens: batch_build pads the
+// third), in micro-batches of 3, 2 + 1 and 1 + 1 + 1. The per-token mean's reference is grad.*
+// (weights = mask / sum(mask)); the per-sequence mean's is seqmean.grad.*, from torch's
+// cross_entropy and loss.backward().
+static void test_reference_train_lm(int per_sequence_mean) {
+    size_t n;
+    int *inputs = ref_ints("inputs", &n), *targets = ref_ints("targets", NULL);
+    float *mask = ref_tensor("mask", NULL), *ref_loss = ref_tensor(per_sequence_mean ? "seqmean.loss" : "loss", NULL);
+    int B = 3, T = (int)n / B;
+    SeqSet set = {0};
+    ref_rows_to_seqset(&set, inputs, targets, mask, 0, B, T);
+    CHECK(set.lens[0] == T + 1 && set.lens[2] < T + 1, "the rows have different lengths (%d, %d)", set.lens[0], set.lens[2]);
+    float *whole = NULL;
+    for (int micro = B; micro >= 1; micro--) {
+        Model m;
+        load_or_die(&m, REF_DIR "/tiny");
+        char dir[] = "/tmp/srl_glue_XXXXXX", what[96];
+        CHECK(mkdtemp(dir) != NULL, "temp folder");
+        LMTrainConfig cfg = {.label = "sft", .max_steps = 1, .batch_size = B, .micro_batch = micro, .lr = 1e-3f,
+                             .lr_min = 1e-3f, .per_sequence_mean = per_sequence_mean, .seed = 1, .out_dir = dir, .quiet = 1};
+        CHECK(train_lm(&m, &set, NULL, &cfg) == 0, "train_lm: %s", srl_error);
+        double loss = first_step_logged(dir, "loss");
+        remove_train_dir(dir);
+        CHECK(close_rel(loss, ref_loss[0], 1e-5, 1e-6), "train_lm (%s mean, micro-batch %d): loss %.6f, PyTorch %.6f",
+              per_sequence_mean ? "per-sequence" : "per-token", micro, loss, ref_loss[0]);
+        snprintf(what, sizeof what, "train_lm step, %s mean, micro-batch %d", per_sequence_mean ? "per-sequence" : "per-token",
+                 micro);
+        compare_tensors(&m, &m.grads, per_sequence_mean ? "seqmean.grad." : "grad.", 1e-5, what);
+        if (!whole) {
+            whole = xmalloc(m.n_params * sizeof(float));
+            memcpy(whole, m.grads_memory, m.n_params * sizeof(float));
+        } else {
+            double d = max_rel_diff(m.grads_memory, whole, m.n_params, 1e-6);
+            CHECK(d <= 1e-6, "%s: gradients differ from the whole batch's by %.3g (float rounding only)", what, d);
+        }
+        model_free(&m);
+    }
+    free(whole), free(inputs), free(targets), free(mask), free(ref_loss);
+    seqset_free(&set);
+}
+
+// train_dpo, one step over the reference's 2 pairs, in micro-batches of 2 and of 1 + 1, against
+// dpo.grad.* (beta 0.1, NLL weight 1, each pair's loss averaged over the step); then with the
+// replay of the 3 SFT rows at weight 0.5, against dpo.grad.* + 0.5 seqmean.grad.*.
+static void test_reference_train_dpo(void) {
+    size_t n;
+    int *inputs = ref_ints("dpo.inputs", &n), *targets = ref_ints("dpo.targets", NULL);
+    float *mask = ref_tensor("dpo.mask", NULL), *ref_lp = ref_tensor("dpo.ref_logprob", NULL);
+    float *ref_loss = ref_tensor("dpo.loss", NULL), *ref_seqmean = ref_tensor("seqmean.loss", NULL);
+    int P = 2, T = (int)n / (2 * P);
+    SeqSet chosen = {0}, rejected = {0}, replay = {0};
+    ref_rows_to_seqset(&chosen, inputs, targets, mask, 0, P, T);
+    ref_rows_to_seqset(&rejected, inputs, targets, mask, P, P, T);
+    double ref_c[2] = {ref_lp[0], ref_lp[1]}, ref_r[2] = {ref_lp[2], ref_lp[3]};
+    size_t ns;
+    int *s_inputs = ref_ints("inputs", &ns), *s_targets = ref_ints("targets", NULL);
+    float *s_mask = ref_tensor("mask", NULL);
+    ref_rows_to_seqset(&replay, s_inputs, s_targets, s_mask, 0, 3, (int)ns / 3);
+    float beta = (float)settings_number(settings.root, "dpo_beta"), alpha = (float)settings_number(settings.root, "dpo_alpha");
+    float *whole = NULL;
+    for (int with_replay = 0; with_replay < 2; with_replay++)
+        for (int micro = P; micro >= 1; micro--) {
+            Model m;
+            load_or_die(&m, REF_DIR "/tiny");
+            char dir[] = "/tmp/srl_glue_XXXXXX", what[96];
+            CHECK(mkdtemp(dir) != NULL, "temp folder");
+            DPOTrainConfig cfg = {.beta = beta, .nll_alpha = alpha, .epochs = 1, .batch_size = P, .micro_batch = micro,
+                                  .lr = 1e-3f, .lr_min = 1e-3f, .seed = 1, .out_dir = dir, .quiet = 1,
+                                  .replay = with_replay ? &replay : NULL, .replay_weight = 0.5f, .replay_batch = 3};
+            CHECK(train_dpo(&m, &chosen, &rejected, ref_c, ref_r, &cfg) == 0, "train_dpo: %s", srl_error);
+            snprintf(what, sizeof what, "train_dpo step, micro-batch %d%s", micro, with_replay ? ", replay weight 0.5" : "");
+            if (with_replay) {
+                double replay_loss = first_step_logged(dir, "replay_loss");
+                CHECK(close_rel(replay_loss, ref_seqmean[0], 1e-5, 1e-6), "%s: replay loss %.6f, PyTorch %.6f", what,
+                      replay_loss, ref_seqmean[0]);
+            }
+            double loss = first_step_logged(dir, "loss");
+            remove_train_dir(dir);
+            CHECK(close_rel(loss, ref_loss[0], 1e-5, 1e-6), "%s: loss %.6f, PyTorch %.6f", what, loss, ref_loss[0]);
+            compare_tensor_sum(&m, &m.grads, "dpo.grad.", with_replay ? "seqmean.grad." : NULL, 0.5, 1e-5, what);
+            if (micro == P) {
+                free(whole);
+                whole = xmalloc(m.n_params * sizeof(float));
+                memcpy(whole, m.grads_memory, m.n_params * sizeof(float));
+            } else {
+                double d = max_rel_diff(m.grads_memory, whole, m.n_params, 1e-6);
+                CHECK(d <= 1e-6, "%s: gradients differ from the whole batch's by %.3g (float rounding only)", what, d);
+            }
+            model_free(&m);
+        }
+    free(whole), free(inputs), free(targets), free(mask), free(ref_lp), free(ref_loss), free(ref_seqmean);
+    free(s_inputs), free(s_targets), free(s_mask);
+    seqset_free(&chosen), seqset_free(&rejected), seqset_free(&replay);
 }
 
 static void test_reference_tied_bf16_sharded(void) {
@@ -475,6 +684,102 @@ static void test_cache_matches_training(void) {
     model_free(&m);
 }
 
+// Sampling against the distribution it should draw from. For temperature T and top-p the
+// exact distribution is q = softmax(l / T) cut to the nucleus, the smallest set of most likely
+// tokens whose mass reaches top_p (a token is in it when the tokens more likely than it hold
+// less than top_p: Hugging Face's TopPLogitsWarper), renormalized; computed here in double.
+static int nucleus_distribution(const float *logits, int V, double temperature, double top_p, double *q,
+                                double *margin) {
+    double max = logits[0], sum = 0;
+    for (int v = 1; v < V; v++)
+        if (logits[v] > max) max = logits[v];
+    double p[64];
+    for (int v = 0; v < V; v++) sum += p[v] = exp((logits[v] - max) / temperature);
+    for (int v = 0; v < V; v++) p[v] /= sum;
+    double kept = 0;
+    *margin = 1;
+    for (int v = 0; v < V; v++) {
+        double above = 0;  // the mass of the tokens more likely than v
+        for (int u = 0; u < V; u++)
+            if (p[u] > p[v]) above += p[u];
+        q[v] = top_p >= 1 || above < top_p ? p[v] : 0;
+        kept += q[v];
+        if (top_p < 1 && fabs(above - top_p) < *margin) *margin = fabs(above - top_p);
+    }
+    int n = 0;
+    for (int v = 0; v < V; v++) q[v] /= kept, n += q[v] > 0;
+    return n;
+}
+
+// The chi-square survival function for even degrees of freedom 2m has a closed form,
+// P(X > x) = exp(-x/2) sum_{i<m} (x/2)^i / i!; its bound at probability alpha is found by
+// bisection. For odd df the next even df is used: its bound is larger (a chi-square with more
+// degrees of freedom is stochastically larger), so the test stays on the safe side.
+static double chi_square_bound(int df, double alpha) {
+    int m = (df + 1) / 2;
+    double lo = 0, hi = 1000;
+    for (int it = 0; it < 200; it++) {
+        double x = (lo + hi) / 2, term = 1, sf = 0;
+        for (int i = 0; i < m; i++) sf += term, term *= x / 2 / (i + 1);
+        sf *= exp(-x / 2);
+        if (sf > alpha) lo = x;
+        else hi = x;
+    }
+    return hi;
+}
+
+// 10^5 draws of sample_token per setting; the chi-square statistic over the nucleus must stay
+// below the bound that a correct sampler exceeds with probability 1e-6 (every expected count is
+// at least 400, so the chi-square approximation holds), and tokens outside the nucleus must
+// never come. The logits are in no particular order of id, and no token's "mass above" lies
+// within 1e-3 of top_p, so float32 rounding cannot move the nucleus' edge.
+static void test_sampling_distribution(void) {
+    static const float logits[16] = {0.35f, -1.5f, 1.9f, -0.4f, 0.8f, -2.1f, 1.1f, 0.1f,
+                                     -0.95f, 1.6f, -0.15f, 0.6f, -1.8f, 1.3f, -0.7f, -1.25f};
+    static const float settings_t[4][2] = {{1.0f, 1.0f}, {0.7f, 0.9f}, {1.4f, 0.6f}, {0.5f, 0.75f}};
+    enum { V = 16, N = 100000 };
+    for (int si = 0; si < 4; si++) {
+        float temp = settings_t[si][0], top_p = settings_t[si][1];
+        double q[V], margin;
+        int k = nucleus_distribution(logits, V, temp, top_p, q, &margin);
+        CHECK(margin > 1e-3, "T %.1f top-p %.2f: the nucleus' edge is %.2g from top_p", temp, top_p, margin);
+        long counts[V] = {0};
+        Rng rng;
+        rng_seed(&rng, 100 + si);
+        for (int i = 0; i < N; i++) {
+            float l[V];
+            memcpy(l, logits, sizeof l);
+            int t = sample_token(l, V, temp, top_p, &rng);
+            if (t >= 0 && t < V) counts[t]++;
+        }
+        double chi2 = 0, min_expected = N;
+        long outside = 0, total = 0;
+        for (int v = 0; v < V; v++) {
+            total += counts[v];
+            if (q[v] == 0) {
+                outside += counts[v];
+                continue;
+            }
+            double e = N * q[v];
+            chi2 += (counts[v] - e) * (counts[v] - e) / e;
+            if (e < min_expected) min_expected = e;
+        }
+        double bound = chi_square_bound(k - 1, 1e-6);
+        CHECK(total == N, "every draw is a token id (%ld of %d)", total, N);
+        CHECK(min_expected >= 400, "T %.1f top-p %.2f: every expected count is large (%.0f)", temp, top_p, min_expected);
+        CHECK(outside == 0, "T %.1f top-p %.2f: %ld draws outside the nucleus of %d tokens", temp, top_p, outside, k);
+        CHECK(chi2 < bound, "T %.1f top-p %.2f: chi-square %.1f over %d tokens, bound %.1f (df %d, p 1e-6)", temp, top_p, chi2,
+              k, bound, k - 1);
+        printf("  sampling T %.1f top-p %.2f: %d draws, nucleus %d of %d tokens, none outside, chi-square %.1f < %.1f "
+               "(df %d, p 1e-6)\n", temp, top_p, N, k, V, chi2, bound, k - 1);
+    }
+    // temperature 0: the argmax, the lowest id among tied maxima
+    float tied[5] = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
+    Rng rng;
+    rng_seed(&rng, 1);
+    CHECK(sample_token(tied, 5, 0.0f, 0.9f, &rng) == 1, "temperature 0 takes the argmax, the lowest id on ties");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. determinism over thread counts
 
@@ -661,17 +966,26 @@ int main(void) {
         fprintf(stderr, "FAIL: %s (run from the project folder)\n", srl_error);
         return 1;
     }
+    settings_open();
     test_reference_forward_backward();
-    test_reference_adamw();
+    test_reference_clipping();
+    test_reference_adamw("adamw.", "max_norm");
+    test_reference_adamw("adamw_unclipped.", "unclipped_max_norm");
     test_reference_dpo();
+    test_reference_train_lm(0);
+    test_reference_train_lm(1);
+    test_reference_train_dpo();
     test_reference_tied_bf16_sharded();
     test_finite_differences(0, 0, 7);
     test_finite_differences(1, 1, 7);
     test_finite_differences(0, 0, 300);
     test_cache_matches_training();
+    test_sampling_distribution();
     test_thread_determinism();
     test_dpo_replay();
     test_stories260k();
     safetensors_close(&expected);
+    json_free(&settings);
+    free(settings_text);
     return check_summary("test_model");
 }

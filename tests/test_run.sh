@@ -2,8 +2,9 @@
 # test_run.sh: a miniature `srl run` end to end, in well under a minute: a tiny task world, a
 # tiny tokenizer and base model made on the spot, then the whole method with one iteration.
 # Checks that every stage's file exists, that records are keyed by prompt id and candidate,
-# that the report is written, and that a run stopped after a stage and started again ends
-# with a final checkpoint byte-identical to an uninterrupted run's.
+# that the report is written, that the run keeps pairs (from hand-made judgments) and trains M2
+# on them with DPO, and that a run stopped after a stage and started again, or run on 1 and on
+# 2 threads, ends with a final checkpoint byte-identical to an uninterrupted run's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRL=${SRL:-./srl}
@@ -50,8 +51,27 @@ fi
 
 run_args=(--model "$tmp/m0" --data "$tmp/world" --iterations 1 --prompts 5 --candidates 3 --judge-samples 2
           --eft-prompts 8 --eft-answers 1 --sft-epochs 1 --m1-epochs 1 --batch 16 --max-new-tokens 16
-          --judge-max-new-tokens 40 --eval-judge-samples 1 --dpo-lr 1e-4)
-$SRL run "${run_args[@]}" --out "$tmp/a" >"$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; exit 1; }
+          --judge-max-new-tokens 40 --eval-judge-samples 1 --dpo-lr 1e-4 --dpo-batch 2 --dpo-epochs 2)
+# A base model this small writes judgments that never parse, so on its own the miniature run
+# keeps no pairs and M2 is M1. Every run below therefore stops once the model has judged its
+# candidates, and its judgments are replaced by hand-made ones (scores 5, 3, 1 by candidate
+# index) before it goes on: pairs survive, DPO trains, and the resume and thread checks below
+# compare runs that went through DPO.
+hand_judged() {  # hand_judged RUN_DIR
+    local c=$1/iter1/candidates.jsonl j=$1/iter1/judgments.jsonl s
+    test -s "$j" || { echo "FAIL: $j was not written"; exit 1; }
+    sed -e '/"candidate": 0,/s/}$/, "scores": [5], "status": ["ok"], "mean": 5, "n_scored": 1, "judgments": ["Score: 5"]}/' \
+        -e '/"candidate": 1,/s/}$/, "scores": [3], "status": ["ok"], "mean": 3, "n_scored": 1, "judgments": ["Score: 3"]}/' \
+        -e '/"candidate": 2,/s/}$/, "scores": [1], "status": ["ok"], "mean": 1, "n_scored": 1, "judgments": ["Score: 1"]}/' \
+        "$c" >"$j.tmp"
+    mv "$j.tmp" "$j"
+}
+run_judged() {  # run_judged RUN_DIR LOG: the run, with hand-made judgments
+    $SRL run "${run_args[@]}" --out "$1" --stop-after judgments1 >"$2" 2>&1 || { cat "$2"; exit 1; }
+    hand_judged "$1"
+    $SRL run "${run_args[@]}" --out "$1" >>"$2" 2>&1 || { cat "$2"; exit 1; }
+}
+run_judged "$tmp/a" "$tmp/a.log"
 
 for f in sft/model.safetensors sft/srl_done.json eft/eft_train.jsonl m1/srl_done.json iter1/prompts.jsonl \
          iter1/candidates.jsonl iter1/judgments.jsonl iter1/pairs.stats.json \
@@ -60,7 +80,11 @@ for f in sft/model.safetensors sft/srl_done.json eft/eft_train.jsonl m1/srl_done
          judge.svg pairs.svg dpo.svg; do
     check "run wrote $f" test -s "$tmp/a/$f"
 done
-check "run wrote iter1/pairs.jsonl (empty: no pair survives)" test -e "$tmp/a/iter1/pairs.jsonl"
+n_pairs=$(grep -c '"chosen": ' "$tmp/a/iter1/pairs.jsonl" || true)
+check "run kept pairs from the hand-made judgments ($n_pairs of 5 prompts)" test "$n_pairs" -ge 3
+n_steps=$(wc -l <"$tmp/a/m2/train_log.jsonl")
+check "and trained M2 on them with DPO, 2 pairs a step for 2 epochs ($n_steps steps)" test "$n_steps" -ge 4
+check "M2 differs from M1" bash -c "! cmp -s '$tmp/a/m1/model.safetensors' '$tmp/a/m2/model.safetensors'"
 n_prompts=$(grep -c '"id": "it1-' "$tmp/a/iter1/prompts.jsonl" || true)
 n_cands=$(grep -c '"candidate": ' "$tmp/a/iter1/candidates.jsonl" || true)
 check "prompts keyed by id ($n_prompts)" test "$n_prompts" -ge 1
@@ -97,9 +121,7 @@ check "eval without --judge-template uses the data folder's judge_template.txt" 
 check "and not under a template of one's own (the judge was measured: $(grep -c ' judge: pairwise' "$tmp/eval_own_template.txt"))" \
     test "$(grep -c "against the grader's" "$tmp/eval_own_template.txt")" -eq 0 -a "$(grep -c ' judge: pairwise' "$tmp/eval_own_template.txt")" -eq 1
 
-# A base model this small writes neither world-like prompts nor judgments that parse, so the
-# miniature run keeps no pairs and M2 is M1 (the run says so). DPO itself, on pairs of the tiny
-# world (the gold answer chosen over a refusal): the reference log-probs are stored, the loss
+# DPO on its own, on pairs of the tiny world (the gold answer chosen over a refusal): the reference log-probs are stored, the loss
 # falls and the chosen answer ends up preferred.
 sed -n 's/^{"id": "\([^"]*\)".*"user", "content": \("[^"]*"\)}, {"role": "assistant", "content": \("[^"]*"\)}.*/{"id": "\1", "prompt": \2, "chosen": \3, "rejected": "I do not know."}/p' \
     "$tmp/world/ift_seed.jsonl" | awk "NR <= 32" >"$tmp/pairs.jsonl"
@@ -150,14 +172,19 @@ $SRL run "${run_args[@]}" --out "$tmp/b" --stop-after m1 >"$tmp/b1.log" 2>&1
 check "stopped after m1: no iteration yet" test ! -e "$tmp/b/iter1/candidates.jsonl"
 $SRL run "${run_args[@]}" --out "$tmp/b" --stop-after judgments1 >"$tmp/b2.log" 2>&1
 check "stopped after judgments1: no pairs yet" test ! -e "$tmp/b/iter1/pairs.jsonl"
-$SRL run "${run_args[@]}" --out "$tmp/b" >"$tmp/b3.log" 2>&1
-check "a resumed run ends with the same M2 checkpoint" cmp -s "$tmp/a/m2/model.safetensors" "$tmp/b/m2/model.safetensors"
+hand_judged "$tmp/b"
+$SRL run "${run_args[@]}" --out "$tmp/b" --stop-after pairs1 >"$tmp/b3.log" 2>&1
+check "stopped after pairs1: pairs, no M2 yet" test -s "$tmp/b/iter1/pairs.jsonl" -a ! -e "$tmp/b/m2/srl_done.json"
+$SRL run "${run_args[@]}" --out "$tmp/b" >"$tmp/b4.log" 2>&1
+check "a resumed run ends with the same M2 checkpoint (DPO on $n_pairs pairs)" \
+    cmp -s "$tmp/a/m2/model.safetensors" "$tmp/b/m2/model.safetensors"
 check "and the same report" cmp -s "$tmp/a/report.json" "$tmp/b/report.json"
 
 # one thread gives the same run as two, byte for byte
-OMP_NUM_THREADS=1 $SRL run "${run_args[@]}" --out "$tmp/c" >"$tmp/c.log" 2>&1
-OMP_NUM_THREADS=2 $SRL run "${run_args[@]}" --out "$tmp/d" >"$tmp/d.log" 2>&1
-check "1 and 2 threads: the same M2 checkpoint" cmp -s "$tmp/c/m2/model.safetensors" "$tmp/d/m2/model.safetensors"
+OMP_NUM_THREADS=1 run_judged "$tmp/c" "$tmp/c.log"
+OMP_NUM_THREADS=2 run_judged "$tmp/d" "$tmp/d.log"
+check "1 and 2 threads: the same M2 checkpoint (DPO on $(grep -c '"chosen": ' "$tmp/c/iter1/pairs.jsonl") pairs)" \
+    cmp -s "$tmp/c/m2/model.safetensors" "$tmp/d/m2/model.safetensors"
 check "and the same report" cmp -s "$tmp/c/report.json" "$tmp/d/report.json"
 
 # the report's on-policy count of candidates the judge scored 5, on a copy of the run whose
