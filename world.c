@@ -3348,11 +3348,9 @@ int world_generate(const WorldOptions *o, const char *out_dir) {
         rc = read_file(corpus_path, &corpus, &corpus_len, 0);
         free(corpus_path);
         if (rc == 0 && o->avoid) rc = append_avoided_texts(o->avoid, &corpus, &corpus_len);
-        if (rc == 0) {
-            rc = write_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);
-            if (rc == 0) rc = write_judge_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);
-            free(corpus);
-        }
+        if (rc == 0) rc = write_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);
+        if (rc == 0) rc = write_judge_test(o, out_dir, o->test_seed, &held_out, &trained, corpus);
+        free(corpus);
     }
     if (rc == 0) {
         char *path = path_join(out_dir, "judge_template.txt");
