@@ -33,7 +33,7 @@ all: srl
 srl: srl.c $(LIB_SRCS) $(HEADERS)
 	$(CC) $(CFLAGS) -o $@ srl.c $(LIB_SRCS) $(LDLIBS)
 
-tests/%: tests/%.c tests/check.h $(LIB_SRCS) $(HEADERS)
+tests/%: tests/%.c tests/check.h tests/ref.h $(LIB_SRCS) $(HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 test: srl $(TESTS)

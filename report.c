@@ -613,6 +613,16 @@ static void write_gap_table(Buf *md, const HeldOutGap *held_out, const Iteration
     }
 }
 
+// "NAME": value, "NAME_ci_low": lo, "NAME_ci_high": hi, (a value with its 95 % interval)
+static void json_number_ci(Buf *b, const char *name, double value, double lo, double hi) {
+    char key[96];
+    buf_json_number(b, name, value, 0);
+    snprintf(key, sizeof key, "%s_ci_low", name);
+    buf_json_number(b, key, lo, 0);
+    snprintf(key, sizeof key, "%s_ci_high", name);
+    buf_json_number(b, key, hi, 0);
+}
+
 int write_run_report(const char *run_dir, int iterations, const char *settings, int world_format, FILE *summary) {
     ModelReport models[MAX_MODELS];
     int n_models = 0;
@@ -641,9 +651,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     for (int i = 0; i < n_models; i++) {
         const ModelReport *m = &models[i];
         buf_printf(&js, "    {\"name\": \"%s\", \"items\": %d, ", m->name, m->n);
-        buf_json_number(&js, "accuracy", m->accuracy, 0);
-        buf_json_number(&js, "accuracy_ci_low", m->acc_lo, 0);
-        buf_json_number(&js, "accuracy_ci_high", m->acc_hi, 0);
+        json_number_ci(&js, "accuracy", m->accuracy, m->acc_lo, m->acc_hi);
         buf_json_number(&js, "mean_score", m->mean_score, 0);
         buf_json_number(&js, "mean_tokens", m->mean_tokens, 0);
         buf_json_number(&js, "repeat_share", m->repeat_share, 0);
@@ -651,11 +659,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
             char key[64];
             buf_printf(&js, "\"items_%s\": %d, ", world_kind_names[k], m->kind_n[k]);
             snprintf(key, sizeof key, "accuracy_%s", world_kind_names[k]);
-            buf_json_number(&js, key, m->kind_acc[k], 0);
-            snprintf(key, sizeof key, "accuracy_%s_ci_low", world_kind_names[k]);
-            buf_json_number(&js, key, m->kind_lo[k], 0);
-            snprintf(key, sizeof key, "accuracy_%s_ci_high", world_kind_names[k]);
-            buf_json_number(&js, key, m->kind_hi[k], 0);
+            json_number_ci(&js, key, m->kind_acc[k], m->kind_lo[k], m->kind_hi[k]);
         }
         if (i > 0) {
             buf_printf(&js, "\"vs_previous\": {\"previous\": \"%s\", \"wins\": %d, \"ties\": %d, \"losses\": %d, ", models[i - 1].name,
@@ -666,11 +670,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
             for (int k = 0; k < WORLD_N_KINDS; k++) {
                 char key[64];
                 snprintf(key, sizeof key, "accuracy_%s_diff", world_kind_names[k]);
-                buf_json_number(&js, key, m->kind_diff[k], 0);
-                snprintf(key, sizeof key, "accuracy_%s_diff_ci_low", world_kind_names[k]);
-                buf_json_number(&js, key, m->kind_diff_lo[k], 0);
-                snprintf(key, sizeof key, "accuracy_%s_diff_ci_high", world_kind_names[k]);
-                buf_json_number(&js, key, m->kind_diff_hi[k], 0);
+                json_number_ci(&js, key, m->kind_diff[k], m->kind_diff_lo[k], m->kind_diff_hi[k]);
             }
             buf_json_number(&js, "accuracy_diff_ci_high", m->diff_hi, 1);
             buf_printf(&js, "}, ");

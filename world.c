@@ -1665,14 +1665,12 @@ static int list_end(const WorldTask *t, const ListView *v, const Token *tok, Wor
     return list_score(1, ty->n_checks, ty->n_met, g->extra);
 }
 
-// Creatures: after the count, one check line per item and trait asked, the item's recalled
-// value beside the value asked for ("Home of zorak: sea, need river: no."): a lookup the
-// model learned by heart and a comparison of two words. An item that is no creature has the
-// value "none" and fails every check.
-static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
-    ListView v;
-    find_list(t, tok, ntok, &v);
-    int n = v.n_items < MAX_ITEMS ? v.n_items : MAX_ITEMS;
+// The first lines of every list's judgment: the request restated and the answer's items copied
+// ("Items: a | b | c."). Returns how many items are checked (0: none found, "Items: none.");
+// *relevant: whether any of them is of the kind asked for.
+static int list_start(const WorldTask *t, const Token *tok, int ntok, ListView *v, int *relevant, Tally *ty) {
+    find_list(t, tok, ntok, v);
+    int n = v->n_items < MAX_ITEMS ? v->n_items : MAX_ITEMS;
     say_asked(ty, t);
     if (n == 0) {
         say(ty, "Items: none.\n");
@@ -1681,11 +1679,22 @@ static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, World
     say(ty, "Items: ");
     for (int i = 0; i < n; i++) {
         if (i) say(ty, " | ");
-        say_token(ty, &tok[v.items[i]]);
+        say_token(ty, &tok[v->items[i]]);
     }
     say(ty, ".\n");
-    int relevant = 0;
-    for (int i = 0; i < n; i++) relevant |= is_right_kind(t, &tok[v.items[i]]);
+    *relevant = 0;
+    for (int i = 0; i < n; i++) *relevant |= is_right_kind(t, &tok[v->items[i]]);
+    return n;
+}
+
+// Creatures: after the count, one check line per item and trait asked, the item's recalled
+// value beside the value asked for ("Home of zorak: sea, need river: no."): a lookup the
+// model learned by heart and a comparison of two words. An item that is no creature has the
+// value "none" and fails every check.
+static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
+    ListView v;
+    int relevant, n = list_start(t, tok, ntok, &v, &relevant, ty);
+    if (n == 0) return 0;
     if (!relevant) {
         say(ty, "Nothing of the right kind.\n");
         return 0;
@@ -1708,21 +1717,8 @@ static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, World
 
 static int grade_list(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
     ListView v;
-    find_list(t, tok, ntok, &v);
-    int n = v.n_items < MAX_ITEMS ? v.n_items : MAX_ITEMS;
-    say_asked(ty, t);
-    if (n == 0) {
-        say(ty, "Items: none.\n");
-        return 0;
-    }
-    say(ty, "Items: ");
-    for (int i = 0; i < n; i++) {
-        if (i) say(ty, " | ");
-        say_token(ty, &tok[v.items[i]]);
-    }
-    say(ty, ".\n");
-    int relevant = 0;
-    for (int i = 0; i < n; i++) relevant |= is_right_kind(t, &tok[v.items[i]]);
+    int relevant, n = list_start(t, tok, ntok, &v, &relevant, ty);
+    if (n == 0) return 0;
     if (!relevant) {
         if (t->family == WORLD_WORD_LIST) {
             say(ty, "Kinds");

@@ -23,6 +23,7 @@
 #include "../model.h"
 #include "../util.h"
 #include "check.h"
+#include "ref.h"
 
 #define REF_DIR "tests/ref"
 
@@ -113,18 +114,6 @@ static void test_kernels(void) {
 // ---------------------------------------------------------------------------------------------
 // 2. the tiny bf16 model against PyTorch
 
-static SafeTensors expected;
-
-static float *ref_tensor(const char *name, size_t *numel) {
-    float *data;
-    SafeTensor info;
-    if (safetensors_read(&expected, name, &data, &info) < 0) {
-        fprintf(stderr, "FAIL: %s\n", srl_error);
-        exit(1);
-    }
-    if (numel) *numel = info.numel;
-    return data;
-}
 
 static void load_as_or_die(Model *m, const char *path, int dtype) {
     if (model_load_as(m, path, dtype) < 0) {

@@ -23,21 +23,10 @@
 #include "../model.h"
 #include "../util.h"
 #include "check.h"
+#include "ref.h"
 
 #define REF_DIR "tests/ref"
 
-static SafeTensors expected;
-
-static float *ref_tensor(const char *name, size_t *numel) {
-    float *data;
-    SafeTensor info;
-    if (safetensors_read(&expected, name, &data, &info) < 0) {
-        fprintf(stderr, "FAIL: %s\n", srl_error);
-        exit(1);
-    }
-    if (numel) *numel = info.numel;
-    return data;
-}
 
 static int *ref_ints(const char *name, size_t *numel) {
     size_t n;
@@ -308,6 +297,19 @@ static void remove_train_dir(const char *dir) {
     free(path);
 }
 
+// Micro-batching must not change a step's gradients beyond float rounding: the whole batch's
+// step (first) keeps a copy of its gradients in *whole; every later one is compared with it.
+static void same_grads_as_whole(const Model *m, float **whole, int first, const char *what) {
+    if (first) {
+        free(*whole);
+        *whole = xmalloc(m->n_params * sizeof(float));
+        memcpy(*whole, m->grads_memory, m->n_params * sizeof(float));
+        return;
+    }
+    double d = max_rel_diff(m->grads_memory, *whole, m->n_params, 1e-6);
+    CHECK(d <= 1e-6, "%s: gradients differ from the whole batch's by %.3g (float rounding only)", what, d);
+}
+
 // train_lm, one step over the reference's 3 rows (12, 12 and 9 tokens: batch_build pads the
 // third), in micro-batches of 3, 2 + 1 and 1 + 1 + 1. The per-token mean's reference is grad.*
 // (weights = mask / sum(mask)); the per-sequence mean's is seqmean.grad.*, from torch's
@@ -336,13 +338,7 @@ static void test_reference_train_lm(int per_sequence_mean) {
         snprintf(what, sizeof what, "train_lm step, %s mean, micro-batch %d", per_sequence_mean ? "per-sequence" : "per-token",
                  micro);
         compare_tensors(&m, &m.grads, per_sequence_mean ? "seqmean.grad." : "grad.", 1e-5, what);
-        if (!whole) {
-            whole = xmalloc(m.n_params * sizeof(float));
-            memcpy(whole, m.grads_memory, m.n_params * sizeof(float));
-        } else {
-            double d = max_rel_diff(m.grads_memory, whole, m.n_params, 1e-6);
-            CHECK(d <= 1e-6, "%s: gradients differ from the whole batch's by %.3g (float rounding only)", what, d);
-        }
+        same_grads_as_whole(&m, &whole, micro == B, what);
         model_free(&m);
     }
     free(whole), free(inputs), free(targets), free(mask), free(ref_loss);
@@ -388,14 +384,7 @@ static void test_reference_train_dpo(void) {
             remove_train_dir(dir);
             CHECK(close_rel(loss, ref_loss[0], 1e-5, 1e-6), "%s: loss %.6f, PyTorch %.6f", what, loss, ref_loss[0]);
             compare_tensor_sum(&m, &m.grads, "dpo.grad.", with_replay ? "seqmean.grad." : NULL, 0.5, 1e-5, what);
-            if (micro == P) {
-                free(whole);
-                whole = xmalloc(m.n_params * sizeof(float));
-                memcpy(whole, m.grads_memory, m.n_params * sizeof(float));
-            } else {
-                double d = max_rel_diff(m.grads_memory, whole, m.n_params, 1e-6);
-                CHECK(d <= 1e-6, "%s: gradients differ from the whole batch's by %.3g (float rounding only)", what, d);
-            }
+            same_grads_as_whole(&m, &whole, micro == P, what);
             model_free(&m);
         }
     free(whole), free(inputs), free(targets), free(mask), free(ref_lp), free(ref_loss), free(ref_seqmean);
