@@ -3333,7 +3333,7 @@ typedef struct {
 // enough prompts to cover the request space the test set draws from.
 static const RunConfig RUN_DEFAULTS = {
     .base = "tinymodels/m0", .data = "data/world", .out = "runs/world", .m1_mode = "sequential",
-    .iterations = 2, .n_prompts = 700, .n_candidates = 4, .judge_samples = 3, .eft_prompts = 1000, .eft_answers = 1,
+    .iterations = 2, .n_prompts = 500, .n_candidates = 4, .judge_samples = 3, .eft_prompts = 1000, .eft_answers = 3,
     .batch = 64, .max_new = 64, .judge_max_new = 160, .eval_judge_samples = 1, .judge_temperature = 0.7f,
     .candidate_temperature = 0.7f, .length_rho = -1, .min_chosen = 0, .rouge_max = 0.9, .gap_items = 200,
     .sft_epochs = 5, .m1_epochs = 1, .save_every = 200, .sft_lr = 1e-3, .m1_lr = 1e-3,
