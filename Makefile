@@ -38,6 +38,7 @@ tests/%: tests/%.c tests/check.h tests/ref.h $(LIB_SRCS) $(HEADERS)
 
 test: srl $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; \
+	echo "== tests/test_cli.sh"; bash tests/test_cli.sh; \
 	echo "== tests/test_data.sh"; bash tests/test_data.sh; \
 	echo "== tests/test_run.sh"; bash tests/test_run.sh; \
 	echo "== tests/test_real_data.sh"; bash tests/test_real_data.sh; echo "== all tests passed"
@@ -110,6 +111,7 @@ test-sanitize:
 	@set -e; for t in $(TESTS); do $(CC) $(SAN_FLAGS) -o $(SAN_DIR)/$$t $$t.c $(LIB_SRCS) $(LDLIBS); done
 	@set -e; export SRL=$(SAN_DIR)/srl SRL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1; \
 	for t in $(TESTS); do echo "== $$t (sanitized)"; ./$(SAN_DIR)/$$t; done; \
+	echo "== tests/test_cli.sh (sanitized)"; bash tests/test_cli.sh; \
 	echo "== tests/test_run.sh (sanitized)"; bash tests/test_run.sh; echo "== all sanitized tests passed"
 
 clean:

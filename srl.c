@@ -37,11 +37,11 @@ typedef struct {
     const char *names[MAX_OPTIONS];
     const char *values[MAX_OPTIONS];  // NULL for a switch
     int used[MAX_OPTIONS];
+    const char *missing;  // the first required option not given: reported by options_done, after any unknown one
 } Options;
 
 // Names that take no value.
-static const char *const switch_names[] = {"help", "print-ids", "bos", "force", "quiet", "joint", "grader-pairs",
-                                           "allow-special", "no-progress", NULL};
+static const char *const switch_names[] = {"help", "print-ids", "bos", "force", "grader-pairs", "allow-special", NULL};
 
 static int is_switch(const char *name) {
     for (int i = 0; switch_names[i]; i++)
@@ -95,10 +95,14 @@ static int opt_flag(Options *o, const char *name) {
     return on;
 }
 
+// A required option not given is reported by options_done, once every option is read: a
+// misspelled one ("--modle") is then named as unknown, not as the required one it was meant to be.
+// Returns "" in its place meanwhile.
 static const char *opt_required(Options *o, const char *name) {
     const char *v = opt_str(o, name, NULL);
-    if (!v || !*v) fatal("%s: --%s is required (see srl %s --help)", o->command, name, o->command);
-    return v;
+    if (v && *v) return v;
+    if (!o->missing) o->missing = name;
+    return "";
 }
 
 static long opt_long(Options *o, const char *name, long fallback, long lo, long hi) {
@@ -122,10 +126,12 @@ static double opt_double(Options *o, const char *name, double fallback, double l
     return x;
 }
 
-// Call once a command has read all its options: any option left unread is an error.
+// Call once a command has read all its options: any option left unread is an error, and then
+// a required one missing.
 static void options_done(Options *o) {
     for (int i = 0; i < o->n; i++)
         if (!o->used[i]) fatal("%s: unknown option --%s (see srl %s --help)", o->command, o->names[i], o->command);
+    if (o->missing) fatal("%s: --%s is required (see srl %s --help)", o->command, o->missing, o->command);
 }
 
 static int wants_help(Options *o, const char *help) {
@@ -157,17 +163,37 @@ static void load_model_as_or_die(Model *m, const char *path, int load_dtype) {
     if (model_load_as(m, path, load_dtype) < 0) fatal("%s", srl_error);
 }
 
-// The tokenizer for a model: --tokenizer PATH when given, else the model folder's own.
+// The tokenizer for a model: --tokenizer PATH when given, else the model folder's own. A
+// llama2.c .bin file holds none, and most commands take no --tokenizer: they need a folder.
 static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
     const char *path = tokenizer_path;
     if (!path) {
         if (!model_path || !dir_exists(model_path))
-            fatal("no tokenizer: give --tokenizer PATH (a tokenizer.json, a tokenizer.model or a folder)");
+            fatal("no tokenizer: %s is a file, not a model folder with a tokenizer.json beside the weights (srl convert "
+                  "--from %s --to DIR makes the folder; put the tokenizer.json in it)", model_path ? model_path : "the model",
+                  model_path ? model_path : "FILE");
         path = model_path;
     }
     Tokenizer *t;
     if (tokenizer_load(&t, path) < 0) fatal("%s", srl_error);
     return t;
+}
+
+// For the commands that take --tokenizer: a model file (llama2.c .bin) needs it.
+static Tokenizer *load_tokenizer_option(const char *tokenizer_path, const char *model_path) {
+    if (!tokenizer_path && (!model_path || !dir_exists(model_path)))
+        fatal("no tokenizer: give --tokenizer PATH (a tokenizer.json, a tokenizer.model or a folder)");
+    return load_tokenizer_for(tokenizer_path, model_path);
+}
+
+// A command that writes the file `out` when its work is done checks first that out's folder
+// exists, so that a typo in --out fails at once rather than after the work.
+static void check_out_folder(const char *command, const char *out) {
+    const char *slash = strrchr(out, '/');
+    if (!slash || slash == out) return;   // the current folder, or the root
+    char *dir = xstrndup(out, (size_t)(slash - out));
+    if (!dir_exists(dir)) fatal("%s: --out %s: the folder %s does not exist (make it first)", command, out, dir);
+    free(dir);
 }
 
 // "1 2 3" -> ids (malloc'd)
@@ -290,7 +316,7 @@ static int cmd_generate(Options *o) {
     Tokenizer *tok = NULL;
     int n_ids, *ids;
     if (prompt) {
-        tok = load_tokenizer_for(tok_path, path);
+        tok = load_tokenizer_option(tok_path, path);
         int *text_ids, n_text;
         if (tokenizer_encode(tok, prompt, strlen(prompt), 0, &text_ids, &n_text) < 0) fatal("%s", srl_error);
         int b = bos ? tokenizer_bos_id(tok) : -1;
@@ -349,6 +375,7 @@ static int cmd_recall(Options *o) {
     if (wants_help(o, HELP_RECALL)) return 0;
     const char *path = opt_required(o, "model"), *out = opt_str(o, "out", NULL);
     options_done(o);
+    if (out) check_out_folder("recall", out);
     Model m;
     load_model_or_die(&m, path);
     Tokenizer *tok = load_tokenizer_for(NULL, path);
@@ -600,6 +627,7 @@ static int cmd_train_tokenizer(Options *o) {
     const char *data = opt_required(o, "data"), *out = opt_required(o, "out");
     int vocab = (int)opt_long(o, "vocab-size", 0, 1, 1000000);
     options_done(o);
+    check_out_folder("train-tokenizer", out);
     Buf text = {0};
     char *files = xstrdup(data);
     for (char *f = strtok(files, ","); f; f = strtok(NULL, ",")) append_training_text(&text, f);
@@ -796,6 +824,7 @@ static int cmd_grade(Options *o) {
     if (wants_help(o, HELP_GRADE)) return 0;
     const char *path = opt_required(o, "data"), *out = opt_str(o, "out", NULL);
     options_done(o);
+    if (out) check_out_folder("grade", out);
     JsonlReader r;
     if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
     AtomicFile af = {0};
@@ -952,7 +981,7 @@ static int cmd_pretrain(Options *o) {
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "pretrain")) return 0;
-    Tokenizer *tok = load_tokenizer_for(tok_path, NULL);
+    Tokenizer *tok = load_tokenizer_option(tok_path, NULL);
     Config c;
     if (config_load_json(&c, config_path) < 0) fatal("%s", srl_error);
     if (c.vocab_size != tokenizer_vocab_size(tok))
@@ -1030,6 +1059,7 @@ static const char HELP_SFT[] =
     "EFT jointly, as the paper). Writes DIR as a model folder; resumable.\n"
     "  --max-len N        skip records longer than N tokens (default: the model's context)\n"
     "  --token-mean 1     weight every token equally instead\n" TRAIN_FLAGS_HELP
+    "  --tokenizer PATH   a tokenizer.json, tokenizer.model or folder (default: the model folder's)\n"
     "  --force            redo a finished stage\n";
 
 // SFT of the model at model_path on one or more chat files (comma-separated), into out.
@@ -1971,7 +2001,7 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     Tokenizer *tok = NULL, *judge_tok = NULL;
     if (model_path && !(ifeval && responses)) {
         load_model_as_or_die(&m, model_path, dtype);
-        tok = load_tokenizer_for(tok_path, model_path);
+        tok = load_tokenizer_option(tok_path, model_path);
     }
     if (ifeval) {
         eval_ifeval(responses ? NULL : &m, tok, ifeval, responses, max_new, batch, out);
@@ -2005,6 +2035,7 @@ static const char HELP_EVAL[] =
     "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
     "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
     "  --batch N              sequences decoded together (default 64)\n"
+    "  --tokenizer PATH       a tokenizer.json, tokenizer.model or folder (default: the model folder's)\n"
     "  --seed S\n"
     "The generation-verification gap (with --data): --gap N candidates of every request at\n"
     "--gap-temperature (0.7), each judged --gap-samples K times (3) at --gap-judge-temperature\n"
@@ -2014,6 +2045,15 @@ static const char HELP_EVAL[] =
     DTYPE_HELP;
 
 static void print_instruction_eval(const char *name, const InstructionEval *e) {
+    int graded = 0;
+    for (int i = 0; i < e->n; i++) graded += e->scores[i] >= 0;
+    if (graded == 0) {   // the grader knows only the task world's instructions
+        printf("%s: no accuracy: none of the %d requests is a task-world instruction, the only kind the world's grader "
+               "scores\n", name, e->n);
+        return;
+    }
+    if (graded < e->n)
+        printf("%s: %d of the %d requests are not task-world instructions: not graded, left out\n", name, e->n - graded, e->n);
     printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens, an item repeated in %.1f%%\n", name,
            100 * e->accuracy, e->n, e->mean_score, e->mean_tokens, 100 * e->repeat_share);
     // per family: which kinds of instruction the model follows
@@ -2084,7 +2124,7 @@ static int cmd_eval(Options *o) {
     if (gc.candidates && !data) fatal("eval: --gap measures on --data's requests; give --data");
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
-    Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
+    Tokenizer *tok = load_tokenizer_option(tok_path, model_path);
     if (out && make_dirs(out) < 0) fatal("%s", srl_error);
     if (data) {
         InstructionEval e;
@@ -2095,7 +2135,7 @@ static int cmd_eval(Options *o) {
         double *exact = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), lo, hi;
         for (int i = 0; i < e.n; i++) exact[i] = e.scores[i] == 5;
         bootstrap_mean_ci(exact, e.n, 2000, seed, 0.95, &lo, &hi);
-        printf("  accuracy 95%% bootstrap interval [%.1f%%, %.1f%%]\n", 100 * lo, 100 * hi);
+        if (isfinite(e.accuracy)) printf("  accuracy 95%% bootstrap interval [%.1f%%, %.1f%%]\n", 100 * lo, 100 * hi);
         if (compare) {
             // the other model's graded responses (records without a score are not compared)
             JsonlReader r;
@@ -3072,7 +3112,8 @@ static void help_gen_prompts(void) {
            "--rouge-max against every request known so far.\n"
            "  --n N             prompts to make (default %d)\n"
            "  --temperature T   (%g)   --top-p P (%g)   --max-new-tokens N (%d)\n"
-           "  --min-words N (%d) --max-words N (%d) --rouge-max X (%g) --batch N (%d) --seed S (%llu)\n" DTYPE_HELP,
+           "  --min-words N (%d) --max-words N (%d) --rouge-max X (%g) --batch N (%d) --seed S (%llu)\n"
+           "  --id-prefix P     the records' ids are P-00001, P-00002, ... (default p)\n" DTYPE_HELP,
            d->shots_seed + d->shots_pool, d->shots_seed, d->shots_pool, d->shots_seed + d->shots_pool + 1, d->n_prompts,
            d->temperature, d->top_p, d->max_new, d->min_words, d->max_words, d->rouge_max, d->batch,
            (unsigned long long)d->seed);
@@ -3097,6 +3138,7 @@ static int cmd_gen_prompts(Options *o) {
     const char *prefix = opt_str(o, "id-prefix", "p");
     int dtype = opt_load_dtype(o);
     options_done(o);
+    check_out_folder("gen-prompts", out);
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
@@ -3127,6 +3169,7 @@ static int cmd_gen_responses(Options *o) {
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     int dtype = opt_load_dtype(o);
     options_done(o);
+    check_out_folder("gen-responses", out);
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
@@ -3157,6 +3200,7 @@ static int cmd_judge(Options *o) {
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     int dtype = opt_load_dtype(o);
     options_done(o);
+    check_out_folder("judge", out);
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
@@ -3196,6 +3240,7 @@ static int cmd_pairs(Options *o) {
     double min_chosen = opt_double(o, "min-chosen", 0, 0, 5);
     int grader = opt_flag(o, "grader-pairs");
     options_done(o);
+    check_out_folder("pairs", out);
     PairStats st;
     stage_pairs(judgments, out, rho, min_chosen, grader, &st);
     char *sp = stats_path_for(out);
