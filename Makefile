@@ -42,8 +42,9 @@ test: srl $(TESTS)
 	echo "== tests/test_run.sh"; bash tests/test_run.sh; \
 	echo "== tests/test_real_data.sh"; bash tests/test_real_data.sh; echo "== all tests passed"
 
-# make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL at random moments and
-# restarted until it finishes, each round ending byte-identical to an uninterrupted run
+# make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL inside the SFT baseline's,
+# M1's and DPO's training, then at random moments, and restarted until it finishes: each time
+# byte-identical to an uninterrupted run (the kills counted by where they landed)
 KILL_ROUNDS ?= 3
 test-kill: srl
 	bash tests/test_kill.sh $(KILL_ROUNDS)
