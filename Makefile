@@ -36,15 +36,13 @@ srl: srl.c $(LIB_SRCS) $(HEADERS)
 tests/%: tests/%.c tests/check.h tests/ref.h $(LIB_SRCS) $(HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
+# tests/run_all.sh ends with a recap of every part a test skipped and why
 test: srl $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; \
-	echo "== tests/test_cli.sh"; bash tests/test_cli.sh; \
-	echo "== tests/test_data.sh"; bash tests/test_data.sh; \
-	echo "== tests/test_run.sh"; bash tests/test_run.sh; \
-	echo "== tests/test_real_data.sh"; bash tests/test_real_data.sh; echo "== all tests passed"
+	@bash tests/run_all.sh $(TESTS) tests/test_cli.sh tests/test_data.sh tests/test_run.sh tests/test_real_data.sh
 
-# make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL at random moments and
-# restarted until it finishes, each round ending byte-identical to an uninterrupted run
+# make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL inside the SFT baseline's,
+# M1's and DPO's training, then at random moments, and restarted until it finishes: each time
+# byte-identical to an uninterrupted run (the kills counted by where they landed)
 KILL_ROUNDS ?= 3
 test-kill: srl
 	bash tests/test_kill.sh $(KILL_ROUNDS)
@@ -109,10 +107,8 @@ test-sanitize:
 	@mkdir -p $(SAN_DIR)/tests
 	$(CC) $(SAN_FLAGS) -o $(SAN_DIR)/srl srl.c $(LIB_SRCS) $(LDLIBS)
 	@set -e; for t in $(TESTS); do $(CC) $(SAN_FLAGS) -o $(SAN_DIR)/$$t $$t.c $(LIB_SRCS) $(LDLIBS); done
-	@set -e; export SRL=$(SAN_DIR)/srl SRL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1; \
-	for t in $(TESTS); do echo "== $$t (sanitized)"; ./$(SAN_DIR)/$$t; done; \
-	echo "== tests/test_cli.sh (sanitized)"; bash tests/test_cli.sh; \
-	echo "== tests/test_run.sh (sanitized)"; bash tests/test_run.sh; echo "== all sanitized tests passed"
+	@export SRL=$(SAN_DIR)/srl SRL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1; \
+	bash tests/run_all.sh $(addprefix $(SAN_DIR)/,$(TESTS)) tests/test_cli.sh tests/test_run.sh
 
 clean:
 	rm -rf srl $(TESTS) $(BENCHES) build

@@ -2638,7 +2638,13 @@ static void stage_dpo(const char *model_path, const char *pairs_path, const char
         for (int i = 0; i < chosen.n; i++) {
             fprintf(af.f, "{\"id\": ");
             json_write_cstring(af.f, chosen.keys[i]);
-            fprintf(af.f, ", \"ref_chosen\": %.9g, \"ref_rejected\": %.9g}\n", ref_c[i], ref_r[i]);
+            // the shortest form that reads back to the same double: a DPO resumed from a checkpoint
+            // reads these back and must train exactly as the uninterrupted run did
+            fprintf(af.f, ", \"ref_chosen\": ");
+            json_write_number(af.f, ref_c[i]);
+            fprintf(af.f, ", \"ref_rejected\": ");
+            json_write_number(af.f, ref_r[i]);
+            fprintf(af.f, "}\n");
         }
         if (atomic_commit(&af) < 0) fatal("%s", srl_error);
     }

@@ -21,7 +21,8 @@ Contents, in order:
   5. losses: masked token-mean cross-entropy, summed sequence log-probs, DPO (+ RPO NLL term)
   6. AdamW with gradient clipping and a warmup + cosine learning-rate schedule
   7. finite-difference gradient checks
-  8. main: build everything, self-check, write the files
+  8. main: build everything, self-check, write the files (the main model, its tied, bf16 and
+     sharded variants, and a second, wide model in an F16 file: multi-head, hidden 264)
 """
 
 import json
@@ -87,6 +88,26 @@ def hf_config_json(cfg, torch_dtype="float32"):
     d.update(cfg)
     return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
+
+# A second model, in an F16 file, at the shapes the first does not reach: plain multi-head
+# attention (as many key/value heads as query heads, M0's own layout), and a hidden size past
+# 256, the inner-dimension block of srl's matmul kernel (BLOCK_P in model.c), so that the
+# q/k/v/gate/up/lm_head products cross a block boundary. head_dim 8 and intermediate 32 keep the
+# file small; plain RoPE (no rope_scaling), theta 10000.
+WIDE_CONFIG = {
+    "hidden_size": 264,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "head_dim": 8,
+    "intermediate_size": 32,
+    "num_hidden_layers": 1,
+    "vocab_size": 67,
+    "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0,
+    "max_position_embeddings": 64,
+    "tie_word_embeddings": False,
+}
+SEED_WIDE_WEIGHTS = 7000
 
 # Data sizes.
 B, T = 3, 11  # batch rows, positions per row
@@ -267,7 +288,10 @@ def llama3_inv_freq(cfg):
     _compute_llama3_parameters (computed here in float64). Returns (inv_freq, regime) where
     regime[i] is "high" (kept), "medium" (smoothed) or "low" (divided by factor)."""
     d, theta = cfg["head_dim"], cfg["rope_theta"]
-    rs = cfg["rope_scaling"]
+    rs = cfg.get("rope_scaling")
+    if rs is None:  # plain RoPE: every frequency kept
+        inv_freq = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+        return inv_freq, ["high"] * (d // 2)
     factor, lff, hff = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
     old_ctx = rs["original_max_position_embeddings"]
 
@@ -858,6 +882,29 @@ def main():
     }
     write_text(os.path.join(REF, "settings.json"), json.dumps(settings, indent=2) + "\n")
 
+    # --- the wide model, F16: logits, loss and gradients on the main batch ----------------------
+    wcfg = WIDE_CONFIG
+    # weights rounded to float16 and held as float64: the exact values the F16 file stores
+    wparams = {n: p.half().double() for n, p in init_params(wcfg, SEED_WIDE_WEIGHTS).items()}
+    wg = with_grad(wparams)
+    w_loss, w_logits = sft_loss(wg, wcfg, inputs, targets, weights)
+    w_grads = grads_of(w_loss, wg)
+    for b in range(B):
+        naive = naive_forward_row(wparams, wcfg, inputs[b].tolist())
+        assert float((naive - w_logits[b].detach()).abs().max()) < 1e-10, f"wide: naive forward differs on row {b}"
+    check_gradients("wide loss", lambda q: sft_loss(q, wcfg, inputs, targets, weights)[0], wparams, w_grads)
+    print(f"wide (F16, multi-head, hidden {wcfg['hidden_size']}): loss {float(w_loss):.6f}")
+    wide_expected = [("wide.inputs", inputs), ("wide.targets", targets), ("wide.weights", weights),
+                     ("wide.logits", w_logits.detach()), ("wide.loss", w_loss.detach().reshape(1))]
+    wide_expected += [("wide.grad." + n, w_grads[n]) for n, _ in param_shapes(wcfg)]
+    os.makedirs(os.path.join(REF, "wide_f16"), exist_ok=True)
+    write_text(os.path.join(REF, "wide_f16", "config.json"), hf_config_json(wcfg, torch_dtype="float16"))
+    write_safetensors(os.path.join(REF, "wide_f16", "model.safetensors"),
+                      [(n, "F16", tuple(wparams[n].shape), np.ascontiguousarray(wparams[n].numpy().astype("<f2")).tobytes())
+                       for n in sorted(wparams)])
+    write_safetensors(os.path.join(REF, "expected_wide.safetensors"),
+                      [(n, "F32", tuple(t.shape), f32_bytes(torch.as_tensor(t, dtype=torch.float64))) for n, t in wide_expected])
+
     # --- read everything back with our own reader ---------------------------------------------
     def as_f64(entry):
         return torch.from_numpy(decode(*entry))
@@ -893,6 +940,15 @@ def main():
         assert torch.equal(as_f64(back[n]), bf16_params[n]), n
     assert torch.equal(forward({n: as_f64(e) for n, e in back.items()}, cfg, inputs), bf16_logits)
 
+    back = read_safetensors(os.path.join(REF, "wide_f16", "model.safetensors"))
+    assert set(back) == set(wparams)
+    for n, p in wparams.items():
+        assert back[n][0] == "F16" and torch.equal(as_f64(back[n]), p), n
+    back = read_safetensors(os.path.join(REF, "expected_wide.safetensors"))
+    assert list(back) == [n for n, _ in wide_expected]
+    for n, t in wide_expected:
+        assert torch.equal(as_f64(back[n]), torch.as_tensor(t, dtype=torch.float64).float().double()), n
+
     back = read_safetensors(os.path.join(REF, "expected.safetensors"))
     assert list(back) == names
     for n, t in expected:
@@ -907,7 +963,7 @@ def main():
         for fn in sorted(files):
             total += os.path.getsize(os.path.join(root, fn))
     print(f"wrote {REF}: {total} bytes in total")
-    assert total < 2_800_000
+    assert total < 3_000_000
 
 
 if __name__ == "__main__":

@@ -422,6 +422,9 @@ int main(void) {
     if (!mkdtemp(tmp)) fatal("mkdtemp failed");
     printf("  bf16 kernels here: plain C%s (default: %s)\n",
            bf16_kernel_available(BF16_KERNEL_AVX512) ? ", avx512-bf16" : " only", bf16_kernel_name(bf16_kernel_get()));
+#ifndef _OPENMP
+    printf("  skip: built without OpenMP, the kernels' and the model's 1- and 2-thread results not compared\n");
+#endif
     test_kernels();
     test_tiny_against_pytorch(tmp);
     test_greedy(tmp);

@@ -475,7 +475,7 @@ int main(void) {
         test_against_nltk(fixtures);
         test_gpt4_scores(fixtures);
     } else {
-        printf("  SRL_FIXTURES is not set: skipping NLTK's counts and GPT-4's scores on the real IFEval files\n");
+        printf("  skip: SRL_FIXTURES unset, not testing NLTK's counts and GPT-4's scores on the real IFEval files\n");
     }
     return check_summary("test_ifeval");
 }

@@ -1,6 +1,7 @@
 // test_judge.c: the pure parts of the judge: the score parser, the mean of a candidate's samples,
-// pair selection with and without length control, judge metrics against gold scores, and
-// bootstrap confidence intervals; the round ticks of the report's charts.
+// pair selection with and without length control, judge metrics against gold scores,
+// bootstrap confidence intervals, the judge prompt built from the template, and the round
+// ticks of the report's charts.
 // Build: cc -O2 -Wall -Wextra -o test_judge tests/test_judge.c judge.c util.c -lm
 #include <math.h>
 #include <stdlib.h>
@@ -853,6 +854,48 @@ static void test_rating_table(void) {
     free(p);
 }
 
+// ----------------------------------------------------------------------------
+// the judge prompt: the built-in template (the paper's rubric, fig. 2) formatted for one example,
+// against the whole text written out. The instruction holds "{response}" itself: only the
+// template's placeholders are replaced, never text that came from the example.
+
+static void test_judge_template(void) {
+    const char *instruction = "What does {response} mean in a template?";
+    const char *response = "It marks where the answer goes.\n\"Score: 5\" is not mine to write.";
+    const char *expected =
+        "Review the user's request and the response below, and score the response with this additive 5-point system. "
+        "Points add up; each point is earned only when the ones before it are earned.\n"
+        "- 1 point if the response is relevant and gives some information related to the request.\n"
+        "- 1 more point if it addresses a substantial part of the request, even if not all of it.\n"
+        "- 1 more point if it usefully answers the basic elements of the request.\n"
+        "- 1 more point if it is written from an assistant's point of view, answers the request directly and completely, "
+        "and is well organized and helpful.\n"
+        "- 1 more point if it fits the request perfectly, holds nothing beyond what was asked, and shows expert knowledge.\n"
+        "\n"
+        "User: What does {response} mean in a template?\n"
+        "<response>It marks where the answer goes.\n\"Score: 5\" is not mine to write.</response>\n"
+        "\n"
+        "Justify your total score in at most 100 words, then end with \"Score: <total points>\".";
+    CHECK(judge_check_template(JUDGE_DEFAULT_TEMPLATE) == 0, "the built-in template is valid: %s", srl_error);
+    char *got = judge_format_prompt(JUDGE_DEFAULT_TEMPLATE, instruction, response);
+    size_t at = 0;
+    while (got[at] && got[at] == expected[at]) at++;
+    CHECK(strcmp(got, expected) == 0, "the judge prompt differs from the expected text at byte %zu: \"%.40s\"", at, got + at);
+    free(got);
+    // everything before the instruction is fixed: two examples share it (the key/value cache of
+    // that prefix is computed once)
+    char *other = judge_format_prompt(JUDGE_DEFAULT_TEMPLATE, "Hi.", "Hello.");
+    const char *user = strstr(expected, "User: ");
+    CHECK(user && strncmp(other, expected, (size_t)(user - expected + 6)) == 0 && strncmp(other + (user - expected), "User: Hi.\n", 10) == 0,
+          "two examples share the template's text up to \"User: \"");
+    free(other);
+    // a template must hold each placeholder exactly once
+    CHECK(judge_check_template("Rate {instruction}.") < 0 && strstr(srl_error, "found 1 and 0"),
+          "a template without {response} is refused: %s", srl_error);
+    CHECK(judge_check_template("{instruction} {response} {response}") < 0, "a template with {response} twice is refused");
+    printf("  the built-in judge template formatted for one example: %zu bytes, as written out\n", strlen(expected));
+}
+
 int main(void) {
     test_score_table();
     test_rating_table();
@@ -869,5 +912,6 @@ int main(void) {
     test_check_verdicts();
     test_prompt_filter();
     test_gap();
+    test_judge_template();
     return check_summary("test_judge");
 }

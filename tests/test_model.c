@@ -1,7 +1,8 @@
 // test_model.c: the Llama core against things we did not write.
 //   1. the PyTorch reference (tests/ref, made by tests/make_reference.py): logits, loss,
 //      summed log-probs, every gradient, gradient clipping, 3 AdamW steps clipped and unclipped,
-//      the tied head, bf16 and sharded files; the training glue (dpo.c: one step of train_lm
+//      the tied head, bf16 and sharded files, an F16 file with plain multi-head attention and
+//      a hidden size past the matmul kernel's 256-wide block; the training glue (dpo.c: one step of train_lm
 //      and train_dpo, whole and in micro-batches) against the reference's gradients
 //   2. finite differences of an independent double-precision forward written here
 //   3. generation: the KV-cache forward equals the training forward bit for bit; sampling
@@ -950,6 +951,38 @@ static void test_stories260k(void) {
     printf("  stories260K: greedy 200 ids checked, before and after conversion\n");
 }
 
+// The wide model (tests/ref/wide_f16): an F16 file, plain multi-head attention, hidden 264 (past
+// the matmul kernel's 256-wide inner block): logits, loss and every gradient against PyTorch.
+static void test_reference_wide_f16(void) {
+    SafeTensors main_ref = expected;
+    if (safetensors_open(&expected, REF_DIR "/expected_wide.safetensors") < 0) {
+        fprintf(stderr, "FAIL: %s\n", srl_error);
+        exit(1);
+    }
+    Model m;
+    load_or_die(&m, REF_DIR "/wide_f16");
+    CHECK(m.config.n_heads == m.config.n_kv_heads && m.config.dim > 256, "the wide model: %d heads, %d kv heads, hidden %d",
+          m.config.n_heads, m.config.n_kv_heads, m.config.dim);
+    size_t n, nv;
+    int *inputs = ref_ints("wide.inputs", &n), *targets = ref_ints("wide.targets", NULL);
+    float *weights = ref_tensor("wide.weights", NULL), *logits = ref_tensor("wide.logits", &nv), *loss = ref_tensor("wide.loss", NULL);
+    int B = 3, T = (int)n / 3;
+    model_forward(&m, inputs, targets, B, T);
+    double d = max_rel_diff(m.acts.logits, logits, nv, 1e-6);
+    CHECK(d <= 1e-5, "wide F16 model: logits differ from PyTorch by %.3g relative", d);
+    float *d_logprob = xmalloc(n * sizeof(float));
+    float my_loss = model_weighted_nll(&m, weights, d_logprob);
+    CHECK(close_rel(my_loss, loss[0], 1e-5, 1e-6), "wide F16 model: loss %.8f, PyTorch %.8f", my_loss, loss[0]);
+    printf("  wide F16 model (multi-head, hidden %d): logits within %.2e, loss %.7f vs %.7f\n", m.config.dim, d, my_loss, loss[0]);
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+    compare_tensors(&m, &m.grads, "wide.grad.", 1e-4, "wide F16 model gradients");
+    free(inputs), free(targets), free(weights), free(logits), free(loss), free(d_logprob);
+    model_free(&m);
+    safetensors_close(&expected);
+    expected = main_ref;
+}
+
 int main(void) {
     if (safetensors_open(&expected, REF_DIR "/expected.safetensors") < 0) {
         fprintf(stderr, "FAIL: %s (run from the project folder)\n", srl_error);
@@ -965,6 +998,7 @@ int main(void) {
     test_reference_train_lm(1);
     test_reference_train_dpo();
     test_reference_tied_bf16_sharded();
+    test_reference_wide_f16();
     test_finite_differences(0, 0, 7);
     test_finite_differences(1, 1, 7);
     test_finite_differences(0, 0, 300);

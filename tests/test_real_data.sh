@@ -122,8 +122,27 @@ bad_run "a tree without a role" 'trees_norole.jsonl:1: a tree needs "message_tre
 
 # --- the real files
 if [ -n "${SRL_FIXTURES:-}" ]; then
+    # against an independent count: tests/oasst_expected.py (Python's json module) wrote
+    # tests/ref/oasst_en_100_expected.txt from the same file (the command is in the script)
     $SRL prepare-oasst --trees "$SRL_FIXTURES/data/oasst_en_100_trees.jsonl" --out "$tmp/oasst" >"$tmp/oasst.txt"
-    check "the 100 real trees: $(cut -c1-60 "$tmp/oasst.txt")" grep -q '^100 trees: 99 IFT seed examples .*, 99 prompts with ranked replies' "$tmp/oasst.txt"
+    expected=tests/ref/oasst_en_100_expected.txt
+    counts=$(sed -n 's/^\([0-9]*\) trees: \([0-9]*\) IFT seed examples .*, \([0-9]*\) prompts with ranked replies.*/counts trees \1 ift \2 eft \3/p' \
+        "$tmp/oasst.txt")
+    check "the 100 real trees: $counts, as counted by tests/oasst_expected.py" test "$counts" = "$(head -1 "$expected")"
+    check "the IFT seed holds the expected trees, in order" \
+        test "$(sed -n 's/^{"id": "\([^"]*\)".*/ift \1/p' "$tmp/oasst/ift_seed.jsonl")" = "$(grep '^ift ' "$expected" | cut -d' ' -f1,2)"
+    # each example's reply is the rank-0 one: it opens with that reply's first 200 characters
+    # (as they read in JSON), which no other ranked reply of the fixture's trees shares
+    rank0=$(LC_ALL=C awk 'NR == FNR { if ($1 == "ift") want[$2] = substr($0, length($1) + length($2) + 3); next }
+        { id = $0; sub(/^\{"id": "/, "", id); sub(/".*/, "", id)
+          reply = $0; sub(/.*\{"role": "assistant", "content": "/, "", reply)
+          same += (id in want) && substr(reply, 1, length(want[id])) == want[id] }
+        END { print same + 0 }' "$expected" "$tmp/oasst/ift_seed.jsonl")
+    check "each IFT example's reply is its tree's rank-0 reply ($rank0 of $(grep -c '^ift ' "$expected"))" \
+        test "$rank0" -eq "$(grep -c '^ift ' "$expected")"
+    check "the EFT candidates: the expected prompts, in order, with their replies' ranks sorted" \
+        test "$(sed -n 's/^{"id": "\([^"]*\)".*"ranks": \[\([0-9, ]*\)\]}$/eft \1 \2/p' "$tmp/oasst/eft_candidates.jsonl" | sed 's/, /,/g')" = \
+        "$(grep '^eft ' "$expected")"
     head -4 "$tmp/oasst/eft_candidates.jsonl" >"$tmp/oasst8.jsonl"
     $SRL eft-prep --model "$tmp/m0" --candidates "$tmp/oasst8.jsonl" --out "$tmp/oasst_eft" --samples 1 --max-new-tokens 8 \
         >"$tmp/oasst_eft.txt" 2>&1
@@ -134,7 +153,7 @@ if [ -n "${SRL_FIXTURES:-}" ]; then
     $SRL eval --mt-bench "$tmp/mt3.jsonl" --model "$tmp/m0" --max-new-tokens 8 --judge-max-new-tokens 8 --out "$tmp/mt3" >"$tmp/mt3.txt" 2>&1
     check "MT-Bench's real questions: $(grep '^mt-bench:' "$tmp/mt3.txt" | cut -c1-80)" grep -q '^mt-bench: 3 questions' "$tmp/mt3.txt"
 else
-    echo "  SRL_FIXTURES is not set: skipping the real Open Assistant trees and MT-Bench questions"
+    echo "  skip: SRL_FIXTURES unset, not testing the real Open Assistant trees and MT-Bench questions"
 fi
 if [ $fail -ne 0 ]; then echo "test_real_data: FAILED"; exit 1; fi
 echo "test_real_data: all checks passed"

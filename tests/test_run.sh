@@ -55,17 +55,8 @@ run_args=(--model "$tmp/m0" --data "$tmp/world" --iterations 1 --prompts 5 --can
 # A base model this small writes judgments that never parse, so on its own the miniature run
 # keeps no pairs and M2 is M1. Every run below therefore stops once the model has judged its
 # candidates, and its judgments are replaced by hand-made ones (scores 5, 3, 1 by candidate
-# index) before it goes on: pairs survive, DPO trains, and the resume and thread checks below
-# compare runs that went through DPO.
-hand_judged() {  # hand_judged RUN_DIR
-    local c=$1/iter1/candidates.jsonl j=$1/iter1/judgments.jsonl s
-    test -s "$j" || { echo "FAIL: $j was not written"; exit 1; }
-    sed -e '/"candidate": 0,/s/}$/, "scores": [5], "status": ["ok"], "mean": 5, "n_scored": 1, "judgments": ["Score: 5"]}/' \
-        -e '/"candidate": 1,/s/}$/, "scores": [3], "status": ["ok"], "mean": 3, "n_scored": 1, "judgments": ["Score: 3"]}/' \
-        -e '/"candidate": 2,/s/}$/, "scores": [1], "status": ["ok"], "mean": 1, "n_scored": 1, "judgments": ["Score: 1"]}/' \
-        "$c" >"$j.tmp"
-    mv "$j.tmp" "$j"
-}
+# index; hand_judged in tests/tiny_world.sh) before it goes on: pairs survive, DPO trains, and
+# the resume and thread checks below compare runs that went through DPO.
 run_judged() {  # run_judged RUN_DIR LOG: the run, with hand-made judgments
     $SRL run "${run_args[@]}" --out "$1" --stop-after judgments1 >"$2" 2>&1 || { cat "$2"; exit 1; }
     hand_judged "$1"
@@ -180,12 +171,17 @@ check "a resumed run ends with the same M2 checkpoint (DPO on $n_pairs pairs)" \
     cmp -s "$tmp/a/m2/model.safetensors" "$tmp/b/m2/model.safetensors"
 check "and the same report" cmp -s "$tmp/a/report.json" "$tmp/b/report.json"
 
-# one thread gives the same run as two, byte for byte
-OMP_NUM_THREADS=1 run_judged "$tmp/c" "$tmp/c.log"
-OMP_NUM_THREADS=2 run_judged "$tmp/d" "$tmp/d.log"
-check "1 and 2 threads: the same M2 checkpoint (DPO on $(grep -c '"chosen": ' "$tmp/c/iter1/pairs.jsonl") pairs)" \
-    cmp -s "$tmp/c/m2/model.safetensors" "$tmp/d/m2/model.safetensors"
-check "and the same report" cmp -s "$tmp/c/report.json" "$tmp/d/report.json"
+# one thread gives the same run as two, byte for byte; an srl built without OpenMP (no GOMP or
+# libomp entry point in the binary) runs on one thread whatever OMP_NUM_THREADS says
+if grep -qa -e GOMP_parallel -e __kmpc_fork_call "$SRL"; then
+    OMP_NUM_THREADS=1 run_judged "$tmp/c" "$tmp/c.log"
+    OMP_NUM_THREADS=2 run_judged "$tmp/d" "$tmp/d.log"
+    check "1 and 2 threads: the same M2 checkpoint (DPO on $(grep -c '"chosen": ' "$tmp/c/iter1/pairs.jsonl") pairs)" \
+        cmp -s "$tmp/c/m2/model.safetensors" "$tmp/d/m2/model.safetensors"
+    check "and the same report" cmp -s "$tmp/c/report.json" "$tmp/d/report.json"
+else
+    echo "  skip: $SRL built without OpenMP, not comparing runs on 1 and 2 threads"
+fi
 
 # the report's on-policy count of candidates the judge scored 5, on a copy of the run whose
 # judgments are replaced by hand-made ones: two world instructions answered with their gold

@@ -737,15 +737,13 @@ static int json_ids(const JsonValue *array, int *out, int cap) {
 static void test_llama3(const char *fixtures) {
     char *folder = path_join(fixtures, "llama3"), *vectors_path = path_join(folder, "meta_vectors.json");
     Tokenizer *t;
-    double start = now_seconds();
+    // how long the load takes is measured by make bench (bench_tokenizer), not asserted here
     if (tokenizer_load(&t, folder) < 0) {   // the folder holds tokenizer.model
         CHECK(0, "loading %s: %s", folder, srl_error);
         free(folder);
         free(vectors_path);
         return;
     }
-    double load_seconds = now_seconds() - start;
-    CHECK(load_seconds < 2.0, "loading tokenizer.model took %.2f s", load_seconds);
     CHECK(tokenizer_vocab_size(t) == 128256, "Llama 3 vocab size %d", tokenizer_vocab_size(t));
     CHECK(tokenizer_bos_id(t) == 128000 && tokenizer_eos_id(t) == 128001 && tokenizer_eot_id(t) == 128009, "Llama 3 special ids");
     CHECK(tokenizer_token_id(t, "<|start_header_id|>") == 128006 && tokenizer_token_id(t, "<|end_header_id|>") == 128007 &&

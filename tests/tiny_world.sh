@@ -1,7 +1,8 @@
 # tiny_world.sh: sourced by test_run.sh and test_kill.sh. tiny_world DIR SEED STEPS writes a
 # tiny task world (DIR/world), a 400-token tokenizer trained on it (DIR/tokenizer.json) and a
 # base model of 2 layers, width 48 and grouped-query attention pretrained STEPS steps on it
-# (DIR/m0): enough for a miniature `srl run` in seconds. Needs $SRL.
+# (DIR/m0): enough for a miniature `srl run` in seconds. Needs $SRL. hand_judged (below) gives
+# such a run judgments that keep pairs.
 tiny_world() {
     local dir=$1 seed=$2 steps=$3
     $SRL world --out "$dir/world" --seed "$seed" --pretrain-bytes 80000 --ift 80 --eft 80 --eft-eval 20 --test 24 \
@@ -15,4 +16,17 @@ tiny_world() {
 EOF
     $SRL pretrain --data "$dir/world/pretrain.txt" --tokenizer "$dir/tokenizer.json" --config "$dir/config.json" \
         --out "$dir/m0" --seq 64 --batch 8 --steps "$steps" --lr 3e-3 --eval-every 0 >/dev/null 2>&1
+}
+
+# hand_judged RUN_DIR: the run's judgments of its iteration-1 candidates replaced by hand-made
+# ones, scores 5, 3, 1 by candidate index (a base model this small writes judgments that never
+# parse, so the run would keep no pairs): pairs survive and M2 is trained with DPO.
+hand_judged() {  # hand_judged RUN_DIR
+    local c=$1/iter1/candidates.jsonl j=$1/iter1/judgments.jsonl s
+    test -s "$j" || { echo "FAIL: $j was not written"; exit 1; }
+    sed -e '/"candidate": 0,/s/}$/, "scores": [5], "status": ["ok"], "mean": 5, "n_scored": 1, "judgments": ["Score: 5"]}/' \
+        -e '/"candidate": 1,/s/}$/, "scores": [3], "status": ["ok"], "mean": 3, "n_scored": 1, "judgments": ["Score: 3"]}/' \
+        -e '/"candidate": 2,/s/}$/, "scores": [1], "status": ["ok"], "mean": 1, "n_scored": 1, "judgments": ["Score: 1"]}/' \
+        "$c" >"$j.tmp"
+    mv "$j.tmp" "$j"
 }
