@@ -144,7 +144,7 @@ for round in $(seq 1 "$rounds"); do
     done
     where="mid-SFT baseline ${landed[sft]}, mid-M1 ${landed[m1]}, mid-DPO ${landed[m2]}, elsewhere ${landed[elsewhere]}"
     # the first kill of each leg comes within a quarter of its uninterrupted length
-    check "round $round: killed $kills times, at least once per leg ($where)" test "$kills" -ge 2
+    check "round $round: killed $kills times ($where)" test "$kills" -ge 2
     check "round $round: every final file identical to the uninterrupted run" same_as_clean "$out"
     leftovers=$(find "$out" -name '*.tmp.*' | wc -l)
     echo "     ($leftovers temporary files of killed writers left in the run folder, never read)"
