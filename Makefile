@@ -23,7 +23,7 @@ endif
 
 LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c report.c util.c ifeval.c
 HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h ifeval.h unicode_table.h
-TESTS = tests/test_model tests/test_bf16 tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge tests/test_ifeval
+TESTS = tests/test_model tests/test_lora tests/test_bf16 tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge tests/test_ifeval
 BENCHES = tests/bench_model tests/bench_tokenizer
 
 .PHONY: all test test-kill test-sanitize bench run data tinymodels clean
