@@ -6,10 +6,15 @@
 //   2. a bf16 base: the same adapters on the bf16-rounded weights (the backward through the
 //      frozen bf16 matrices), with each bf16 kernel at the precision it states
 //   3. generation: the KV-cache forward of an adapted model equals its training forward
+//   4. PEFT's format: tensor names and shapes checked by hand; the reference's PEFT folders
+//      (written by Python) read; a round trip identical; a merged model's logits equal base +
+//      adapter's within float rounding; hostile adapter files refused with the file named
+#define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../model.h"
 #include "../util.h"
@@ -215,6 +220,182 @@ static void test_cache_matches_training(void) {
     model_free(&m);
 }
 
+// 4. PEFT's format: the tensor names by hand, the reference's PEFT folders (written by
+// make_reference.py), a round trip, a merge, and hostile adapter files
+static void test_peft_names(void) {
+    Model m;
+    load_as_or_die(&m, REF_DIR "/tiny", LOAD_F32);
+    LoRAConfig lc = {4, 8, (1u << N_LORA_TARGETS) - 1};
+    if (model_lora_init(&m, &lc, 1) < 0) exit(1);
+    // written out by hand from peft's naming (PeftModel wraps LlamaForCausalLM as base_model.model)
+    // and shapes (lora_A: Linear(in, r), lora_B: Linear(r, out)) for C 48, H*D 64, KV*D 32, F 80
+    static const struct {
+        int t, which, layer;
+        const char *name;
+        size_t rows, cols;
+    } table[] = {
+        {LORA_Q, 0, 0, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", 4, 48},
+        {LORA_Q, 1, 0, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", 64, 4},
+        {LORA_K, 1, 1, "base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight", 32, 4},
+        {LORA_V, 0, 1, "base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight", 4, 48},
+        {LORA_O, 0, 0, "base_model.model.model.layers.0.self_attn.o_proj.lora_A.weight", 4, 64},
+        {LORA_O, 1, 1, "base_model.model.model.layers.1.self_attn.o_proj.lora_B.weight", 48, 4},
+        {LORA_GATE, 1, 0, "base_model.model.model.layers.0.mlp.gate_proj.lora_B.weight", 80, 4},
+        {LORA_UP, 0, 1, "base_model.model.model.layers.1.mlp.up_proj.lora_A.weight", 4, 48},
+        {LORA_DOWN, 0, 0, "base_model.model.model.layers.0.mlp.down_proj.lora_A.weight", 4, 80},
+        {LORA_DOWN, 1, 1, "base_model.model.model.layers.1.mlp.down_proj.lora_B.weight", 48, 4},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        char name[160];
+        size_t rows, cols;
+        lora_tensor_name(name, sizeof name, table[i].t, table[i].which, table[i].layer);
+        lora_tensor(&m, &m.lora_params, table[i].t, table[i].which, table[i].layer, &rows, &cols);
+        CHECK(strcmp(name, table[i].name) == 0, "PEFT name %s, expected %s", name, table[i].name);
+        CHECK(rows == table[i].rows && cols == table[i].cols, "%s: shape [%zu, %zu], PEFT's [%zu, %zu]", name, rows, cols,
+              table[i].rows, table[i].cols);
+    }
+    printf("  PEFT tensor names and shapes: %zu checked by hand\n", sizeof table / sizeof table[0]);
+    model_free(&m);
+}
+
+// The reference's PEFT folders load as written by Python (their names and shapes are PEFT's),
+// alone and as a model path naming its base.
+static void test_peft_reference_folders(void) {
+    const char *cases[2][3] = {{"gqa", REF_DIR "/tiny", REF_DIR "/lora_gqa"}, {"mha", REF_DIR "/tiny_mha", REF_DIR "/lora_mha"}};
+    for (int c = 0; c < 2; c++) {
+        Model m, via_path;
+        load_as_or_die(&m, cases[c][1], LOAD_F32);
+        CHECK(model_lora_load(&m, cases[c][2]) == 0, "%s loads: %s", cases[c][2], srl_error);
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "%s.init.", cases[c][0]);
+        compare_adapters(&m, &m.lora_params, prefix, 0, "adapters read from the reference's PEFT folder");
+        CHECK(m.lora_config.r == 4 && m.lora_config.alpha == 8.0f && m.lora_config.targets == (1u << N_LORA_TARGETS) - 1,
+              "%s: r %d alpha %g", cases[c][2], m.lora_config.r, (double)m.lora_config.alpha);
+        load_as_or_die(&via_path, cases[c][2], LOAD_F32);
+        CHECK(via_path.lora && memcmp(via_path.lora_memory, m.lora_memory, m.n_lora * sizeof(float)) == 0 &&
+                  memcmp(via_path.params_memory, m.params_memory, m.n_params * sizeof(float)) == 0,
+              "%s as a model path: its base (base_model_name_or_path) with the adapter", cases[c][2]);
+        model_free(&m), model_free(&via_path);
+    }
+}
+
+static char *tmp_dir(void) {
+    char templ[] = "/tmp/srl_lora_XXXXXX";
+    if (!mkdtemp(templ)) exit(1);
+    return xstrdup(templ);
+}
+
+// Round trip: saved and read back, identical; the merged model's logits equal base + adapter's.
+static void test_peft_round_trip_and_merge(void) {
+    Model m, back;
+    load_as_or_die(&m, REF_DIR "/tiny", LOAD_F32);
+    LoRAConfig lc = {3, 5, 1u << LORA_Q | 1u << LORA_V | 1u << LORA_DOWN};
+    if (model_lora_init(&m, &lc, 7) < 0) exit(1);
+    for (size_t i = 0; i < m.n_lora; i++) m.lora_memory[i] = (float)sin(1.0 + i) * 0.2f;  // B nonzero too
+    char *dir = tmp_dir(), *sub = path_join(dir, "adapter");
+    CHECK(lora_save(&m, sub, "tests/ref/tiny") == 0, "lora_save: %s", srl_error);
+    char *cpath = path_join(sub, "adapter_config.json"), *text;
+    size_t len;
+    JsonDoc doc;
+    if (read_file(cpath, &text, &len, 0) < 0 || json_parse(&doc, text, len) < 0) exit(1);
+    const JsonValue *tm = json_get(doc.root, "target_modules");
+    double r = 0, alpha = 0;
+    json_get_number(doc.root, "r", &r), json_get_number(doc.root, "lora_alpha", &alpha);
+    const char *type = json_get_string(doc.root, "peft_type"), *task = json_get_string(doc.root, "task_type");
+    CHECK(type && strcmp(type, "LORA") == 0 && task && strcmp(task, "CAUSAL_LM") == 0 && r == 3 && alpha == 5,
+          "adapter_config.json: peft_type LORA, task_type CAUSAL_LM, r 3, lora_alpha 5");
+    CHECK(tm && tm->count == 3 && strcmp(json_index(tm, 0)->string, "down_proj") == 0 &&
+              strcmp(json_index(tm, 1)->string, "q_proj") == 0 && strcmp(json_index(tm, 2)->string, "v_proj") == 0,
+          "adapter_config.json: target_modules [down_proj, q_proj, v_proj]");
+    json_free(&doc), free(text);
+    load_as_or_die(&back, REF_DIR "/tiny", LOAD_F32);
+    CHECK(model_lora_load(&back, sub) == 0, "read back: %s", srl_error);
+    CHECK(back.lora && back.n_lora == m.n_lora && memcmp(back.lora_memory, m.lora_memory, m.n_lora * sizeof(float)) == 0 &&
+              back.lora_config.targets == lc.targets && back.lora_config.r == 3 && back.lora_config.alpha == 5.0f,
+          "the adapters read back are identical");
+    // merged: W + (alpha / r) B A, against base + adapter
+    size_t n;
+    int *inputs = ref_ints("inputs", &n);
+    int T = (int)n / 3;
+    size_t nv = (size_t)n * m.config.vocab_size;
+    model_forward(&m, inputs, NULL, 3, T);
+    float *adapted = xmalloc(nv * sizeof(float));
+    memcpy(adapted, m.acts.logits, nv * sizeof(float));
+    Model base;
+    load_as_or_die(&base, REF_DIR "/tiny", LOAD_F32);
+    model_forward(&base, inputs, NULL, 3, T);
+    double apart = max_rel_diff(base.acts.logits, adapted, nv, 1e-6);
+    CHECK(model_lora_merge(&back) == 0 && !back.lora, "merged and detached");
+    model_forward(&back, inputs, NULL, 3, T);
+    double d = max_rel_diff(back.acts.logits, adapted, nv, 1e-6);
+    CHECK(d < 1e-5 && apart > 1e-2, "merged logits within %.2e of base + adapter (which differ from the base's by %.3f)", d, apart);
+    printf("  round trip identical; merged logits within %.2e of base + adapter (the base's differ by %.3f)\n", d, apart);
+    free(inputs), free(adapted), free(cpath), free(sub), free(dir);
+    model_free(&m), model_free(&back), model_free(&base);
+}
+
+// An adapter made with lc_saved, its config replaced by one made with lc_claimed: loading it
+// must fail with srl_error naming `file` and containing `what`.
+static void hostile_case(const char *dir, const LoRAConfig *lc_saved, const LoRAConfig *lc_claimed, const char *config_text,
+                         const char *file, const char *what) {
+    Model m;
+    load_as_or_die(&m, REF_DIR "/tiny", LOAD_F32);
+    model_lora_init(&m, lc_saved, 1);
+    lora_save(&m, dir, "tests/ref/tiny");
+    char *cpath = path_join(dir, "adapter_config.json");
+    if (lc_claimed) {
+        Model c;
+        load_as_or_die(&c, REF_DIR "/tiny", LOAD_F32);
+        char *other = path_join(dir, "claimed");
+        model_lora_init(&c, lc_claimed, 1);
+        lora_save(&c, other, "tests/ref/tiny");
+        char *from = path_join(other, "adapter_config.json"), *text;
+        size_t len;
+        if (read_file(from, &text, &len, 0) < 0 || write_file_atomic(cpath, text, len) < 0) exit(1);
+        free(text), free(from), free(other);
+        model_free(&c);
+    }
+    if (config_text && write_file_atomic(cpath, config_text, strlen(config_text)) < 0) exit(1);
+    model_free(&m);
+    load_as_or_die(&m, REF_DIR "/tiny", LOAD_F32);
+    int rc = model_lora_load(&m, dir);
+    CHECK(rc < 0 && strstr(srl_error, file) && strstr(srl_error, what) && !m.lora,
+          "hostile adapter (%s): refused naming %s (got: %s)", what, file, rc < 0 ? srl_error : "loaded");
+    model_free(&m);
+    free(cpath);
+}
+
+static void test_peft_hostile(void) {
+    char *dir = tmp_dir(), *sub = path_join(dir, "a");
+    unsigned all = (1u << N_LORA_TARGETS) - 1;
+    LoRAConfig r4 = {4, 8, all}, r2 = {2, 8, all}, q_only = {4, 8, 1u << LORA_Q};
+    hostile_case(sub, &r2, &r4, NULL, "adapter_model.safetensors", "shape");
+    hostile_case(sub, &q_only, &r4, NULL, "adapter_model.safetensors", "k_proj.lora_A.weight is missing");
+    hostile_case(sub, &r4, &q_only, NULL, "adapter_model.safetensors", "holds 28 tensors");
+    hostile_case(sub, &r4, NULL, "{\"peft_type\": \"IA3\", \"r\": 4}", "adapter_config.json", "LORA");
+    hostile_case(sub, &r4, NULL, "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"use_dora\": true}",
+                 "adapter_config.json", "use_dora");
+    hostile_case(sub, &r4, NULL, "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"lm_head\"]}",
+                 "adapter_config.json", "lm_head");
+    hostile_case(sub, &r4, NULL, "{\"peft_type\": \"LORA\", \"r\": 1e12, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"]}",
+                 "adapter_config.json", "r is not");
+    hostile_case(sub, &r4, NULL, "{\"peft_type\": \"LORA\", \"r\": 4, ", "adapter_config.json", "");
+    // a truncated tensor file
+    Model m;
+    load_as_or_die(&m, REF_DIR "/tiny", LOAD_F32);
+    model_lora_init(&m, &r4, 1);
+    lora_save(&m, sub, "tests/ref/tiny");
+    model_free(&m);
+    char *tpath = path_join(sub, "adapter_model.safetensors");
+    if (truncate(tpath, 1000) != 0) exit(1);
+    load_as_or_die(&m, REF_DIR "/tiny", LOAD_F32);
+    CHECK(model_lora_load(&m, sub) < 0 && strstr(srl_error, "adapter_model.safetensors") && !m.lora,
+          "a truncated adapter_model.safetensors is refused, named (%s)", srl_error);
+    model_free(&m);
+    printf("  hostile adapters: wrong shapes, a missing tensor, extra tensors, bad configs, a truncated file: refused, named\n");
+    free(tpath), free(sub), free(dir);
+}
+
 int main(void) {
     size_t len;
     if (read_file(REF_DIR "/settings.json", &settings_text, &len, 0) < 0 || json_parse(&settings, settings_text, len) < 0 ||
@@ -226,6 +407,10 @@ int main(void) {
     test_reference_case("mha", REF_DIR "/tiny_mha");
     test_bf16_base();
     test_cache_matches_training();
+    test_peft_names();
+    test_peft_reference_folders();
+    test_peft_round_trip_and_merge();
+    test_peft_hostile();
     safetensors_close(&expected);
     json_free(&settings);
     free(settings_text);
