@@ -40,6 +40,7 @@ test: srl $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t; done; \
 	echo "== tests/test_data.sh"; bash tests/test_data.sh; \
 	echo "== tests/test_run.sh"; bash tests/test_run.sh; \
+	echo "== tests/test_lora.sh"; bash tests/test_lora.sh; \
 	echo "== tests/test_real_data.sh"; bash tests/test_real_data.sh; echo "== all tests passed"
 
 # make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL at random moments and

@@ -3113,10 +3113,14 @@ int model_lora_merge(Model *m) {
     return 0;
 }
 
+// the frozen base, the adapters with their gradients and AdamW moments, the activations
+size_t model_bytes_train_lora(const Config *c, const LoRAConfig *lc, int weights_bf16, int B, int T) {
+    Activations a;
+    return model_bytes_weights(c, weights_bf16) +
+           (4 * lora_point(NULL, NULL, c, lc) + acts_float_count(c, B, T, lc->r, &a, NULL)) * sizeof(float);
+}
+
 size_t model_bytes_train_model(const Model *m, int B, int T) {
     if (!m->lora) return model_bytes_train(&m->config, B, T);
-    // the frozen base, the adapters with their gradients and AdamW moments, the activations
-    Activations a;
-    return model_bytes_weights(&m->config, m->weights_bf16) +
-           (4 * m->n_lora + acts_float_count(&m->config, B, T, m->lora_config.r, &a, NULL)) * sizeof(float);
+    return model_bytes_train_lora(&m->config, &m->lora_config, m->weights_bf16, B, T);
 }

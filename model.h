@@ -284,6 +284,7 @@ size_t model_bytes_train(const Config *c, int B, int T);
 // What training m needs: model_bytes_train, or with LoRA adapters attached the frozen base as m
 // holds it, the adapters, their gradients and AdamW moments, and the activations.
 size_t model_bytes_train_model(const Model *m, int B, int T);
+size_t model_bytes_train_lora(const Config *c, const LoRAConfig *lc, int weights_bf16, int B, int T);
 
 // ----------------------------------------------------------------------------
 // training
