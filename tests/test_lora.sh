@@ -93,7 +93,8 @@ fi
 # in test_run.sh, so that pairs survive and DPO trains.
 run_args=(--model "$tmp/m0_bf16" --data "$tmp/world" --iterations 1 --prompts 5 --candidates 3 --judge-samples 2
           --eft-prompts 8 --eft-answers 1 --sft-epochs 1 --m1-epochs 1 --batch 16 --max-new-tokens 16
-          --judge-max-new-tokens 40 --eval-judge-samples 1 --dpo-lr 1e-3 --dpo-batch 2 --dpo-epochs 2 --lora --lora-r 4)
+          --judge-max-new-tokens 40 --eval-judge-samples 1 --dpo-lr 1e-3 --dpo-batch 2 --dpo-epochs 2 --gap-items 2
+          --lora --lora-r 4)
 $SRL run "${run_args[@]}" --out "$tmp/run" --stop-after judgments1 >"$tmp/run.log" 2>&1 || { cat "$tmp/run.log"; exit 1; }
 c=$tmp/run/iter1/candidates.jsonl j=$tmp/run/iter1/judgments.jsonl
 sed -e '/"candidate": 0,/s/}$/, "scores": [5], "status": ["ok"], "mean": 5, "n_scored": 1, "judgments": ["Score: 5"]}/' \
