@@ -2208,7 +2208,14 @@ int model_load_as(Model *m, const char *path, int load_dtype) {
     }
     if (dir_exists(path)) return load_hf_folder(m, path, load_dtype);
     if (!file_exists(path)) return errorf("%s: no such file or folder", path);
-    if (load_llama2c(m, path) < 0) return -1;
+    if (load_llama2c(m, path) < 0) {
+        // a file that is not a llama2.c checkpoint at all (say the config.json of a folder) fails
+        // on its "header": say which two kinds of model there are
+        char msg[sizeof srl_error];
+        snprintf(msg, sizeof msg, "%s", srl_error);
+        return errorf("%s (a model is a Hugging Face folder, config.json beside model.safetensors, or a llama2.c .bin "
+                      "checkpoint; a file is read as the latter)", msg);
+    }
     if (load_dtype == LOAD_BF16) bf16_from_f32_model(m);  // the file is float32: rounded copies
     return 0;
 }

@@ -441,31 +441,80 @@ static void svg_begin(FILE *f, int w, int h, const char *title) {
     fprintf(f, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n", w / 2, title);
 }
 
-// A y axis from lo to hi over the plot area [x0, x1] x [y0 (top), y1 (bottom)], with 5 ticks.
-static void svg_axes(FILE *f, int x0, int y0, int x1, int y1, double lo, double hi, const char *fmt) {
+AxisTicks axis_ticks(double lo, double hi, int max_intervals) {
+    static const double mantissas[] = {1, 2, 2.5, 5};
+    if (!(hi > lo)) hi = lo + 1;
+    double range = hi - lo;
+    // from a step surely too small (at least max_intervals intervals of it fit in the range) upwards
+    int e = (int)floor(log10(range / max_intervals)) - 1;
+    for (;; e++)
+        for (int k = 0; k < 4; k++) {
+            double step = mantissas[k] * pow(10, e);
+            // 1e-9: lo or hi a whole number of steps up to rounding (0.6 / 0.2 = 2.9999999999999996)
+            double first = floor(lo / step + 1e-9), last = ceil(hi / step - 1e-9);
+            if (last - first > max_intervals) continue;
+            AxisTicks t = {.step = step, .first = first, .n = (int)(last - first)};
+            t.lo = first * step, t.hi = last * step;
+            // decimals that show the step exactly: 0.25 needs 2, 2.5 needs 1, 50 needs none
+            t.decimals = e < 0 ? -e : 0;
+            if (k == 2 && e <= 0) t.decimals++;
+            return t;
+        }
+}
+
+// Tick i's value is a whole multiple of the step, computed afresh (not summed) so it prints round.
+void axis_tick_label(const AxisTicks *t, int i, char *buf, size_t cap) {
+    snprintf(buf, cap, "%.*f", t->decimals, (t->first + i) * t->step);
+}
+
+// The y axis of the plot area [x0, x1] x [y0 (top), y1 (bottom)], its ticks and gridlines, and
+// the axes' names (x below the group labels, y turned along the axis).
+static void svg_axes(FILE *f, int x0, int y0, int x1, int y1, const AxisTicks *t, const char *x_name, const char *y_name) {
     fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", x0, y1, x1, y1);
     fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", x0, y0, x0, y1);
-    for (int i = 0; i <= 4; i++) {
-        double v = lo + (hi - lo) * i / 4;
-        int y = y1 - (y1 - y0) * i / 4;
-        char label[32];
-        snprintf(label, sizeof label, fmt, v);
-        fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", x0, y, x1, y);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", x0 - 4, y + 4, label);
+    for (int i = 0; i <= t->n; i++) {
+        double y = y1 - (double)(y1 - y0) * i / t->n;
+        char label[48];
+        axis_tick_label(t, i, label, sizeof label);
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x0, y, x1, y);
+        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", x0 - 4, y + 4, label);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", (x0 + x1) / 2, y1 + 34, x_name);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 %d %d)\">%s</text>\n", 16,
+            (y0 + y1) / 2, 16, (y0 + y1) / 2, y_name);
+}
+
+// The legend below the chart: a colour square and the series' name, each entry as wide as its
+// name (about 7 pixels a character at font size 12), wrapping to a second row. A series with no
+// points (n[s] 0; n NULL: all have some) is left out.
+static void svg_legend(FILE *f, int w, int h, int x0, int n_series, const char *const *series, const int *n) {
+    int x = x0 + 10, y = h - 30;
+    for (int s = 0; s < n_series; s++) {
+        if (n && n[s] == 0) continue;
+        int width = 14 + 7 * (int)strlen(series[s]) + 16;
+        if (x + width > w && x > x0 + 10) x = x0 + 10, y += 15;
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", x, y, palette[s % 7]);
+        fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", x + 14, y + 9, series[s]);
+        x += width;
     }
 }
 
+// Ticks on at most this many intervals: a chart 250 pixels high reads well with 4 to 5.
+enum { CHART_MAX_INTERVALS = 5 };
+
 // Grouped bars: n_groups groups (labels) of n_series bars (series names), values[s][g] in
-// [lo, hi]; optional error bars err_lo/err_hi (NULL: none).
-static int svg_bars(const char *path, const char *title, int n_groups, const char *const *labels, int n_series,
-                    const char *const *series, const double *values, const double *err_lo, const double *err_hi, double lo,
-                    double hi, const char *fmt) {
+// [lo, hi] (widened to round ticks); optional error bars err_lo/err_hi (NULL: none).
+static int svg_bars(const char *path, const char *title, const char *x_name, const char *y_name, int n_groups,
+                    const char *const *labels, int n_series, const char *const *series, const double *values,
+                    const double *err_lo, const double *err_hi, double lo, double hi) {
     AtomicFile af;
     if (atomic_open(&af, path) < 0) return -1;
     FILE *f = af.f;
     int w = 640, h = 360, x0 = 60, y0 = 40, x1 = w - 20, y1 = h - 70;
+    AxisTicks t = axis_ticks(lo, hi, CHART_MAX_INTERVALS);
+    lo = t.lo, hi = t.hi;
     svg_begin(f, w, h, title);
-    svg_axes(f, x0, y0, x1, y1, lo, hi, fmt);
+    svg_axes(f, x0, y0, x1, y1, &t, x_name, y_name);
     double group_w = (double)(x1 - x0) / n_groups, bar_w = group_w * 0.8 / n_series;
     for (int g = 0; g < n_groups; g++) {
         for (int s = 0; s < n_series; s++) {
@@ -486,18 +535,14 @@ static int svg_bars(const char *path, const char *title, int n_groups, const cha
         }
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x0 + (g + 0.5) * group_w, y1 + 16, labels[g]);
     }
-    for (int s = 0; s < n_series && n_series > 1; s++) {
-        int lx = x0 + 10 + s * ((x1 - x0) / n_series);
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", lx, h - 30, palette[s % 7]);
-        fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 14, h - 21, series[s]);
-    }
+    if (n_series > 1) svg_legend(f, w, h, x0, n_series, series, NULL);
     fprintf(f, "</svg>\n");
     return atomic_commit(&af);
 }
 
-// Lines: n_series series of n[s] points each (x = step index), values in ys[s].
-static int svg_lines(const char *path, const char *title, int n_series, const char *const *series, const int *n,
-                     double *const *ys, const char *fmt) {
+// Lines: n_series series of n[s] points each, point i at step i + 1, values in ys[s].
+static int svg_lines(const char *path, const char *title, const char *y_name, int n_series, const char *const *series,
+                     const int *n, double *const *ys) {
     double lo = INFINITY, hi = -INFINITY;
     int max_n = 1;
     for (int s = 0; s < n_series; s++) {
@@ -514,22 +559,28 @@ static int svg_lines(const char *path, const char *title, int n_series, const ch
     if (atomic_open(&af, path) < 0) return -1;
     FILE *f = af.f;
     int w = 640, h = 360, x0 = 70, y0 = 40, x1 = w - 20, y1 = h - 70;
+    AxisTicks t = axis_ticks(lo, hi, CHART_MAX_INTERVALS), xt = axis_ticks(1, max_n, CHART_MAX_INTERVALS);
+    lo = t.lo, hi = t.hi;
     svg_begin(f, w, h, title);
-    svg_axes(f, x0, y0, x1, y1, lo, hi, fmt);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">step</text>\n", (x0 + x1) / 2, y1 + 30);
+    svg_axes(f, x0, y0, x1, y1, &t, "DPO step", y_name);
+    for (int i = 0; i <= xt.n; i++) {   // the x axis: step numbers
+        double x = x0 + (double)(x1 - x0) * i / xt.n;
+        char label[48];
+        axis_tick_label(&xt, i, label, sizeof label);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"black\"/>\n", x, y1, x, y1 + 4);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x, y1 + 16, label);
+    }
     for (int s = 0; s < n_series; s++) {
         if (n[s] == 0) continue;
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", palette[s % 7]);
         for (int i = 0; i < n[s]; i++) {
-            double x = x0 + (max_n > 1 ? (double)i / (max_n - 1) : 0.5) * (x1 - x0);
+            double x = x0 + (i + 1 - xt.lo) / (xt.hi - xt.lo) * (x1 - x0);
             double y = y1 - (ys[s][i] - lo) / (hi - lo) * (y1 - y0);
             fprintf(f, "%.1f,%.1f ", x, y);
         }
         fprintf(f, "\"/>\n");
-        int lx = x0 + 10 + s * ((x1 - x0) / (n_series ? n_series : 1));
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", lx, h - 30, palette[s % 7]);
-        fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 14, h - 21, series[s]);
     }
+    svg_legend(f, w, h, x0, n_series, series, n);
     fprintf(f, "</svg>\n");
     return atomic_commit(&af);
 }
@@ -832,8 +883,12 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
     const char *acc_series[1] = {"accuracy"}, *judge_series[3] = {"pairwise", "5-best", "exact"};
     char *p1 = path_join(run_dir, "accuracy.svg"), *p2 = path_join(run_dir, "judge.svg");
     char *p3 = path_join(run_dir, "pairs.svg"), *p4 = path_join(run_dir, "dpo.svg");
-    if (rc == 0) rc = svg_bars(p1, "Held-out accuracy (95% bootstrap CI)", n_models, names, 1, acc_series, acc, lo, hi, 0, 1, "%.1f");
-    if (rc == 0) rc = svg_bars(p2, "Judge against gold scores", n_models, names, 3, judge_series, jm, NULL, NULL, 0, 1, "%.1f");
+    if (rc == 0)
+        rc = svg_bars(p1, "Held-out accuracy (95% bootstrap CI)", "model", "share answered perfectly (score 5)", n_models, names,
+                      1, acc_series, acc, lo, hi, 0, 1);
+    if (rc == 0)
+        rc = svg_bars(p2, "Judge against gold scores", "model (as the judge)", "share", n_models, names, 3, judge_series, jm,
+                      NULL, NULL, 0, 1);
     if (iterations > 0) {
         double *pv = xmalloc((size_t)4 * iterations * sizeof(double));
         const char **iter_names = xmalloc((size_t)iterations * sizeof(char *));
@@ -848,7 +903,9 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         for (int i = 0; i < 4 * iterations; i++)
             if (pv[i] > top) top = pv[i];
         const char *pair_series[4] = {"kept", "dropped: tie", "dropped: too few scored", "dropped: chosen too low"};
-        if (rc == 0) rc = svg_bars(p3, "Pairs per iteration", iterations, iter_names, 4, pair_series, pv, NULL, NULL, 0, top * 1.1, "%.0f");
+        if (rc == 0)
+            rc = svg_bars(p3, "Pairs per iteration", "self-rewarding iteration", "prompts", iterations, iter_names, 4, pair_series,
+                          pv, NULL, NULL, 0, top * 1.1);
         int *counts = xmalloc((size_t)2 * iterations * sizeof(int));
         double **ys = xmalloc((size_t)2 * iterations * sizeof(double *));
         const char **line_names = xmalloc((size_t)2 * iterations * sizeof(char *));
@@ -860,7 +917,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
             snprintf(line_buf[2 * t + 1], 32, "margin, it. %d", t + 1);
             line_names[2 * t] = line_buf[2 * t], line_names[2 * t + 1] = line_buf[2 * t + 1];
         }
-        if (rc == 0) rc = svg_lines(p4, "DPO loss and reward margin per step", 2 * iterations, line_names, counts, ys, "%.3f");
+        if (rc == 0) rc = svg_lines(p4, "DPO loss and reward margin per step", "loss, margin", 2 * iterations, line_names, counts, ys);
         free(pv), free(iter_names), free(iter_buf), free(counts), free(ys), free(line_names), free(line_buf);
     }
     free(p1), free(p2), free(p3), free(p4);

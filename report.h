@@ -17,6 +17,17 @@ typedef struct {
 void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *const *ids_b, const double *score_b, int n_b,
                   uint64_t seed, HeadToHead *h);
 
+// A chart axis with round ticks over [lo, hi]: the step is 1, 2, 2.5 or 5 x 10^k, the smallest
+// that spans the values in at most max_intervals steps, and the axis runs from lo rounded down
+// to hi rounded up to whole steps. Ticks are (first + i) * step for i = 0..n; decimals shows
+// them exactly (0.25: 2). hi <= lo is taken as [lo, lo + 1].
+typedef struct {
+    double lo, hi, step, first;  // first: lo / step, a whole number
+    int n, decimals;             // intervals (n + 1 ticks), digits after the point in labels
+} AxisTicks;
+AxisTicks axis_ticks(double lo, double hi, int max_intervals);
+void axis_tick_label(const AxisTicks *t, int i, char *buf, size_t cap);   // tick i as the chart prints it
+
 // Reads run_dir's eval/ and iter*/ files, writes run_dir/report.json, report.md,
 // accuracy.svg, judge.svg, pairs.svg and dpo.svg, and prints the summary table to summary
 // (may be NULL). settings: a JSON object recorded in the report (may be NULL).

@@ -37,11 +37,11 @@ typedef struct {
     const char *names[MAX_OPTIONS];
     const char *values[MAX_OPTIONS];  // NULL for a switch
     int used[MAX_OPTIONS];
+    const char *missing;  // the first required option not given: reported by options_done, after any unknown one
 } Options;
 
 // Names that take no value.
-static const char *const switch_names[] = {"help", "print-ids", "bos", "force", "quiet", "joint", "grader-pairs",
-                                           "allow-special", "no-progress", "lora", NULL};
+static const char *const switch_names[] = {"help", "print-ids", "bos", "force", "grader-pairs", "allow-special", "lora", NULL};
 
 static int is_switch(const char *name) {
     for (int i = 0; switch_names[i]; i++)
@@ -95,10 +95,14 @@ static int opt_flag(Options *o, const char *name) {
     return on;
 }
 
+// A required option not given is reported by options_done, once every option is read: a
+// misspelled one ("--modle") is then named as unknown, not as the required one it was meant to be.
+// Returns "" in its place meanwhile.
 static const char *opt_required(Options *o, const char *name) {
     const char *v = opt_str(o, name, NULL);
-    if (!v || !*v) fatal("%s: --%s is required (see srl %s --help)", o->command, name, o->command);
-    return v;
+    if (v && *v) return v;
+    if (!o->missing) o->missing = name;
+    return "";
 }
 
 static long opt_long(Options *o, const char *name, long fallback, long lo, long hi) {
@@ -122,10 +126,12 @@ static double opt_double(Options *o, const char *name, double fallback, double l
     return x;
 }
 
-// Call once a command has read all its options: any option left unread is an error.
+// Call once a command has read all its options: any option left unread is an error, and then
+// a required one missing.
 static void options_done(Options *o) {
     for (int i = 0; i < o->n; i++)
         if (!o->used[i]) fatal("%s: unknown option --%s (see srl %s --help)", o->command, o->names[i], o->command);
+    if (o->missing) fatal("%s: --%s is required (see srl %s --help)", o->command, o->missing, o->command);
 }
 
 static int wants_help(Options *o, const char *help) {
@@ -166,13 +172,16 @@ static void load_model_as_or_die(Model *m, const char *path, LoadOptions lo) {
     if (lo.adapter && model_lora_load(m, lo.adapter) < 0) fatal("%s", srl_error);
 }
 
-// The tokenizer for a model: --tokenizer PATH when given, else the model folder's own.
+// The tokenizer for a model: --tokenizer PATH when given, else the model folder's own. A
+// llama2.c .bin file holds none, and most commands take no --tokenizer: they need a folder.
 static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
     const char *path = tokenizer_path;
     char base[4096];
     if (!path) {
         if (!model_path || !dir_exists(model_path))
-            fatal("no tokenizer: give --tokenizer PATH (a tokenizer.json, a tokenizer.model or a folder)");
+            fatal("no tokenizer: %s is a file, not a model folder with a tokenizer.json beside the weights (srl convert "
+                  "--from %s --to DIR makes the folder; put the tokenizer.json in it)", model_path ? model_path : "the model",
+                  model_path ? model_path : "FILE");
         path = model_path;
         // an adapter folder without a tokenizer of its own: its base's
         char *tj = path_join(model_path, "tokenizer.json"), *tm = path_join(model_path, "tokenizer.model");
@@ -182,6 +191,23 @@ static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *mod
     Tokenizer *t;
     if (tokenizer_load(&t, path) < 0) fatal("%s", srl_error);
     return t;
+}
+
+// For the commands that take --tokenizer: a model file (llama2.c .bin) needs it.
+static Tokenizer *load_tokenizer_option(const char *tokenizer_path, const char *model_path) {
+    if (!tokenizer_path && (!model_path || !dir_exists(model_path)))
+        fatal("no tokenizer: give --tokenizer PATH (a tokenizer.json, a tokenizer.model or a folder)");
+    return load_tokenizer_for(tokenizer_path, model_path);
+}
+
+// A command that writes the file `out` when its work is done checks first that out's folder
+// exists, so that a typo in --out fails at once rather than after the work.
+static void check_out_folder(const char *command, const char *out) {
+    const char *slash = strrchr(out, '/');
+    if (!slash || slash == out) return;   // the current folder, or the root
+    char *dir = xstrndup(out, (size_t)(slash - out));
+    if (!dir_exists(dir)) fatal("%s: --out %s: the folder %s does not exist (make it first)", command, out, dir);
+    free(dir);
 }
 
 // "1 2 3" -> ids (malloc'd)
@@ -367,7 +393,7 @@ static int cmd_generate(Options *o) {
     Tokenizer *tok = NULL;
     int n_ids, *ids;
     if (prompt) {
-        tok = load_tokenizer_for(tok_path, path);
+        tok = load_tokenizer_option(tok_path, path);
         int *text_ids, n_text;
         if (tokenizer_encode(tok, prompt, strlen(prompt), 0, &text_ids, &n_text) < 0) fatal("%s", srl_error);
         int b = bos ? tokenizer_bos_id(tok) : -1;
@@ -426,6 +452,7 @@ static int cmd_recall(Options *o) {
     if (wants_help(o, HELP_RECALL)) return 0;
     const char *path = opt_required(o, "model"), *out = opt_str(o, "out", NULL);
     options_done(o);
+    if (out) check_out_folder("recall", out);
     Model m;
     load_model_or_die(&m, path);
     Tokenizer *tok = load_tokenizer_for(NULL, path);
@@ -716,6 +743,7 @@ static int cmd_train_tokenizer(Options *o) {
     const char *data = opt_required(o, "data"), *out = opt_required(o, "out");
     int vocab = (int)opt_long(o, "vocab-size", 0, 1, 1000000);
     options_done(o);
+    check_out_folder("train-tokenizer", out);
     Buf text = {0};
     char *files = xstrdup(data);
     for (char *f = strtok(files, ","); f; f = strtok(NULL, ",")) append_training_text(&text, f);
@@ -923,6 +951,7 @@ static int cmd_grade(Options *o) {
     if (wants_help(o, HELP_GRADE)) return 0;
     const char *path = opt_required(o, "data"), *out = opt_str(o, "out", NULL);
     options_done(o);
+    if (out) check_out_folder("grade", out);
     JsonlReader r;
     if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
     AtomicFile af = {0};
@@ -1079,7 +1108,7 @@ static int cmd_pretrain(Options *o) {
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "pretrain")) return 0;
-    Tokenizer *tok = load_tokenizer_for(tok_path, NULL);
+    Tokenizer *tok = load_tokenizer_option(tok_path, NULL);
     Config c;
     if (config_load_json(&c, config_path) < 0) fatal("%s", srl_error);
     if (c.vocab_size != tokenizer_vocab_size(tok))
@@ -1157,6 +1186,7 @@ static const char HELP_SFT[] =
     "EFT jointly, as the paper). Writes DIR as a model folder; resumable.\n"
     "  --max-len N        skip records longer than N tokens (default: the model's context)\n"
     "  --token-mean 1     weight every token equally instead\n" TRAIN_FLAGS_HELP
+    "  --tokenizer PATH   a tokenizer.json, tokenizer.model or folder (default: the model folder's)\n"
     "  --force            redo a finished stage\n";
 
 // SFT of the model at model_path on one or more chat files (comma-separated), into out.
@@ -2105,7 +2135,7 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     Tokenizer *tok = NULL, *judge_tok = NULL;
     if (model_path && !(ifeval && responses)) {
         load_model_as_or_die(&m, model_path, dtype);
-        tok = load_tokenizer_for(tok_path, model_path);
+        tok = load_tokenizer_option(tok_path, model_path);
     }
     if (ifeval) {
         eval_ifeval(responses ? NULL : &m, tok, ifeval, responses, max_new, batch, out);
@@ -2139,6 +2169,7 @@ static const char HELP_EVAL[] =
     "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
     "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
     "  --batch N              sequences decoded together (default 64)\n"
+    "  --tokenizer PATH       a tokenizer.json, tokenizer.model or folder (default: the model folder's)\n"
     "  --seed S\n"
     "The generation-verification gap (with --data): --gap N candidates of every request at\n"
     "--gap-temperature (0.7), each judged --gap-samples K times (3) at --gap-judge-temperature\n"
@@ -2148,6 +2179,15 @@ static const char HELP_EVAL[] =
     DTYPE_HELP;
 
 static void print_instruction_eval(const char *name, const InstructionEval *e) {
+    int graded = 0;
+    for (int i = 0; i < e->n; i++) graded += e->scores[i] >= 0;
+    if (graded == 0) {   // the grader knows only the task world's instructions
+        printf("%s: no accuracy: none of the %d requests is a task-world instruction, the only kind the world's grader "
+               "scores\n", name, e->n);
+        return;
+    }
+    if (graded < e->n)
+        printf("%s: %d of the %d requests are not task-world instructions: not graded, left out\n", name, e->n - graded, e->n);
     printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens, an item repeated in %.1f%%\n", name,
            100 * e->accuracy, e->n, e->mean_score, e->mean_tokens, 100 * e->repeat_share);
     // per family: which kinds of instruction the model follows
@@ -2218,7 +2258,7 @@ static int cmd_eval(Options *o) {
     if (gc.candidates && !data) fatal("eval: --gap measures on --data's requests; give --data");
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
-    Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
+    Tokenizer *tok = load_tokenizer_option(tok_path, model_path);
     if (out && make_dirs(out) < 0) fatal("%s", srl_error);
     if (data) {
         InstructionEval e;
@@ -2229,7 +2269,7 @@ static int cmd_eval(Options *o) {
         double *exact = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), lo, hi;
         for (int i = 0; i < e.n; i++) exact[i] = e.scores[i] == 5;
         bootstrap_mean_ci(exact, e.n, 2000, seed, 0.95, &lo, &hi);
-        printf("  accuracy 95%% bootstrap interval [%.1f%%, %.1f%%]\n", 100 * lo, 100 * hi);
+        if (isfinite(e.accuracy)) printf("  accuracy 95%% bootstrap interval [%.1f%%, %.1f%%]\n", 100 * lo, 100 * hi);
         if (compare) {
             // the other model's graded responses (records without a score are not compared)
             JsonlReader r;
@@ -3196,33 +3236,47 @@ static int cmd_prepare_oasst(Options *o) {
 // ----------------------------------------------------------------------------
 // the stage commands
 
-static const char HELP_GEN_PROMPTS[] =
-    "usage: srl gen-prompts --model DIR --seed-data ift_seed.jsonl --out prompts.jsonl [options]\n"
-    "\n"
-    "Self-instruction creation: the model continues a numbered list of 8 example requests (6\n"
-    "from the seed data, 2 from those made so far) at \"9.\"; a new request is kept when it ends\n"
-    "a sentence, has --min-words..--max-words words, no blacklisted word, and ROUGE-L at most\n"
-    "--rouge-max against every request known so far.\n"
-    "  --n N             prompts to make (default 400)\n"
-    "  --temperature T   (0.6)   --top-p P (0.9)   --max-new-tokens N (48)\n"
-    "  --min-words N (4) --max-words N (40) --rouge-max X (0.7) --batch N (64) --seed S\n"
-    DTYPE_HELP;
+static const GenPromptsConfig GEN_PROMPTS_DEFAULTS = {.n_prompts = 400, .shots_seed = 6, .shots_pool = 2, .temperature = 0.6f,
+                                                      .top_p = 0.9f, .max_new = 48, .batch = 64, .min_words = 4,
+                                                      .max_words = 40, .rouge_max = 0.7, .seed = 1};
+
+static void help_gen_prompts(void) {
+    const GenPromptsConfig *d = &GEN_PROMPTS_DEFAULTS;
+    printf("usage: srl gen-prompts --model DIR --seed-data ift_seed.jsonl --out prompts.jsonl [options]\n"
+           "\n"
+           "Self-instruction creation: the model continues a numbered list of %d example requests (%d\n"
+           "from the seed data, %d from those made so far) at \"%d.\"; a new request is kept when it ends\n"
+           "a sentence, has --min-words..--max-words words, no blacklisted word, and ROUGE-L at most\n"
+           "--rouge-max against every request known so far.\n"
+           "  --n N             prompts to make (default %d)\n"
+           "  --temperature T   (%g)   --top-p P (%g)   --max-new-tokens N (%d)\n"
+           "  --min-words N (%d) --max-words N (%d) --rouge-max X (%g) --batch N (%d) --seed S (%llu)\n"
+           "  --id-prefix P     the records' ids are P-00001, P-00002, ... (default p)\n" DTYPE_HELP,
+           d->shots_seed + d->shots_pool, d->shots_seed, d->shots_pool, d->shots_seed + d->shots_pool + 1, d->n_prompts,
+           d->temperature, d->top_p, d->max_new, d->min_words, d->max_words, d->rouge_max, d->batch,
+           (unsigned long long)d->seed);
+}
 
 static int cmd_gen_prompts(Options *o) {
-    if (wants_help(o, HELP_GEN_PROMPTS)) return 0;
+    if (opt_flag(o, "help")) {
+        help_gen_prompts();
+        return 0;
+    }
     const char *model_path = opt_required(o, "model"), *seed_data = opt_required(o, "seed-data"), *out = opt_required(o, "out");
-    GenPromptsConfig c = {.n_prompts = (int)opt_long(o, "n", 400, 1, 1 << 24), .shots_seed = 6, .shots_pool = 2,
-                          .temperature = (float)opt_double(o, "temperature", 0.6, 0, 10),
-                          .top_p = (float)opt_double(o, "top-p", 0.9, 0, 1),
-                          .max_new = (int)opt_long(o, "max-new-tokens", 48, 1, 4096),
-                          .batch = (int)opt_long(o, "batch", 64, 1, 4096),
-                          .min_words = (int)opt_long(o, "min-words", 4, 1, 1000),
-                          .max_words = (int)opt_long(o, "max-words", 40, 1, PROMPT_MAX_WORDS),
-                          .rouge_max = opt_double(o, "rouge-max", 0.7, 0, 1),
-                          .seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL)};
+    GenPromptsConfig c = GEN_PROMPTS_DEFAULTS;
+    c.n_prompts = (int)opt_long(o, "n", c.n_prompts, 1, 1 << 24);
+    c.temperature = (float)opt_double(o, "temperature", c.temperature, 0, 10);
+    c.top_p = (float)opt_double(o, "top-p", c.top_p, 0, 1);
+    c.max_new = (int)opt_long(o, "max-new-tokens", c.max_new, 1, 4096);
+    c.batch = (int)opt_long(o, "batch", c.batch, 1, 4096);
+    c.min_words = (int)opt_long(o, "min-words", c.min_words, 1, 1000);
+    c.max_words = (int)opt_long(o, "max-words", c.max_words, 1, PROMPT_MAX_WORDS);
+    c.rouge_max = opt_double(o, "rouge-max", c.rouge_max, 0, 1);
+    c.seed = (uint64_t)opt_long(o, "seed", (long)c.seed, 0, 0x7fffffffffffffffL);
     const char *prefix = opt_str(o, "id-prefix", "p");
     LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
+    check_out_folder("gen-prompts", out);
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
@@ -3253,6 +3307,7 @@ static int cmd_gen_responses(Options *o) {
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
+    check_out_folder("gen-responses", out);
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
@@ -3283,6 +3338,7 @@ static int cmd_judge(Options *o) {
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
+    check_out_folder("judge", out);
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
@@ -3322,6 +3378,7 @@ static int cmd_pairs(Options *o) {
     double min_chosen = opt_double(o, "min-chosen", 0, 0, 5);
     int grader = opt_flag(o, "grader-pairs");
     options_done(o);
+    check_out_folder("pairs", out);
     PairStats st;
     stage_pairs(judgments, out, rho, min_chosen, grader, &st);
     char *sp = stats_path_for(out);
@@ -3448,13 +3505,31 @@ typedef struct {
     float judge_temperature;  // the loop's judge samples (the evaluation's stay at 0.7)
     float candidate_temperature;  // the loop's candidates (0.7, as the paper)
     double length_rho, min_chosen;
+    double rouge_max;     // gen-prompts' near-duplicate threshold (ROUGE-L against every known request)
     int grader_pairs;
     int gap_items;        // held-out requests M1's gap is measured on (the first ones of test.jsonl; 0: all)
-    TrainFlags ift, m1;
+    int sft_epochs, m1_epochs, save_every;
+    double sft_lr, m1_lr;  // the SFT baseline's and M1's peak learning rates (the rest as SFT_DEFAULTS)
+    TrainFlags ift, m1;    // made from SFT_DEFAULTS and the four fields above
     DPOTrainConfig dpo;
     LoRAFlags lora;          // every training stage's (r 0: none)
     uint64_t seed;
 } RunConfig;
+
+// srl run's defaults: the task world from the committed M0. The near-duplicate threshold is
+// looser than gen-prompts' 0.7 (the paper's), because the world's requests are phrased from
+// one table: at 0.7 the filter drops 97 % of M0's new requests as near-duplicates of the seed's,
+// and 300 prompts cost 7,680 generated; at 0.9 it keeps nine in ten and the loop can afford
+// enough prompts to cover the request space the test set draws from.
+static const RunConfig RUN_DEFAULTS = {
+    .base = "tinymodels/m0", .data = "data/world", .out = "runs/world", .m1_mode = "sequential",
+    .iterations = 2, .n_prompts = 500, .n_candidates = 4, .judge_samples = 3, .eft_prompts = 1000, .eft_answers = 3,
+    .batch = 64, .max_new = 64, .judge_max_new = 160, .eval_judge_samples = 1, .judge_temperature = 0.7f,
+    .candidate_temperature = 0.7f, .length_rho = -1, .min_chosen = 0, .rouge_max = 0.9, .gap_items = 200,
+    .sft_epochs = 5, .m1_epochs = 1, .save_every = 200, .sft_lr = 1e-3, .m1_lr = 1e-3,
+    .dpo = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f, .warmup = 0.1f,
+            .weight_decay = 0.0f, .grad_clip = 1.0f, .replay_weight = 0.0f, .seed = 1},
+    .seed = 1};
 
 static char *run_path(const RunConfig *rc, const char *name) { return path_join(rc->out, name); }
 
@@ -3557,9 +3632,8 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         const char *pm = rc->prompt_model ? rc->prompt_model : model_dir;
         Model m;
         load_model_or_die(&m, pm);
-        GenPromptsConfig gc = {.n_prompts = rc->n_prompts, .shots_seed = 6, .shots_pool = 2, .temperature = 0.6f,
-                               .top_p = 0.9f, .max_new = 48, .batch = rc->batch, .min_words = 4, .max_words = 40,
-                               .rouge_max = 0.7, .seed = rc->seed + (uint64_t)t};
+        GenPromptsConfig gc = GEN_PROMPTS_DEFAULTS;
+        gc.n_prompts = rc->n_prompts, gc.batch = rc->batch, gc.rouge_max = rc->rouge_max, gc.seed = rc->seed + (uint64_t)t;
         PromptStats st;
         char prefix[32];
         snprintf(prefix, sizeof prefix, "it%d", t);
@@ -3613,87 +3687,95 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
     free(dir), free(model_dir), free(next_dir), free(prompts), free(cands), free(judgments), free(pairs), free(pair_stats), free(ift);
 }
 
-static const char HELP_RUN[] =
-    "usage: srl run [--model M0] [--data DIR] [--out DIR] [options]\n"
-    "\n"
-    "The whole self-rewarding method from a base model M0, every stage resumable:\n"
-    "  1. SFT baseline: M0 fine-tuned on the IFT seed                     -> OUT/sft\n"
-    "  2. EFT data: the SFT baseline's answers, judged (eft-prep)        -> OUT/eft\n"
-    "  3. M1: IFT + EFT, trained from the SFT baseline (--m1 sequential,\n"
-    "     the IFT seed replayed) or from M0 (--m1 joint, as the paper)   -> OUT/m1\n"
-    "  4. per iteration t: new prompts, N candidates, K judgments each,\n"
-    "     pairs, DPO from Mt                                             -> OUT/iter<t>, OUT/m<t+1>\n"
-    "  5. every model evaluated on the held-out sets                     -> OUT/eval\n"
-    "  6. the report                                                     -> OUT/report.md, .json, .svg\n"
-    "Defaults run the task world (data/world) from tinymodels/m0.\n"
-    "  --eval-data DIR (DATA)  the held-out sets evaluated on: DIR/test.jsonl and judge_test.jsonl\n"
-    "                   (a fresh test set from srl world --test-seed; finished stages are kept, so\n"
-    "                   a copy of a run without its eval/ folder is evaluated anew)\n"
-    "  --iterations N (2)   --prompts N per iteration (300)   --candidates N (4)\n"
-    "  --judge-samples K (3)   --judge-temperature T (0.7; the evaluation's judging stays at 0.7)\n"
-    "  --candidate-temperature T (0.7)\n"
-    "  --length-rho R (off)   --min-chosen S (off; with S a pair's chosen needs a mean score of at least S)\n"
-    "  --prompt-model DIR (default: M0, fixed)\n"
-    "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
-    "  --m1 joint|sequential (sequential)   --sft-epochs N (5)  --sft-lr X (1e-3)  --m1-epochs N (1)  --m1-lr X (1e-3)\n"
-    "  --eft-prompts N (1000)  --eft-answers N (1)  --eval-judge-samples K (1)\n"
-    "  --beta B (0.1)  --nll-alpha A (1)  --dpo-lr X (1e-4)  --dpo-lr-min X (1e-5)  --dpo-epochs N (1)  --dpo-batch N (16)\n"
-    "  --dpo-replay W (0: off)  each DPO step also trains on a batch of OUT/eft/eft_train.jsonl\n"
-    "                   with the SFT loss at weight W, so that the judging is kept\n"
-    "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
-    "  --gap-items N (200)  held-out requests for M1's generation-verification gap, measured\n"
-    "                   after M1 and before the loop, with the loop's N, K and temperatures\n"
-    "  --batch N (64)  --seed S (1)  --save-every N (training checkpoints, 200 steps)\n"
-    "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, gap, prompts<t>, candidates<t>,\n"
-    "                       judgments<t>, pairs<t>, m<t+1> (a rerun goes on from there)\n";
+static void help_run(void) {
+    const RunConfig *d = &RUN_DEFAULTS;
+    printf("usage: srl run [--model M0] [--data DIR] [--out DIR] [options]\n"
+           "\n"
+           "The whole self-rewarding method from a base model M0, every stage resumable:\n"
+           "  1. SFT baseline: M0 fine-tuned on the IFT seed                     -> OUT/sft\n"
+           "  2. EFT data: the SFT baseline's answers, judged (eft-prep)        -> OUT/eft\n"
+           "  3. M1: IFT + EFT, trained from the SFT baseline (--m1 sequential,\n"
+           "     the IFT seed replayed) or from M0 (--m1 joint, as the paper)   -> OUT/m1\n"
+           "  4. per iteration t: new prompts, N candidates, K judgments each,\n"
+           "     pairs, DPO from Mt                                             -> OUT/iter<t>, OUT/m<t+1>\n"
+           "  5. every model evaluated on the held-out sets                     -> OUT/eval\n"
+           "  6. the report                                                     -> OUT/report.md, .json, .svg\n"
+           "Defaults run the task world (%s, out %s) from %s.\n"
+           "  --eval-data DIR (DATA)  the held-out sets evaluated on: DIR/test.jsonl and judge_test.jsonl\n"
+           "                   (a fresh test set from srl world --test-seed; finished stages are kept, so\n"
+           "                   a copy of a run without its eval/ folder is evaluated anew)\n"
+           "  --iterations N (%d)   --prompts N per iteration (%d)   --candidates N (%d)\n"
+           "  --rouge-max X (%g)  a new prompt is dropped as a near-duplicate above this ROUGE-L\n"
+           "  --judge-samples K (%d)   --judge-temperature T (%g; the evaluation's judging stays at 0.7)\n"
+           "  --candidate-temperature T (%g)\n"
+           "  --length-rho R (off)   --min-chosen S (off; with S a pair's chosen needs a mean score of at least S)\n"
+           "  --prompt-model DIR (default: M0, fixed)\n"
+           "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
+           "  --m1 joint|sequential (%s)   --sft-epochs N (%d)  --sft-lr X (%g)  --m1-epochs N (%d)  --m1-lr X (%g)\n"
+           "  --eft-prompts N (%d)  --eft-answers N (%d)  --eval-judge-samples K (%d)\n"
+           "  --beta B (%g)  --nll-alpha A (%g)  --dpo-lr X (%g)  --dpo-lr-min X (%g)  --dpo-epochs N (%d)  --dpo-batch N (%d)\n"
+           "  --dpo-replay W (0: off)  each DPO step also trains on a batch of OUT/eft/eft_train.jsonl\n"
+           "                   with the SFT loss at weight W, so that the judging is kept\n"
+           "  --grader-pairs   CONTROL: pairs chosen by the world's grader, not the judge\n"
+           "  --gap-items N (%d)  held-out requests for M1's generation-verification gap, measured\n"
+           "                   after M1 and before the loop, with the loop's N, K and temperatures\n"
+           "  --batch N (%d)  --seed S (%llu)  --save-every N (training checkpoints, %d steps)\n"
+           "  --max-new-tokens N (%d)  --judge-max-new-tokens N (%d)\n"
+           "  --stop-after STAGE   stop once STAGE is done: sft, eft, m1, gap, prompts<t>, candidates<t>,\n"
+           "                       judgments<t>, pairs<t>, m<t+1> (a rerun goes on from there)\n",
+           d->data, d->out, d->base, d->iterations, d->n_prompts, d->n_candidates, d->rouge_max, d->judge_samples,
+           d->judge_temperature, d->candidate_temperature, d->m1_mode, d->sft_epochs, d->sft_lr, d->m1_epochs, d->m1_lr,
+           d->eft_prompts, d->eft_answers, d->eval_judge_samples, d->dpo.beta, d->dpo.nll_alpha, d->dpo.lr, d->dpo.lr_min,
+           d->dpo.epochs, d->dpo.batch_size, d->gap_items, d->batch, (unsigned long long)d->seed, d->save_every, d->max_new,
+           d->judge_max_new);
+}
 
 static int cmd_run(Options *o) {
-    if (wants_help(o, HELP_RUN)) {
+    if (opt_flag(o, "help")) {
+        help_run();
         printf("LoRA, for every training stage (SFT, M1, DPO); each model folder then holds an adapter:\n");
         print_lora_help();
         return 0;
     }
-    RunConfig rc = {0};
-    rc.base = opt_str(o, "model", "tinymodels/m0");
-    rc.data = opt_str(o, "data", "data/world");
+    RunConfig rc = RUN_DEFAULTS;
+    rc.base = opt_str(o, "model", rc.base);
+    rc.data = opt_str(o, "data", rc.data);
     rc.eval_data = opt_str(o, "eval-data", rc.data);
-    rc.out = opt_str(o, "out", "runs/world");
+    rc.out = opt_str(o, "out", rc.out);
     rc.prompt_model = opt_str(o, "prompt-model", NULL);
     rc.template_path = opt_str(o, "judge-template", NULL);
-    rc.m1_mode = opt_str(o, "m1", "sequential");
+    rc.m1_mode = opt_str(o, "m1", rc.m1_mode);
     rc.stop_after = opt_str(o, "stop-after", NULL);
-    rc.iterations = (int)opt_long(o, "iterations", 2, 0, 100);
-    rc.n_prompts = (int)opt_long(o, "prompts", 300, 1, 1 << 24);
-    rc.n_candidates = (int)opt_long(o, "candidates", 4, 2, 64);
-    rc.judge_samples = (int)opt_long(o, "judge-samples", 3, 1, 64);
-    rc.judge_temperature = (float)opt_double(o, "judge-temperature", 0.7, 0, 10);
-    rc.candidate_temperature = (float)opt_double(o, "candidate-temperature", 0.7, 0, 10);
-    rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", 1, 1, 64);
-    rc.eft_prompts = (int)opt_long(o, "eft-prompts", 1000, 0, 1 << 24);
-    rc.eft_answers = (int)opt_long(o, "eft-answers", 1, 1, 64);
-    rc.batch = (int)opt_long(o, "batch", 64, 1, 4096);
-    rc.max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16);
-    rc.judge_max_new = (int)opt_long(o, "judge-max-new-tokens", 160, 1, 1 << 16);
-    rc.length_rho = opt_double(o, "length-rho", -1, -1, 1);
-    rc.min_chosen = opt_double(o, "min-chosen", 0, 0, 5);
+    rc.iterations = (int)opt_long(o, "iterations", rc.iterations, 0, 100);
+    rc.n_prompts = (int)opt_long(o, "prompts", rc.n_prompts, 1, 1 << 24);
+    rc.rouge_max = opt_double(o, "rouge-max", rc.rouge_max, 0, 1);
+    rc.n_candidates = (int)opt_long(o, "candidates", rc.n_candidates, 2, 64);
+    rc.judge_samples = (int)opt_long(o, "judge-samples", rc.judge_samples, 1, 64);
+    rc.judge_temperature = (float)opt_double(o, "judge-temperature", rc.judge_temperature, 0, 10);
+    rc.candidate_temperature = (float)opt_double(o, "candidate-temperature", rc.candidate_temperature, 0, 10);
+    rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", rc.eval_judge_samples, 1, 64);
+    rc.eft_prompts = (int)opt_long(o, "eft-prompts", rc.eft_prompts, 0, 1 << 24);
+    rc.eft_answers = (int)opt_long(o, "eft-answers", rc.eft_answers, 1, 64);
+    rc.batch = (int)opt_long(o, "batch", rc.batch, 1, 4096);
+    rc.max_new = (int)opt_long(o, "max-new-tokens", rc.max_new, 1, 1 << 16);
+    rc.judge_max_new = (int)opt_long(o, "judge-max-new-tokens", rc.judge_max_new, 1, 1 << 16);
+    rc.length_rho = opt_double(o, "length-rho", rc.length_rho, -1, 1);
+    rc.min_chosen = opt_double(o, "min-chosen", rc.min_chosen, 0, 5);
     rc.grader_pairs = opt_flag(o, "grader-pairs");
-    rc.gap_items = (int)opt_long(o, "gap-items", 200, 0, 1 << 24);
-    rc.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    rc.gap_items = (int)opt_long(o, "gap-items", rc.gap_items, 0, 1 << 24);
+    rc.seed = (uint64_t)opt_long(o, "seed", (long)rc.seed, 0, 0x7fffffffffffffffL);
+    rc.sft_epochs = (int)opt_long(o, "sft-epochs", rc.sft_epochs, 1, 1000);
+    rc.sft_lr = opt_double(o, "sft-lr", rc.sft_lr, 0, 10);
+    rc.m1_epochs = (int)opt_long(o, "m1-epochs", rc.m1_epochs, 1, 1000);
+    rc.m1_lr = opt_double(o, "m1-lr", rc.m1_lr, 0, 10);
+    rc.save_every = (int)opt_long(o, "save-every", rc.save_every, 0, 1 << 30);
+    rc.dpo = read_dpo_flags(o, rc.dpo);
+    rc.dpo.replay_weight = (float)opt_double(o, "dpo-replay", rc.dpo.replay_weight, 0, 1000);
+    rc.dpo.save_every = rc.save_every;
     rc.ift = SFT_DEFAULTS;
-    rc.ift.epochs = (int)opt_long(o, "sft-epochs", 5, 1, 1000);
-    rc.ift.lr = opt_double(o, "sft-lr", 1e-3, 0, 10);
-    rc.ift.lr_min = rc.ift.lr / 10;
+    rc.ift.epochs = rc.sft_epochs, rc.ift.lr = rc.sft_lr, rc.ift.lr_min = rc.sft_lr / 10, rc.ift.save_every = rc.save_every;
     rc.m1 = rc.ift;
-    rc.m1.epochs = (int)opt_long(o, "m1-epochs", 1, 1, 1000);
-    rc.m1.lr = opt_double(o, "m1-lr", 1e-3, 0, 10);
-    rc.m1.lr_min = rc.m1.lr / 10;
-    DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f,
-                        .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
-    rc.dpo = read_dpo_flags(o, d);
-    rc.dpo.replay_weight = (float)opt_double(o, "dpo-replay", 0, 0, 1000);
-    int save_every = (int)opt_long(o, "save-every", 200, 0, 1 << 30);
-    rc.ift.save_every = rc.m1.save_every = save_every;
-    rc.dpo.save_every = save_every;
+    rc.m1.epochs = rc.m1_epochs, rc.m1.lr = rc.m1_lr, rc.m1.lr_min = rc.m1_lr / 10;
     rc.lora = read_lora_flags(o, LORA_DEFAULTS);
     options_done(o);
     if (strcmp(rc.m1_mode, "joint") != 0 && strcmp(rc.m1_mode, "sequential") != 0) fatal("run: --m1 is joint or sequential");

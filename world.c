@@ -1690,7 +1690,12 @@ static int list_start(const WorldTask *t, const Token *tok, int ntok, ListView *
 // Creatures: after the count, one check line per item and trait asked, the item's recalled
 // value beside the value asked for ("Home of zorak: sea, need river: no."): a lookup the
 // model learned by heart and a comparison of two words. An item that is no creature has the
-// value "none" and fails every check.
+// value "none" and fails every check. A creature named a second time has the value "repeat"
+// and fails every check too ("Home of zorak: repeat, need river: no."), so that a repeat costs
+// as much as a wrong creature: were it only "extra", naming the one creature the model knows
+// three times would outscore three different creatures with one wrong, and the loop would
+// learn to repeat (it did: docs/experiments.md, 2026-12-07). Seeing the repeat is finding
+// "of zorak:" earlier in the judgment, a copy the judge already makes.
 static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
     ListView v;
     int relevant, n = list_start(t, tok, ntok, &v, &relevant, ty);
@@ -1703,13 +1708,15 @@ static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, World
     verdict(ty, v.n_items == t->count);
     for (int i = 0; i < n; i++) {
         const Token *k = &tok[v.items[i]];
-        int c = creature_index(k->s, k->len);
+        int c = creature_index(k->s, k->len), repeat = 0;
+        for (int j = 0; j < i; j++) repeat |= items_equal(t, k, &tok[v.items[j]]);
         for (int trait = 0; trait < WORLD_N_TRAITS; trait++) {
             if (t->trait[trait] < 0) continue;
+            const char *value = repeat ? "repeat" : c >= 0 ? trait_values[trait][bestiary[c].trait[trait]] : "none";
             say(ty, "%c%s of ", ascii_upper(trait_names[trait][0]), trait_names[trait] + 1);
             say_token(ty, k);
-            say(ty, ": %s, need %s", c >= 0 ? trait_values[trait][bestiary[c].trait[trait]] : "none", trait_values[trait][t->trait[trait]]);
-            verdict(ty, c >= 0 && bestiary[c].trait[trait] == t->trait[trait]);
+            say(ty, ": %s, need %s", value, trait_values[trait][t->trait[trait]]);
+            verdict(ty, !repeat && c >= 0 && bestiary[c].trait[trait] == t->trait[trait]);
         }
     }
     return list_end(t, &v, tok, g, ty);
@@ -3211,13 +3218,15 @@ static void paragraph_requests(Rng *rng, int difficulty, const TextSet *avoid_a,
 
 // A creature answer for the corpus: the task's count (now and then one off) of creatures drawn
 // uniformly, so that the answer line says nothing about which creatures have the asked traits;
-// its checks state each item's traits, creature first, as every fact in the corpus does.
+// its checks state each item's traits, creature first, as every fact in the corpus does. One
+// answer in four names its last creature again, so that the corpus shows repeats being found.
 static void random_creature_response(const WorldTask *t, Rng *rng, Buf *out) {
     Draft d;
     gold_draft(t, rng, &d);
     int n = t->count + (rng_int(rng, 4) == 0 ? (rng_int(rng, 2) ? 1 : -1) : 0);
     d.n = n < 1 ? 1 : n > DRAFT_MAX ? DRAFT_MAX : n;
     for (int i = 0; i < d.n; i++) snprintf(d.items[i], WORLD_WORD_MAX, "%s", bestiary[rng_int(rng, N_CREATURES)].name);
+    if (d.n >= 2 && rng_int(rng, 4) == 0) memcpy(d.items[d.n - 1], d.items[rng_int(rng, d.n - 1)], WORLD_WORD_MAX);
     write_draft(&d, out);
 }
 

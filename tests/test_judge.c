@@ -1,6 +1,6 @@
 // test_judge.c: the pure parts of the judge: the score parser, the mean of a candidate's samples,
 // pair selection with and without length control, judge metrics against gold scores, and
-// bootstrap confidence intervals.
+// bootstrap confidence intervals; the round ticks of the report's charts.
 // Build: cc -O2 -Wall -Wextra -o test_judge tests/test_judge.c judge.c util.c -lm
 #include <math.h>
 #include <stdlib.h>
@@ -523,6 +523,50 @@ static void test_json_string_escaping(void) {
 // ----------------------------------------------------------------------------
 // head-to-head by id: the same counts whatever order the second file lists its items in
 
+// ----------------------------------------------------------------------------
+// the report's chart axes: round ticks (1, 2, 2.5, 5 x 10^k), worked out by hand below
+
+static void test_axis_ticks(void) {
+    static const struct {
+        double lo, hi;
+        const char *ticks;  // the labels the chart prints, space-separated
+        const char *why;
+    } cases[] = {
+        // a share: 0.1 would take 10 intervals, 0.2 takes 5
+        {0, 1, "0.0 0.2 0.4 0.6 0.8 1.0", "accuracy's [0, 1]"},
+        // DPO's loss and margin: 0.25 takes 10 steps (-0.5..2.0 would be -2..8), 0.5 takes -1..4
+        {-0.41, 1.772, "-0.5 0.0 0.5 1.0 1.5 2.0", "a loss and a margin"},
+        // pairs' 212 x 1.1 = 233.2: 25 takes 0..10 (10 intervals), 50 takes 0..5
+        {0, 233.2, "0 50 100 150 200 250", "counts of pairs"},
+        // 0.3 / 0.02 = 14.999999999999998 and 0.3 / 0.05 = 5.999999999999999: rounding must not
+        // add a step below; 0.02 takes 15..28 (13), 0.025 12..22 (10), 0.05 6..11 (5)
+        {0.3, 0.55, "0.30 0.35 0.40 0.45 0.50 0.55", "ends on whole steps up to rounding"},
+        // 0.2 takes 0..6 (6 intervals), 0.25 takes 0..5: two decimals for 0.25
+        {0, 1.1, "0.00 0.25 0.50 0.75 1.00 1.25", "a step of 2.5 x 10^-1"},
+        // DPO's x axis, steps 1 to 30: 5 takes 0..6 (6), 10 takes 0..3
+        {1, 30, "0 10 20 30", "step numbers"},
+        // 1 takes -7..-3, 4 intervals (0.5 would take 8)
+        {-7, -3, "-7 -6 -5 -4 -3", "negative values"},
+        // a flat series: [1, 2]
+        {1, 1, "1.0 1.2 1.4 1.6 1.8 2.0", "one value"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        AxisTicks t = axis_ticks(cases[c].lo, cases[c].hi, 5);
+        char got[256] = "", label[48];
+        for (int i = 0; i <= t.n; i++) {
+            axis_tick_label(&t, i, label, sizeof label);
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", label);
+        }
+        CHECK(strcmp(got, cases[c].ticks) == 0, "%s [%g, %g]: ticks %s, want %s", cases[c].why, cases[c].lo, cases[c].hi, got,
+              cases[c].ticks);
+        // (0.30000000000000004 holds 0.3: a whole step's multiple is rounded too)
+        double slack = 1e-9 * t.step;
+        CHECK(t.lo <= cases[c].lo + slack && t.hi >= cases[c].hi - slack && t.n <= 5,
+              "%s: axis [%.17g, %.17g] in %d intervals must hold [%g, %g] in 5", cases[c].why, t.lo, t.hi, t.n, cases[c].lo,
+              cases[c].hi);
+    }
+}
+
 static void test_head_to_head(void) {
     char *ids_a[] = {"t1", "t2", "t3", "t4", "t5"};
     double score_a[] = {5, 3, 5, 0, 2};
@@ -820,6 +864,7 @@ int main(void) {
     test_bootstrap();
     test_json_string_escaping();
     test_head_to_head();
+    test_axis_ticks();
     test_first_difference();
     test_check_verdicts();
     test_prompt_filter();

@@ -135,7 +135,9 @@ static void test_grade_creatures(void) {
     EXPECT(req, RESP("%s, %s.", a, b), 5);                // a final period is not extra
     EXPECT(req, RESP("%s and %s", a, b), 5);              // prose joining is fine without a separator asked
     EXPECT(req, RESP("Sure! %s, %s", a, b), 4);           // every check, but chatter
-    EXPECT(req, RESP("%s, %s", a, a), 4);                 // a repeat is extra
+    EXPECT(req, RESP("%s, %s", a, a), 2);                 // 3 of 5: a repeat fails its checks, as bear does
+    EXPECT("Name three red creatures that live in the river.", RESP("%s, %s, %s", a, a, a), 1);  // 3 of 7
+    EXPECT("Name three red creatures that live in the river.", RESP("%s, %s, %s", a, b, fr), 2);  // 5 of 7: beats the repeats
     EXPECT(req, RESP("%s, %s", a, nm), 3);                // 4 of 5: one item elsewhere
     EXPECT(req, RESP("%s", a), 3);                        // 2 of 3: one item, both of its checks hold
     EXPECT(req, RESP("%s, %s, %s", a, b, c), 3);          // 6 of 7: one too many
@@ -160,6 +162,10 @@ static void test_grade_creatures(void) {
     free(j);
     j = world_judgment(req, "bear, zzzz");
     CHECK(j && strstr(j, "Nothing of the right kind.") && strstr(j, "Score: 0"), "no creature: %s", j ? j : "(null)");
+    free(j);
+    j = world_judgment(req, RESP("%s, %s", a, a));
+    snprintf(want, sizeof want, "Color of %s: repeat, need red: no.\nHome of %s: repeat, need river: no.\nExtra: repeat.\n", a, a);
+    CHECK(j && strstr(j, want), "a creature named twice has the value repeat:\n%s", j ? j : "(null)");
     free(j);
     j = world_judgment(req, RESP("%s, bear", a));
     CHECK(j && strstr(j, "Color of bear: none, need red: no.\nHome of bear: none, need river: no."), "a word that is no creature has no traits: %s",
@@ -594,7 +600,7 @@ static int wrong_checked_facts(const char *text, int *checked) {
             int c = world_creature_index(name), t = -1;
             for (int k = 0; k < WORLD_N_TRAITS; k++)
                 if (strcmp(trait, world_trait_name(k)) == 0) t = k;
-            if (c >= 0 && t >= 0) {
+            if (c >= 0 && t >= 0 && strcmp(value, "repeat") != 0) {  // "repeat" states no fact
                 (*checked)++;
                 wrong += strcmp(value, world_trait_value(t, world_creature_trait(c, t))) != 0;
             }
@@ -871,6 +877,7 @@ static void test_generator(void) {
         CHECK(wrong == 0 && n_checked > 100, "the checks corpus states %d of %d checked facts wrongly", wrong, n_checked);
         CHECK(checks && strstr(checks, "Items: ") && strstr(checks, " hold.") && strstr(checks, "Score: "),
               "the checks corpus holds checked answers");
+        CHECK(checks && strstr(checks, ": repeat, need "), "the checks corpus holds creature answers with a repeat, checked");
         CHECK(checks && (strstr(checks, "Again:") || strstr(checks, "Repeated:")), "the checks corpus holds copied lists");
         CHECK(checks && lines_listing_creatures(checks) == 0, "the checks corpus lists creatures by a trait on %d lines",
               checks ? lines_listing_creatures(checks) : -1);
