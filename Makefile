@@ -23,7 +23,7 @@ endif
 
 LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c report.c util.c ifeval.c
 HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h ifeval.h unicode_table.h
-TESTS = tests/test_model tests/test_bf16 tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge tests/test_ifeval
+TESTS = tests/test_model tests/test_lora tests/test_bf16 tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge tests/test_ifeval
 BENCHES = tests/bench_model tests/bench_tokenizer
 
 .PHONY: all test test-kill test-sanitize bench run fresh data tinymodels clean
@@ -38,7 +38,7 @@ tests/%: tests/%.c tests/check.h tests/ref.h $(LIB_SRCS) $(HEADERS)
 
 # tests/run_all.sh ends with a recap of every part a test skipped and why
 test: srl $(TESTS)
-	@bash tests/run_all.sh $(TESTS) tests/test_cli.sh tests/test_data.sh tests/test_run.sh tests/test_real_data.sh
+	@bash tests/run_all.sh $(TESTS) tests/test_cli.sh tests/test_data.sh tests/test_run.sh tests/test_lora.sh tests/test_real_data.sh
 
 # make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL inside the SFT baseline's,
 # M1's and DPO's training, then at random moments, and restarted until it finishes: each time

@@ -176,7 +176,8 @@ static void remove_dir_files(const char *dir) {
 
 static int checkpoint_save(const Model *m, const char *out_dir, int step) {
     char *dir = checkpoint_dir(out_dir, step), *opt = path_join(dir, "optimizer.safetensors");
-    int rc = model_save(m, dir, 0);
+    // with LoRA, the adapters are what trains: they are the checkpoint (the base is frozen)
+    int rc = m->lora ? lora_save(m, dir, "") : model_save(m, dir, 0);
     if (rc == 0) rc = model_save_optimizer(m, opt);
     free(opt);
     if (rc == 0) {
@@ -209,13 +210,17 @@ static int checkpoint_resume(Model *m, const char *out_dir) {
         step = atoi(text);
         free(text);
         char *dir = checkpoint_dir(out_dir, step), *opt = path_join(dir, "optimizer.safetensors");
-        Model saved;
-        if (model_load(&saved, dir) < 0) fatal("resume: %s", srl_error);
-        if (saved.n_params != m->n_params || saved.config.dim != m->config.dim || saved.config.n_layers != m->config.n_layers ||
-            saved.config.vocab_size != m->config.vocab_size)
-            fatal("resume: checkpoint %s does not match the model being trained", dir);
-        model_copy_weights(m, &saved);
-        model_free(&saved);
+        if (m->lora) {
+            if (model_lora_load(m, dir) < 0) fatal("resume: %s", srl_error);
+        } else {
+            Model saved;
+            if (model_load(&saved, dir) < 0) fatal("resume: %s", srl_error);
+            if (saved.n_params != m->n_params || saved.config.dim != m->config.dim ||
+                saved.config.n_layers != m->config.n_layers || saved.config.vocab_size != m->config.vocab_size)
+                fatal("resume: checkpoint %s does not match the model being trained", dir);
+            model_copy_weights(m, &saved);
+            model_free(&saved);
+        }
         if (model_load_optimizer(m, opt) < 0) fatal("resume: %s", srl_error);
         fprintf(stderr, "resuming from %s (step %d)\n", dir, step);
         free(dir), free(opt);
@@ -333,7 +338,7 @@ int train_lm(Model *m, const SeqSet *train, const SeqSet *heldout, const LMTrain
     if (total < 1) total = 1;
     LRSchedule sched = {cfg->lr, cfg->lr_min, (int)(cfg->warmup * total + 0.5f), total, 0};
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, cfg->weight_decay};
-    if (memory_check(model_bytes_train(&m->config, micro, longest(train)), cfg->label) < 0) return -1;
+    if (memory_check(model_bytes_train_model(m, micro, longest(train)), cfg->label) < 0) return -1;
     if (make_dirs(cfg->out_dir) < 0) return -1;
     int start = checkpoint_resume(m, cfg->out_dir);
     FILE *log = log_open(cfg->out_dir, start);
@@ -459,7 +464,7 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
     LRSchedule sched = {cfg->lr, cfg->lr_min, (int)(cfg->warmup * total + 0.5f), total, 0};
     AdamWConfig adam = {0.9f, 0.95f, 1e-8f, cfg->weight_decay};
     int longest_pair = longest(chosen) > longest(rejected) ? longest(chosen) : longest(rejected);
-    if (memory_check(model_bytes_train(&m->config, 2 * micro, longest_pair), "dpo") < 0) return -1;
+    if (memory_check(model_bytes_train_model(m, 2 * micro, longest_pair), "dpo") < 0) return -1;
     // replay: its own shuffled order, cut into batches of replay_batch, cycled through by step
     const SeqSet *replay = cfg->replay && cfg->replay->n > 0 && cfg->replay_weight > 0 ? cfg->replay : NULL;
     int replay_batch = 0, replay_micro = 0, replay_batches = 0, replay_epoch = -1;
@@ -469,7 +474,7 @@ int train_dpo(Model *m, const SeqSet *chosen, const SeqSet *rejected, const doub
         if (replay_batch > replay->n) replay_batch = replay->n;
         replay_micro = replay_batch < 2 * micro ? replay_batch : 2 * micro;
         replay_batches = (replay->n + replay_batch - 1) / replay_batch;
-        if (memory_check(model_bytes_train(&m->config, replay_micro, longest(replay)), "dpo replay") < 0) return -1;
+        if (memory_check(model_bytes_train_model(m, replay_micro, longest(replay)), "dpo replay") < 0) return -1;
         replay_order = xmalloc((size_t)replay->n * sizeof(int));
         replay_start = xmalloc((size_t)replay_batches * sizeof(int));
     }

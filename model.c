@@ -306,6 +306,134 @@ static size_t count_params(const Config *c) {
     return n;
 }
 
+// ----------------------------------------------------------------------------
+// LoRA parameters: for each target, A of every layer then B of every layer
+
+const char *const lora_target_names[N_LORA_TARGETS] = {"q", "k", "v", "o", "gate", "up", "down"};
+const char *const lora_module_names[N_LORA_TARGETS] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                       "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                                       "mlp.down_proj"};
+// The Params tensor (wq ... w_down) each target adapts.
+static const int lora_param_tensor[N_LORA_TARGETS] = {2, 3, 4, 5, 7, 8, 9};
+
+static void tensor_shape(const Config *c, int t, size_t *rows, size_t *cols);
+
+// IN and OUT of target t's linear layer.
+static void lora_in_out(const Config *c, int t, size_t *in, size_t *out) { tensor_shape(c, lora_param_tensor[t], out, in); }
+
+static float **lora_slot(LoRAParams *p, int t, int which) {
+    float **slots[N_LORA_TARGETS][2] = {{&p->q_a, &p->q_b},       {&p->k_a, &p->k_b},   {&p->v_a, &p->v_b},
+                                        {&p->o_a, &p->o_b},       {&p->gate_a, &p->gate_b},
+                                        {&p->up_a, &p->up_b},     {&p->down_a, &p->down_b}};
+    return slots[t][which];
+}
+
+// Floats of the adapters of config c and lc; points p into memory when it is not NULL.
+static size_t lora_point(LoRAParams *p, float *memory, const Config *c, const LoRAConfig *lc) {
+    size_t total = 0, L = (size_t)c->n_layers, r = (size_t)lc->r;
+    if (p) memset(p, 0, sizeof *p);
+    for (int t = 0; t < N_LORA_TARGETS; t++) {
+        if (!(lc->targets >> t & 1)) continue;
+        size_t in, out;
+        lora_in_out(c, t, &in, &out);
+        if (p) *lora_slot(p, t, 0) = memory + total;
+        total += L * r * in;
+        if (p) *lora_slot(p, t, 1) = memory + total;
+        total += L * out * r;
+    }
+    return total;
+}
+
+float *lora_tensor(const Model *m, const LoRAParams *p, int t, int which, int layer, size_t *rows, size_t *cols) {
+    size_t in, out;
+    lora_in_out(&m->config, t, &in, &out);
+    *rows = which ? out : (size_t)m->lora_config.r;
+    *cols = which ? (size_t)m->lora_config.r : in;
+    float *base = *lora_slot((LoRAParams *)p, t, which);
+    return base ? base + (size_t)layer * *rows * *cols : NULL;
+}
+
+void lora_tensor_name(char *out, size_t cap, int t, int which, int layer) {
+    snprintf(out, cap, "base_model.model.model.layers.%d.%s.lora_%c.weight", layer, lora_module_names[t], which ? 'B' : 'A');
+}
+
+int lora_targets_parse(const char *s, unsigned *targets) {
+    *targets = 0;
+    if (strcmp(s, "all") == 0) {
+        *targets = (1u << N_LORA_TARGETS) - 1;
+        return 0;
+    }
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int t = 0; t < N_LORA_TARGETS; t++) {
+            const char *hf = strchr(lora_module_names[t], '.') + 1;  // "q_proj"
+            if ((strlen(lora_target_names[t]) == n && strncmp(p, lora_target_names[t], n) == 0) ||
+                (strlen(hf) == n && strncmp(p, hf, n) == 0))
+                found = t;
+        }
+        if (found < 0) return errorf("LoRA targets: '%.*s' is none of q, k, v, o, gate, up, down", (int)n, p);
+        *targets |= 1u << found;
+        p += n;
+        if (*p == ',') p++;
+    }
+    if (!*targets) return errorf("LoRA targets: none given");
+    return 0;
+}
+
+static int lora_config_check(const Config *c, const LoRAConfig *lc) {
+    if (lc->r < 1 || lc->r > 65536) return errorf("LoRA rank %d is not between 1 and 65536", lc->r);
+    if (!(lc->alpha > 0) || !isfinite(lc->alpha)) return errorf("LoRA alpha %g is not a positive number", lc->alpha);
+    if (!lc->targets || lc->targets >> N_LORA_TARGETS) return errorf("LoRA: no valid target module");
+    (void)c;
+    return 0;
+}
+
+// Allocates the adapters of lc (zero) and attaches them.
+static int lora_attach(Model *m, const LoRAConfig *lc) {
+    if (m->lora) return errorf("the model already has LoRA adapters");
+    if (lora_config_check(&m->config, lc) < 0) return -1;
+    size_t n = lora_point(NULL, NULL, &m->config, lc);
+    if (memory_check(n * 4 * sizeof(float), "the LoRA adapters, their gradients and AdamW state") < 0) return -1;
+    m->lora_memory = xcalloc(n, sizeof(float));
+    lora_point(&m->lora_params, m->lora_memory, &m->config, lc);
+    m->n_lora = n;
+    m->lora_config = *lc;
+    m->lora = 1;
+    // training state of the base (if any) no longer applies
+    free(m->grads_memory), free(m->adam_m), free(m->adam_v);
+    m->grads_memory = m->adam_m = m->adam_v = NULL;
+    memset(&m->grads, 0, sizeof m->grads);
+    m->adam_step = 0;
+    return 0;
+}
+
+int model_lora_init(Model *m, const LoRAConfig *lc, uint64_t seed) {
+    if (lora_attach(m, lc) < 0) return -1;
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int t = 0; t < N_LORA_TARGETS; t++) {
+        if (!(lc->targets >> t & 1)) continue;
+        size_t in, out;
+        lora_in_out(&m->config, t, &in, &out);
+        float *a = *lora_slot(&m->lora_params, t, 0), bound = 1.0f / sqrtf((float)in);
+        for (size_t i = 0; i < (size_t)m->config.n_layers * lc->r * in; i++) a[i] = bound * (2.0f * rng_float(&rng) - 1.0f);
+    }
+    return 0;
+}
+
+void model_lora_detach(Model *m) {
+    if (!m->lora) return;
+    free(m->lora_memory), free(m->lora_grads_memory), free(m->adam_m), free(m->adam_v);
+    m->lora_memory = m->lora_grads_memory = m->adam_m = m->adam_v = NULL;
+    memset(&m->lora_params, 0, sizeof m->lora_params);
+    memset(&m->lora_grads, 0, sizeof m->lora_grads);
+    memset(&m->lora_config, 0, sizeof m->lora_config);
+    m->n_lora = 0;
+    m->lora = 0;
+    m->adam_step = 0;
+}
+
 // The RoPE rotation angles: position p turns pair i by p * inv_freq[i], with
 // inv_freq[i] = theta^(-2i/D), and Llama 3 scaling applied to the frequencies: the high ones
 // (short wavelengths) are kept, the low ones divided by factor, and those between blended.
@@ -787,6 +915,60 @@ void linear_forward_bf16(float *y, const float *x, const uint16_t *W, int N, int
     }
 }
 
+// The backward of a frozen bf16 layer to its input: dx (N, IN) (+)= dy (N, OUT) W, W (OUT, IN)
+// in bf16, each weight widened exactly, products and sums in float32. dx[n][i] is summed over
+// o = 0, 1, ..., OUT-1 in order by one thread (a tile of rows x 64 inputs stays in registers
+// while W streams past), so the result is the same for any thread count and batch.
+#define BF16_T_ROWS 4
+#define BF16_T_COLS 64
+void linear_backward_input_bf16(float *dx, const float *dy, const uint16_t *W, int N, int IN, int OUT, int accumulate_dx) {
+    int n_row_tiles = (N + BF16_T_ROWS - 1) / BF16_T_ROWS, n_col_tiles = (IN + BF16_T_COLS - 1) / BF16_T_COLS;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int rt = 0; rt < n_row_tiles; rt++) {
+        for (int ct = 0; ct < n_col_tiles; ct++) {
+            int n0 = rt * BF16_T_ROWS, i0 = ct * BF16_T_COLS;
+            int rows = N - n0 < BF16_T_ROWS ? N - n0 : BF16_T_ROWS, cols = IN - i0 < BF16_T_COLS ? IN - i0 : BF16_T_COLS;
+            float acc[BF16_T_ROWS][BF16_T_COLS] = {{0}}, w[BF16_T_COLS] = {0};
+            if (accumulate_dx)
+                for (int r = 0; r < rows; r++) memcpy(acc[r], dx + (size_t)(n0 + r) * IN + i0, (size_t)cols * sizeof(float));
+            for (int o = 0; o < OUT; o++) {
+                const uint16_t *wr = W + (size_t)o * IN + i0;
+                for (int c = 0; c < cols; c++) w[c] = bf16_to_f32(wr[c]);
+                for (int r = 0; r < rows; r++) {
+                    float d = dy[(size_t)(n0 + r) * OUT + o];
+                    for (int c = 0; c < BF16_T_COLS; c++) acc[r][c] += d * w[c];
+                }
+            }
+            for (int r = 0; r < rows; r++) memcpy(dx + (size_t)(n0 + r) * IN + i0, acc[r], (size_t)cols * sizeof(float));
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// a LoRA adapter on a linear layer: y (N, OUT) += s B A x with s = alpha / r, A (r, IN), B (OUT, r).
+// The forward keeps us = s x A^T (N, r) for the backward.
+
+static void lora_forward(float *y, float *us, const float *x, const float *A, const float *B, int N, int IN, int OUT, int r,
+                         float scale) {
+    linear_forward(us, x, A, N, IN, r);
+    for (size_t i = 0; i < (size_t)N * r; i++) us[i] *= scale;
+    matmul(y, OUT, us, r, B, r, B_TRANSPOSED, N, OUT, r, 1);
+}
+
+// Its backward, from dy (N, OUT):
+//   dB (OUT, r) += dy^T us;   du (N, r) = s dy B;   dA (r, IN) += du^T x;   dx (N, IN) += du A
+// dy_t is scratch for dy^T (OUT, N); du and du_t for du and its transpose, (N, r) each.
+static void lora_backward(float *dx, float *dA, float *dB, const float *dy, const float *x, const float *us, const float *A,
+                          const float *B, float *dy_t, float *du, float *du_t, int N, int IN, int OUT, int r, float scale) {
+    transpose(dy_t, dy, N, OUT);
+    matmul(dB, r, dy_t, N, us, r, B_ROWS, OUT, r, N, 1);
+    matmul(du, r, dy, OUT, B, r, B_ROWS, N, r, OUT, 0);
+    for (size_t i = 0; i < (size_t)N * r; i++) du[i] *= scale;
+    transpose(du_t, du, N, r);
+    matmul(dA, IN, du_t, N, x, IN, B_ROWS, r, IN, N, 1);
+    matmul(dx, IN, du, r, A, IN, B_ROWS, N, IN, r, 1);
+}
+
 // ----------------------------------------------------------------------------
 // RMSNorm: y = x * r * w with r = 1 / sqrt(mean(x^2) + eps), per row of C values.
 
@@ -804,8 +986,8 @@ static void rmsnorm_forward(float *out, float *rstd, const float *x, const float
 }
 
 // With g = dy * w:  dx = r * g - x * r^3 * mean(g * x)   (ADDED to dx: the residual stream's
-// gradient), and dw += sum over rows of dy * x * r. dw is summed column by column, each column
-// by one thread in row order.
+// gradient), and dw += sum over rows of dy * x * r (unless dw is NULL: a frozen norm). dw is
+// summed column by column, each column by one thread in row order.
 static void rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
                              int N, int C) {
 #pragma omp parallel for schedule(static)
@@ -818,6 +1000,7 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dy, const float 
         float k = dot * r * r * r / C;
         for (int i = 0; i < C; i++) dxr[i] += r * dyr[i] * w[i] - k * xr[i];
     }
+    if (!dw) return;
 #pragma omp parallel for schedule(static)
     for (int i0 = 0; i0 < C; i0 += 16) {
         int i1 = i0 + 16 < C ? i0 + 16 : C;
@@ -1107,7 +1290,7 @@ static size_t linear_max_out(const Config *c) {
     return m;
 }
 
-static size_t acts_float_count(const Config *c, int B, int T, Activations *a, float *base) {
+static size_t acts_float_count(const Config *c, int B, int T, int lora_r, Activations *a, float *base) {
     size_t N = (size_t)B * T, L = (size_t)c->n_layers, C = (size_t)c->dim, F = (size_t)c->hidden_dim;
     size_t V = (size_t)c->vocab_size, QD = (size_t)c->n_heads * c->head_dim, KVD = (size_t)c->n_kv_heads * c->head_dim;
     size_t H = (size_t)c->n_heads;
@@ -1126,6 +1309,7 @@ static size_t acts_float_count(const Config *c, int B, int T, Activations *a, fl
         {&a->d_gate, N * F}, {&a->d_up, N * F}, {&a->d_swiglu, N * F},
         // transposes for the weight gradients, and per-thread attention scratch
         {&a->scratch, max_out * N + threads * 2 * (size_t)T * T},
+        {&a->lora_u, L * N_LORA_TARGETS * N * (size_t)lora_r}, {&a->lora_du, 2 * N * (size_t)lora_r},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
@@ -1137,30 +1321,48 @@ static size_t acts_float_count(const Config *c, int B, int T, Activations *a, fl
 
 // Makes sure the activations hold a batch of B sequences of T tokens.
 static void acts_ensure(Model *m, int B, int T) {
-    if (m->acts_memory && B <= m->acts_B && T <= m->acts_T) {
+    int r = m->lora ? m->lora_config.r : 0;
+    if (m->acts_memory && B <= m->acts_B && T <= m->acts_T && r == m->acts_lora_r) {
         // the layout depends on (B, T): re-point the arrays for this shape inside the memory
-        acts_float_count(&m->config, B, T, &m->acts, m->acts_memory);
+        acts_float_count(&m->config, B, T, r, &m->acts, m->acts_memory);
         return;
     }
     free(m->acts_memory);
     if (B < m->acts_B) B = m->acts_B;
     if (T < m->acts_T) T = m->acts_T;
-    size_t n = acts_float_count(&m->config, B, T, &m->acts, NULL);
+    size_t n = acts_float_count(&m->config, B, T, r, &m->acts, NULL);
     m->acts_memory = xmalloc(n * sizeof(float));
     m->acts_B = B;
     m->acts_T = T;
-    acts_float_count(&m->config, B, T, &m->acts, m->acts_memory);
+    m->acts_lora_r = r;
+    acts_float_count(&m->config, B, T, r, &m->acts, m->acts_memory);
 }
 
 static void grads_ensure(Model *m) {
+    if (m->lora) {
+        if (m->lora_grads_memory) return;
+        m->lora_grads_memory = xcalloc(m->n_lora, sizeof(float));
+        lora_point(&m->lora_grads, m->lora_grads_memory, &m->config, &m->lora_config);
+        return;
+    }
     if (m->grads_memory) return;
     m->grads_memory = xcalloc(m->n_params, sizeof(float));
     params_point(&m->grads, m->grads_memory, &m->config);
 }
 
+// What training updates: the adapters when there are, else every weight. p, g: (n).
+static void trained_params(const Model *m, float **p, float **g, size_t *n) {
+    *p = m->lora ? m->lora_memory : m->params_memory;
+    *g = m->lora ? m->lora_grads_memory : m->grads_memory;
+    *n = m->lora ? m->n_lora : m->n_params;
+}
+
 void model_zero_grad(Model *m) {
     grads_ensure(m);
-    memset(m->grads_memory, 0, m->n_params * sizeof(float));
+    float *p, *g;
+    size_t n;
+    trained_params(m, &p, &g, &n);
+    memset(g, 0, n * sizeof(float));
 }
 
 // positions[n] = n % T: every sequence of the batch starts at position 0.
@@ -1176,8 +1378,69 @@ static void check_tokens(const Config *c, const int *tokens, int n, const char *
             fatal("%s id %d at position %d is outside the vocabulary (0..%d)", what, tokens[i], i, c->vocab_size - 1);
 }
 
+// One linear layer's weight, in whichever form the model holds it (see inference_weight).
+typedef struct {
+    const float *w;          // (OUT, IN) float32, or NULL
+    const float *packed;     // its packed copy, or NULL
+    const uint16_t *w16;     // (OUT, IN) bf16, or NULL
+} LinearWeight;
+static LinearWeight inference_weight(const Model *m, int t, int l);
+static void inference_linear(float *y, const float *x, LinearWeight W, int n, int IN, int OUT);
+
+// Slice l of Params tensor t (a weight or its gradient).
+static float *param_layer(const Params *p, const Config *c, int t, int l) {
+    float *ptrs[N_PARAM_TENSORS] = {p->token_embedding, p->attn_norm, p->wq, p->wk, p->wv, p->wo,
+                                    p->mlp_norm, p->w_gate, p->w_up, p->w_down, p->final_norm, p->lm_head};
+    size_t rows, cols;
+    tensor_shape(c, t, &rows, &cols);
+    return ptrs[t] + (size_t)l * rows * (cols ? cols : 1);
+}
+
+// Linear layer lt (LORA_Q ... LORA_DOWN) of layer l: y (N, OUT) = x W^T, plus the adapter's
+// update when lt is adapted (us: (N, r) where the adapter keeps s x A^T).
+static void layer_linear_forward(const Model *m, int lt, int l, float *y, const float *x, int N, float *us) {
+    size_t in, out;
+    lora_in_out(&m->config, lt, &in, &out);
+    inference_linear(y, x, inference_weight(m, lora_param_tensor[lt], l), N, (int)in, (int)out);
+    if (!m->lora || !(m->lora_config.targets >> lt & 1)) return;
+    size_t rows, cols;
+    const float *A = lora_tensor(m, &m->lora_params, lt, 0, l, &rows, &cols);
+    const float *B = lora_tensor(m, &m->lora_params, lt, 1, l, &rows, &cols);
+    int r = m->lora_config.r;
+    lora_forward(y, us, x, A, B, N, (int)in, (int)out, r, m->lora_config.alpha / (float)r);
+}
+
+// Where the training forward keeps layer l's us for target lt.
+static float *lora_u_slot(const Model *m, int lt, int l) {
+    return m->acts.lora_u + ((size_t)l * N_LORA_TARGETS + lt) * (size_t)m->B * m->T * m->lora_config.r;
+}
+
+// Its backward, from dy (N, OUT): dx (N, IN) (+)= dy W (+ the adapter's part), with the gradient
+// of W (every weight trains) or of the adapter (LoRA: W is frozen and gets none).
+static void layer_linear_backward(Model *m, int lt, int l, float *dx, const float *dy, const float *x, int accumulate_dx) {
+    const Config *c = &m->config;
+    Activations *a = &m->acts;
+    int N = m->B * m->T, t = lora_param_tensor[lt];
+    size_t in, out;
+    lora_in_out(c, lt, &in, &out);
+    if (!m->lora) {
+        linear_backward(dx, param_layer(&m->grads, c, t, l), dy, x, param_layer(&m->params, c, t, l), a->scratch, N, (int)in,
+                        (int)out, accumulate_dx);
+        return;
+    }
+    LinearWeight W = inference_weight(m, t, l);
+    if (W.w16) linear_backward_input_bf16(dx, dy, W.w16, N, (int)in, (int)out, accumulate_dx);
+    else matmul(dx, (int)in, dy, (int)out, W.w, (int)in, B_ROWS, N, (int)in, (int)out, accumulate_dx);
+    if (!(m->lora_config.targets >> lt & 1)) return;
+    size_t rows, cols;
+    int r = m->lora_config.r;
+    lora_backward(dx, lora_tensor(m, &m->lora_grads, lt, 0, l, &rows, &cols), lora_tensor(m, &m->lora_grads, lt, 1, l, &rows, &cols),
+                  dy, x, lora_u_slot(m, lt, l), lora_tensor(m, &m->lora_params, lt, 0, l, &rows, &cols),
+                  lora_tensor(m, &m->lora_params, lt, 1, l, &rows, &cols), a->scratch, a->lora_du, a->lora_du + (size_t)N * r, N,
+                  (int)in, (int)out, r, m->lora_config.alpha / (float)r);
+}
+
 void model_forward(Model *m, const int *inputs, const int *targets, int B, int T) {
-    if (m->weights_bf16) fatal("model_forward: a model held in bf16 is for inference only (load it as f32 to train or score)");
     const Config *c = &m->config;
     if (rope_ensure(m, T) < 0) fatal("%s", srl_error);
     check_tokens(c, inputs, B * T, "input token");
@@ -1193,34 +1456,35 @@ void model_forward(Model *m, const int *inputs, const int *targets, int B, int T
     size_t NC = (size_t)N * C;
     int *pos = batch_positions(B, T);
 
-    embedding_forward(a->residual, p->token_embedding, inputs, N, C);
+    if (m->weights_bf16) embedding_forward_bf16(a->residual, m->bf16.token_embedding, inputs, N, C);
+    else embedding_forward(a->residual, p->token_embedding, inputs, N, C);
     for (int l = 0; l < c->n_layers; l++) {
         const float *x = a->residual + l * NC;
         float *norm = a->attn_norm_out + l * NC;
         float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KVD, *v = a->v + (size_t)l * N * KVD;
         float *att_out = a->att_out + (size_t)l * N * QD, *mid = a->mid + l * NC;
         rmsnorm_forward(norm, a->attn_rstd + (size_t)l * N, x, p->attn_norm + (size_t)l * C, N, C, c->norm_eps);
-        linear_forward(q, norm, p->wq + (size_t)l * QD * C, N, C, QD);
-        linear_forward(k, norm, p->wk + (size_t)l * KVD * C, N, C, KVD);
-        linear_forward(v, norm, p->wv + (size_t)l * KVD * C, N, C, KVD);
+        layer_linear_forward(m, LORA_Q, l, q, norm, N, lora_u_slot(m, LORA_Q, l));
+        layer_linear_forward(m, LORA_K, l, k, norm, N, lora_u_slot(m, LORA_K, l));
+        layer_linear_forward(m, LORA_V, l, v, norm, N, lora_u_slot(m, LORA_V, l));
         rope_forward(q, pos, N, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         rope_forward(k, pos, N, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         attention_forward(att_out, a->att + (size_t)l * N * H * T, q, k, v, B, T, H, KV, D);
-        linear_forward(mid, att_out, p->wo + (size_t)l * C * QD, N, QD, C);
+        layer_linear_forward(m, LORA_O, l, mid, att_out, N, lora_u_slot(m, LORA_O, l));
         for (size_t i = 0; i < NC; i++) mid[i] += x[i];
 
         float *norm2 = a->mlp_norm_out + l * NC;
         float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F, *sw = a->swiglu + (size_t)l * N * F;
         float *out = a->residual + (l + 1) * NC;
         rmsnorm_forward(norm2, a->mlp_rstd + (size_t)l * N, mid, p->mlp_norm + (size_t)l * C, N, C, c->norm_eps);
-        linear_forward(gate, norm2, p->w_gate + (size_t)l * F * C, N, C, F);
-        linear_forward(up, norm2, p->w_up + (size_t)l * F * C, N, C, F);
+        layer_linear_forward(m, LORA_GATE, l, gate, norm2, N, lora_u_slot(m, LORA_GATE, l));
+        layer_linear_forward(m, LORA_UP, l, up, norm2, N, lora_u_slot(m, LORA_UP, l));
         swiglu_forward(sw, gate, up, (size_t)N * F);
-        linear_forward(out, sw, p->w_down + (size_t)l * C * F, N, F, C);
+        layer_linear_forward(m, LORA_DOWN, l, out, sw, N, lora_u_slot(m, LORA_DOWN, l));
         for (size_t i = 0; i < NC; i++) out[i] += mid[i];
     }
     rmsnorm_forward(a->final_norm_out, a->final_rstd, a->residual + c->n_layers * NC, p->final_norm, N, C, c->norm_eps);
-    linear_forward(a->logits, a->final_norm_out, p->lm_head, N, C, V);
+    inference_linear(a->logits, a->final_norm_out, inference_weight(m, 11, 0), N, C, V);
     if (targets) {
         for (int i = 0; i < N; i++)
             if (targets[i] >= V) fatal("target id %d at position %d is outside the vocabulary", targets[i], i);
@@ -1232,9 +1496,11 @@ void model_forward(Model *m, const int *inputs, const int *targets, int B, int T
 void model_backward(Model *m, const float *d_logprob) {
     const Config *c = &m->config;
     if (!m->targets) fatal("model_backward needs a forward with targets");
+    if (m->weights_bf16 && !m->lora) fatal("model_backward: bf16 weights are frozen: train LoRA adapters on them, or load as f32");
     grads_ensure(m);
     Activations *a = &m->acts;
     Params *p = &m->params, *g = &m->grads;
+    int frozen = m->lora;  // the base gets no gradient
     int B = m->B, T = m->T, N = B * T, C = c->dim, F = c->hidden_dim, V = c->vocab_size, H = c->n_heads;
     int KV = c->n_kv_heads, D = c->head_dim, QD = H * D, KVD = KV * D;
     size_t NC = (size_t)N * C;
@@ -1244,40 +1510,39 @@ void model_backward(Model *m, const float *d_logprob) {
 
     // the head: logits = final_norm_out lm_head^T
     logprob_backward(a->logits, d_logprob, m->targets, N, V);
-    linear_backward(a->d_norm_out, g->lm_head, a->logits, a->final_norm_out, p->lm_head, dy_t, N, C, V, 0);
+    if (!frozen) linear_backward(a->d_norm_out, g->lm_head, a->logits, a->final_norm_out, p->lm_head, dy_t, N, C, V, 0);
+    else if (m->weights_bf16) linear_backward_input_bf16(a->d_norm_out, a->logits, m->bf16.lm_head, N, C, V, 0);
+    else matmul(a->d_norm_out, C, a->logits, V, p->lm_head, C, B_ROWS, N, C, V, 0);
     memset(a->d_residual, 0, NC * sizeof(float));
-    rmsnorm_backward(a->d_residual, g->final_norm, a->d_norm_out, a->residual + c->n_layers * NC, p->final_norm,
+    rmsnorm_backward(a->d_residual, frozen ? NULL : g->final_norm, a->d_norm_out, a->residual + c->n_layers * NC, p->final_norm,
                      a->final_rstd, N, C);
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         // MLP block: out = mid + down(swiglu(gate(norm2), up(norm2))); d_residual flows on to mid
         const float *mid = a->mid + l * NC, *norm2 = a->mlp_norm_out + l * NC;
         const float *gate = a->gate + (size_t)l * N * F, *up = a->up + (size_t)l * N * F, *sw = a->swiglu + (size_t)l * N * F;
-        linear_backward(a->d_swiglu, g->w_down + (size_t)l * C * F, a->d_residual, sw, p->w_down + (size_t)l * C * F, dy_t, N, F,
-                        C, 0);
+        layer_linear_backward(m, LORA_DOWN, l, a->d_swiglu, a->d_residual, sw, 0);
         swiglu_backward(a->d_gate, a->d_up, a->d_swiglu, gate, up, (size_t)N * F);
-        linear_backward(a->d_norm_out, g->w_gate + (size_t)l * F * C, a->d_gate, norm2, p->w_gate + (size_t)l * F * C, dy_t, N, C,
-                        F, 0);
-        linear_backward(a->d_norm_out, g->w_up + (size_t)l * F * C, a->d_up, norm2, p->w_up + (size_t)l * F * C, dy_t, N, C, F, 1);
-        rmsnorm_backward(a->d_residual, g->mlp_norm + (size_t)l * C, a->d_norm_out, mid, p->mlp_norm + (size_t)l * C,
-                         a->mlp_rstd + (size_t)l * N, N, C);
+        layer_linear_backward(m, LORA_GATE, l, a->d_norm_out, a->d_gate, norm2, 0);
+        layer_linear_backward(m, LORA_UP, l, a->d_norm_out, a->d_up, norm2, 1);
+        rmsnorm_backward(a->d_residual, frozen ? NULL : g->mlp_norm + (size_t)l * C, a->d_norm_out, mid,
+                         p->mlp_norm + (size_t)l * C, a->mlp_rstd + (size_t)l * N, N, C);
 
         // attention block: mid = x + o_proj(attention(q, k, v)); d_residual flows on to x
         const float *x = a->residual + l * NC, *norm = a->attn_norm_out + l * NC;
         const float *q = a->q + (size_t)l * N * QD, *k = a->k + (size_t)l * N * KVD, *v = a->v + (size_t)l * N * KVD;
-        linear_backward(a->d_att_out, g->wo + (size_t)l * C * QD, a->d_residual, a->att_out + (size_t)l * N * QD,
-                        p->wo + (size_t)l * C * QD, dy_t, N, QD, C, 0);
+        layer_linear_backward(m, LORA_O, l, a->d_att_out, a->d_residual, a->att_out + (size_t)l * N * QD, 0);
         attention_backward(a->d_q, a->d_k, a->d_v, a->d_att_out, a->att + (size_t)l * N * H * T, q, k, v, B, T, H, KV, D,
                            attn_scratch);
         rope_backward(a->d_q, pos, N, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         rope_backward(a->d_k, pos, N, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
-        linear_backward(a->d_norm_out, g->wq + (size_t)l * QD * C, a->d_q, norm, p->wq + (size_t)l * QD * C, dy_t, N, C, QD, 0);
-        linear_backward(a->d_norm_out, g->wk + (size_t)l * KVD * C, a->d_k, norm, p->wk + (size_t)l * KVD * C, dy_t, N, C, KVD, 1);
-        linear_backward(a->d_norm_out, g->wv + (size_t)l * KVD * C, a->d_v, norm, p->wv + (size_t)l * KVD * C, dy_t, N, C, KVD, 1);
-        rmsnorm_backward(a->d_residual, g->attn_norm + (size_t)l * C, a->d_norm_out, x, p->attn_norm + (size_t)l * C,
-                         a->attn_rstd + (size_t)l * N, N, C);
+        layer_linear_backward(m, LORA_Q, l, a->d_norm_out, a->d_q, norm, 0);
+        layer_linear_backward(m, LORA_K, l, a->d_norm_out, a->d_k, norm, 1);
+        layer_linear_backward(m, LORA_V, l, a->d_norm_out, a->d_v, norm, 1);
+        rmsnorm_backward(a->d_residual, frozen ? NULL : g->attn_norm + (size_t)l * C, a->d_norm_out, x,
+                         p->attn_norm + (size_t)l * C, a->attn_rstd + (size_t)l * N, N, C);
     }
-    embedding_backward(g->token_embedding, a->d_residual, m->inputs, N, C);
+    if (!frozen) embedding_backward(g->token_embedding, a->d_residual, m->inputs, N, C);
     free(pos);
 }
 
@@ -1307,13 +1572,16 @@ void model_sequence_logprobs(const Model *m, const float *mask, double *out) {
 // for any thread count.
 float model_grad_norm(const Model *m) {
     const size_t chunk = 1 << 16;
-    size_t n_chunks = (m->n_params + chunk - 1) / chunk;
+    float *params, *grads;
+    size_t n;
+    trained_params(m, &params, &grads, &n);
+    size_t n_chunks = (n + chunk - 1) / chunk;
     double *partial = xcalloc(n_chunks, sizeof(double));
 #pragma omp parallel for schedule(static)
     for (size_t ci = 0; ci < n_chunks; ci++) {
-        size_t end = (ci + 1) * chunk < m->n_params ? (ci + 1) * chunk : m->n_params;
+        size_t end = (ci + 1) * chunk < n ? (ci + 1) * chunk : n;
         double s = 0.0;
-        for (size_t i = ci * chunk; i < end; i++) s += (double)m->grads_memory[i] * m->grads_memory[i];
+        for (size_t i = ci * chunk; i < end; i++) s += (double)grads[i] * grads[i];
         partial[ci] = s;
     }
     double total = 0.0;
@@ -1323,8 +1591,11 @@ float model_grad_norm(const Model *m) {
 }
 
 void model_scale_grads(Model *m, float scale) {
+    float *params, *grads;
+    size_t n;
+    trained_params(m, &params, &grads, &n);
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < m->n_params; i++) m->grads_memory[i] *= scale;
+    for (size_t i = 0; i < n; i++) grads[i] *= scale;
 }
 
 float model_clip_grads(Model *m, float max_norm) {
@@ -1336,27 +1607,38 @@ float model_clip_grads(Model *m, float max_norm) {
 // As torch.optim.AdamW: p -= lr * wd * p (matrices only), then
 //   m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2,
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+static void adamw_update(float *p, const float *g, float *mm, float *vv, size_t n, const AdamWConfig *cfg, float decay,
+                         float step_size, float bc2_sqrt) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= decay;
+        mm[i] = cfg->beta1 * mm[i] + (1.0f - cfg->beta1) * g[i];
+        vv[i] = cfg->beta2 * vv[i] + (1.0f - cfg->beta2) * g[i] * g[i];
+        p[i] -= step_size * mm[i] / (sqrtf(vv[i]) / bc2_sqrt + cfg->eps);
+    }
+}
+
 void model_adamw_step(Model *m, const AdamWConfig *cfg, float lr) {
+    float *params, *grads;
+    size_t n;
+    trained_params(m, &params, &grads, &n);
     if (!m->adam_m) {
-        m->adam_m = xcalloc(m->n_params, sizeof(float));
-        m->adam_v = xcalloc(m->n_params, sizeof(float));
+        m->adam_m = xcalloc(n, sizeof(float));
+        m->adam_v = xcalloc(n, sizeof(float));
     }
     m->adam_step++;
     double bc1 = 1.0 - pow(cfg->beta1, (double)m->adam_step), bc2 = 1.0 - pow(cfg->beta2, (double)m->adam_step);
     float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    if (m->lora) {  // the adapters are all matrices: all decay
+        adamw_update(params, grads, m->adam_m, m->adam_v, n, cfg, 1.0f - lr * cfg->weight_decay, step_size, bc2_sqrt);
+        return;
+    }
     size_t sizes[N_PARAM_TENSORS], offset = 0;
     param_sizes(&m->config, sizes);
     for (int t = 0; t < N_PARAM_TENSORS; t++) {
         float decay = param_tensor_decays[t] ? 1.0f - lr * cfg->weight_decay : 1.0f;
-        float *p = m->params_memory + offset, *g = m->grads_memory + offset;
-        float *mm = m->adam_m + offset, *vv = m->adam_v + offset;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < sizes[t]; i++) {
-            p[i] *= decay;
-            mm[i] = cfg->beta1 * mm[i] + (1.0f - cfg->beta1) * g[i];
-            vv[i] = cfg->beta2 * vv[i] + (1.0f - cfg->beta2) * g[i] * g[i];
-            p[i] -= step_size * mm[i] / (sqrtf(vv[i]) / bc2_sqrt + cfg->eps);
-        }
+        adamw_update(params + offset, grads + offset, m->adam_m + offset, m->adam_v + offset, sizes[t], cfg, decay, step_size,
+                     bc2_sqrt);
         offset += sizes[t];
     }
 }
@@ -1906,6 +2188,24 @@ int model_load(Model *m, const char *path) { return model_load_as(m, path, LOAD_
 
 int model_load_as(Model *m, const char *path, int load_dtype) {
     memset(m, 0, sizeof *m);
+    char base[4096];
+    int adapter = lora_adapter_base(path, base, sizeof base);
+    if (adapter < 0) return -1;
+    if (adapter) {
+        if (lora_adapter_base(base, (char[8]){0}, 8) != 0)
+            return errorf("%s: its base %s is not a model folder (an adapter of an adapter?)", path, base);
+        char err[sizeof srl_error];
+        if (model_load_as(m, base, load_dtype) < 0) {
+            snprintf(err, sizeof err, "%s", srl_error);
+            return errorf("%s: loading its base: %s", path, err);
+        }
+        if (model_lora_load(m, path) < 0) {
+            snprintf(err, sizeof err, "%s", srl_error);
+            model_free(m);
+            return errorf("%s", err);
+        }
+        return 0;
+    }
     if (dir_exists(path)) return load_hf_folder(m, path, load_dtype);
     if (!file_exists(path)) return errorf("%s: no such file or folder", path);
     if (load_llama2c(m, path) < 0) {
@@ -2041,6 +2341,7 @@ void model_copy_weights(Model *dst, const Model *src) {
 }
 
 void model_free(Model *m) {
+    model_lora_detach(m);
     model_drop_packed_weights(m);
     bf16_free(&m->bf16);
     free(m->params_memory);
@@ -2075,7 +2376,7 @@ size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len, int weight
 
 size_t model_bytes_train(const Config *c, int B, int T) {
     Activations a;
-    return (4 * count_params(c) + acts_float_count(c, B, T, &a, NULL)) * sizeof(float);
+    return (4 * count_params(c) + acts_float_count(c, B, T, 0, &a, NULL)) * sizeof(float);
 }
 
 // ----------------------------------------------------------------------------
@@ -2161,13 +2462,6 @@ void model_drop_packed_weights(Model *m) {
     memset(&m->packed, 0, sizeof m->packed);
 }
 
-// One linear layer's weight for inference, in whichever form the model holds it.
-typedef struct {
-    const float *w;          // (OUT, IN) float32, or NULL
-    const float *packed;     // its packed copy, or NULL
-    const uint16_t *w16;     // (OUT, IN) bf16, or NULL
-} LinearWeight;
-
 // Tensor t of layer l: one of the linear layers (2-5, 7-9) or the head (11).
 static LinearWeight inference_weight(const Model *m, int t, int l) {
     LinearWeight lw = {0};
@@ -2210,19 +2504,19 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
     }
     if (rope_ensure(m, max_pos + 1) < 0) fatal("%s", srl_error);
     check_tokens(c, tokens, n, "token");
-    size_t threads = (size_t)max_threads();
-    float *mem = xmalloc(((size_t)n * (3 * C + 2 * QD + 2 * KVD + 2 * F) + threads * cache->max_len) * sizeof(float));
+    size_t threads = (size_t)max_threads(), r = m->lora ? (size_t)m->lora_config.r : 0;
+    float *mem = xmalloc(((size_t)n * (3 * C + 2 * QD + 2 * KVD + 2 * F + r) + threads * cache->max_len) * sizeof(float));
     float *x = mem, *norm = x + (size_t)n * C, *tmp = norm + (size_t)n * C, *q = tmp + (size_t)n * C;
     float *att_out = q + (size_t)n * QD, *k = att_out + (size_t)n * QD, *v = k + (size_t)n * KVD;
-    float *gate = v + (size_t)n * KVD, *up = gate + (size_t)n * F, *scores = up + (size_t)n * F;
+    float *gate = v + (size_t)n * KVD, *up = gate + (size_t)n * F, *us = up + (size_t)n * F, *scores = us + (size_t)n * r;
 
     if (m->weights_bf16) embedding_forward_bf16(x, m->bf16.token_embedding, tokens, n, C);
     else embedding_forward(x, p->token_embedding, tokens, n, C);
     for (int l = 0; l < c->n_layers; l++) {
         rmsnorm_forward(norm, NULL, x, p->attn_norm + (size_t)l * C, n, C, c->norm_eps);
-        inference_linear(q, norm, inference_weight(m, 2, l), n, C, QD);
-        inference_linear(k, norm, inference_weight(m, 3, l), n, C, KVD);
-        inference_linear(v, norm, inference_weight(m, 4, l), n, C, KVD);
+        layer_linear_forward(m, LORA_Q, l, q, norm, n, us);
+        layer_linear_forward(m, LORA_K, l, k, norm, n, us);
+        layer_linear_forward(m, LORA_V, l, v, norm, n, us);
         rope_forward(q, positions, n, H, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         rope_forward(k, positions, n, KV, D, m->rope_cos, m->rope_sin, c->rope_interleaved);
         for (int r = 0; r < n; r++) {
@@ -2240,13 +2534,13 @@ void model_forward_rows(Model *m, KVCache *cache, int n, const int *tokens, cons
                           cache_values(cache, l, slots[r]) + kvh * D, KVD, positions[r] + 1, D,
                           scores + (size_t)thread_id() * cache->max_len);
         }
-        inference_linear(tmp, att_out, inference_weight(m, 5, l), n, QD, C);
+        layer_linear_forward(m, LORA_O, l, tmp, att_out, n, us);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
         rmsnorm_forward(norm, NULL, x, p->mlp_norm + (size_t)l * C, n, C, c->norm_eps);
-        inference_linear(gate, norm, inference_weight(m, 7, l), n, C, F);
-        inference_linear(up, norm, inference_weight(m, 8, l), n, C, F);
+        layer_linear_forward(m, LORA_GATE, l, gate, norm, n, us);
+        layer_linear_forward(m, LORA_UP, l, up, norm, n, us);
         swiglu_forward(gate, gate, up, (size_t)n * F);
-        inference_linear(tmp, gate, inference_weight(m, 9, l), n, F, C);
+        layer_linear_forward(m, LORA_DOWN, l, tmp, gate, n, us);
         for (size_t i = 0; i < (size_t)n * C; i++) x[i] += tmp[i];
     }
     // the head, on the rows whose logits are wanted, gathered together
@@ -2566,7 +2860,8 @@ int model_save_optimizer(const Model *m, const char *path) {
     snprintf(meta, sizeof meta, "\"adam_step\":\"%ld\"", m->adam_step);
     const char *names[2] = {"adam_m", "adam_v"};
     const float *data[2] = {m->adam_m, m->adam_v};
-    size_t numel[2] = {m->n_params, m->n_params};
+    size_t n = m->lora ? m->n_lora : m->n_params;
+    size_t numel[2] = {n, n};
     return safetensors_write_f32(path, 2, names, data, numel, meta);
 }
 
@@ -2575,15 +2870,16 @@ int model_load_optimizer(Model *m, const char *path) {
     if (safetensors_open(&st, path) < 0) return -1;
     SafeTensor tm, tv;
     int rc = 0;
+    size_t n = m->lora ? m->n_lora : m->n_params;
     if (safetensors_find(&st, "adam_m", &tm) < 0 || safetensors_find(&st, "adam_v", &tv) < 0) rc = -1;
-    else if (tm.numel != m->n_params || tv.numel != m->n_params || tm.dtype != DTYPE_F32 || tv.dtype != DTYPE_F32)
-        rc = errorf("%s: optimizer state is for %zu parameters in F32, the model has %zu", path, tm.numel, m->n_params);
+    else if (tm.numel != n || tv.numel != n || tm.dtype != DTYPE_F32 || tv.dtype != DTYPE_F32)
+        rc = errorf("%s: optimizer state is for %zu parameters in F32, the model trains %zu", path, tm.numel, n);
     const char *step = json_get_string(json_get(st.header.root, "__metadata__"), "adam_step");
     if (rc == 0 && !step) rc = errorf("%s: no adam_step in the metadata", path);
     if (rc == 0) {
         if (!m->adam_m) {
-            m->adam_m = xcalloc(m->n_params, sizeof(float));
-            m->adam_v = xcalloc(m->n_params, sizeof(float));
+            m->adam_m = xcalloc(n, sizeof(float));
+            m->adam_v = xcalloc(n, sizeof(float));
         }
         safetensor_to_f32(&tm, m->adam_m);
         safetensor_to_f32(&tv, m->adam_v);
@@ -2591,4 +2887,247 @@ int model_load_optimizer(Model *m, const char *path) {
     }
     safetensors_close(&st);
     return rc;
+}
+
+// ----------------------------------------------------------------------------
+// LoRA adapters on disk, in PEFT's format (what peft's save_pretrained writes and
+// PeftModel.from_pretrained reads): adapter_config.json, and adapter_model.safetensors holding
+// base_model.model.model.layers.{i}.{self_attn,mlp}.{q,k,v,o,gate,up,down}_proj.lora_{A,B}.weight,
+// A (r, in) and B (out, r), F32.
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// PEFT's name for a module: "q_proj" for self_attn.q_proj.
+static const char *lora_hf_name(int t) { return strchr(lora_module_names[t], '.') + 1; }
+
+// A safetensors file of named 2-D F32 tensors (rows[i], cols[i]) in name order, atomically.
+static int safetensors_write_2d(const char *path, int n, char **names, const float *const *data, const size_t *rows,
+                                const size_t *cols) {
+    int *order = xmalloc((size_t)n * sizeof(int));
+    char **sorted = xmalloc((size_t)n * sizeof(char *));
+    memcpy(sorted, names, (size_t)n * sizeof(char *));
+    qsort(sorted, (size_t)n, sizeof(char *), compare_names);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (names[j] == sorted[i]) order[i] = j;
+    Buf header = {0};
+    buf_printf(&header, "{\"__metadata__\":{\"format\":\"pt\"}");
+    size_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        int j = order[i];
+        size_t bytes = rows[j] * cols[j] * 4;
+        buf_printf(&header, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],\"data_offsets\":[%zu,%zu]}", names[j], rows[j],
+                   cols[j], offset, offset + bytes);
+        offset += bytes;
+    }
+    buf_append_char(&header, '}');
+    while (header.len % 8) buf_append_char(&header, ' ');
+    AtomicFile af;
+    int rc = atomic_open(&af, path);
+    if (rc == 0) {
+        unsigned char len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
+        fwrite(len8, 1, 8, af.f);
+        fwrite(header.data, 1, header.len, af.f);
+        for (int i = 0; i < n; i++) fwrite(data[order[i]], sizeof(float), rows[order[i]] * cols[order[i]], af.f);
+        rc = atomic_commit(&af);
+    }
+    buf_free(&header);
+    free(order), free(sorted);
+    return rc;
+}
+
+int lora_save(const Model *m, const char *dir, const char *base_name) {
+    if (!m->lora) return errorf("%s: the model has no LoRA adapters to save", dir);
+    if (make_dirs(dir) < 0) return -1;
+    const LoRAConfig *lc = &m->lora_config;
+    // adapter_config.json as peft writes it (sorted keys; target_modules sorted)
+    const char *targets[N_LORA_TARGETS];
+    int n_targets = 0;
+    for (int t = 0; t < N_LORA_TARGETS; t++)
+        if (lc->targets >> t & 1) targets[n_targets++] = lora_hf_name(t);
+    qsort(targets, (size_t)n_targets, sizeof(char *), compare_names);
+    Buf b = {0};
+    buf_append_str(&b, "{\n  \"alpha_pattern\": {},\n  \"auto_mapping\": null,\n  \"base_model_name_or_path\": ");
+    buf_json_string(&b, base_name, strlen(base_name));
+    buf_printf(&b, ",\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": true,\n"
+                   "  \"init_lora_weights\": true,\n  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n"
+                   "  \"lora_alpha\": %.9g,\n  \"lora_dropout\": 0.0,\n  \"modules_to_save\": null,\n  \"peft_type\": \"LORA\",\n"
+                   "  \"r\": %d,\n  \"rank_pattern\": {},\n  \"revision\": null,\n  \"target_modules\": [",
+               (double)lc->alpha, lc->r);
+    for (int i = 0; i < n_targets; i++) buf_printf(&b, "%s\n    \"%s\"", i ? "," : "", targets[i]);
+    buf_append_str(&b, "\n  ],\n  \"task_type\": \"CAUSAL_LM\",\n  \"use_dora\": false,\n  \"use_rslora\": false\n}\n");
+    char *cpath = path_join(dir, "adapter_config.json"), *tpath = path_join(dir, "adapter_model.safetensors");
+    int rc = write_file_atomic(cpath, b.data, b.len);
+    buf_free(&b);
+    // the tensors
+    int n = m->config.n_layers * n_targets * 2, k = 0;
+    char **names = xmalloc((size_t)n * sizeof(char *));
+    const float **data = xmalloc((size_t)n * sizeof(float *));
+    size_t *rows = xmalloc((size_t)n * sizeof(size_t)), *cols = xmalloc((size_t)n * sizeof(size_t));
+    for (int l = 0; l < m->config.n_layers; l++)
+        for (int t = 0; t < N_LORA_TARGETS; t++)
+            for (int which = 0; which < 2 && (lc->targets >> t & 1); which++, k++) {
+                names[k] = xmalloc(128);
+                lora_tensor_name(names[k], 128, t, which, l);
+                data[k] = lora_tensor(m, &m->lora_params, t, which, l, &rows[k], &cols[k]);
+            }
+    if (rc == 0) rc = safetensors_write_2d(tpath, n, names, data, rows, cols);
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names), free(data), free(rows), free(cols), free(cpath), free(tpath);
+    return rc;
+}
+
+// Reads adapter_config.json: r, lora_alpha, target_modules. What srl does not do (rsLoRA, DoRA,
+// per-module ranks, biases, fan_in_fan_out, some layers only, saved modules) is refused.
+static int lora_read_config(const char *path, LoRAConfig *lc, char *base, size_t cap) {
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, 1 << 20) < 0) return -1;
+    JsonDoc doc;
+    if (json_parse(&doc, text, len) < 0) {
+        free(text);
+        return errorf("%s: %s", path, srl_error);
+    }
+    const JsonValue *root = doc.root;
+    int rc = 0;
+    long long r = 0;
+    double alpha = 0;
+    const char *peft_type = json_get_string(root, "peft_type"), *bias = json_get_string(root, "bias");
+    const JsonValue *tm = json_get(root, "target_modules");
+    const char *unsupported[] = {"use_rslora", "use_dora", "fan_in_fan_out"};
+    memset(lc, 0, sizeof *lc);
+    if (!root || root->type != JSON_OBJECT) rc = errorf("%s: not a JSON object", path);
+    else if (!peft_type || strcmp(peft_type, "LORA") != 0) rc = errorf("%s: peft_type is not \"LORA\"", path);
+    else if (json_get_int(root, "r", &r) < 0 || r < 1 || r > 65536) rc = errorf("%s: r is not an integer from 1 to 65536", path);
+    else if (json_get_number(root, "lora_alpha", &alpha) < 0 || !(alpha > 0) || alpha > 1e6)
+        rc = errorf("%s: lora_alpha is not a positive number", path);
+    else if (bias && strcmp(bias, "none") != 0) rc = errorf("%s: bias \"%s\": srl reads adapters without biases", path, bias);
+    for (int i = 0; rc == 0 && i < 3; i++) {
+        const JsonValue *v = json_get(root, unsupported[i]);
+        if (v && v->type == JSON_TRUE) rc = errorf("%s: %s is true, which srl does not support", path, unsupported[i]);
+    }
+    const char *must_be_empty[] = {"rank_pattern", "alpha_pattern", "layers_to_transform", "modules_to_save"};
+    for (int i = 0; rc == 0 && i < 4; i++) {
+        const JsonValue *v = json_get(root, must_be_empty[i]);
+        if (v && v->type != JSON_NULL && !((v->type == JSON_OBJECT || v->type == JSON_ARRAY) && v->count == 0))
+            rc = errorf("%s: %s is set, which srl does not support", path, must_be_empty[i]);
+    }
+    if (rc == 0 && tm && tm->type == JSON_STRING && strcmp(tm->string, "all-linear") == 0) lc->targets = (1u << N_LORA_TARGETS) - 1;
+    else if (rc == 0 && (!tm || tm->type != JSON_ARRAY || tm->count == 0))
+        rc = errorf("%s: target_modules is not a list of module names", path);
+    else if (rc == 0)
+        for (const JsonValue *e = tm->child; e && rc == 0; e = e->next) {
+            int found = -1;
+            for (int t = 0; t < N_LORA_TARGETS; t++)
+                if (e->type == JSON_STRING && strcmp(e->string, lora_hf_name(t)) == 0) found = t;
+            if (found < 0)
+                rc = errorf("%s: target module %s is none of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj", path,
+                            e->type == JSON_STRING ? e->string : "(not a string)");
+            else lc->targets |= 1u << found;
+        }
+    if (rc == 0 && base) {
+        const char *b = json_get_string(root, "base_model_name_or_path");
+        snprintf(base, cap, "%s", b ? b : "");
+    }
+    lc->r = (int)r;
+    lc->alpha = (float)alpha;
+    json_free(&doc);
+    free(text);
+    return rc;
+}
+
+// Reads every adapter tensor of st into m's adapters; the file must hold exactly those.
+static int lora_read_tensors(Model *m, const SafeTensors *st) {
+    const LoRAConfig *lc = &m->lora_config;
+    int expected = 0;
+    for (int l = 0; l < m->config.n_layers; l++)
+        for (int t = 0; t < N_LORA_TARGETS; t++)
+            for (int which = 0; which < 2 && (lc->targets >> t & 1); which++, expected++) {
+                char name[128];
+                lora_tensor_name(name, sizeof name, t, which, l);
+                SafeTensor info;
+                if (safetensors_find(st, name, &info) < 0) return -1;
+                size_t rows, cols;
+                float *dst = lora_tensor(m, &m->lora_params, t, which, l, &rows, &cols);
+                if (info.ndim != 2 || (size_t)info.shape[0] != rows || (size_t)info.shape[1] != cols)
+                    return errorf("%s: %s has shape [%lld%s%lld], this model and r = %d need [%zu, %zu]", st->path, name,
+                                  (long long)info.shape[0], info.ndim > 1 ? ", " : "", info.ndim > 1 ? (long long)info.shape[1] : 0LL,
+                                  lc->r, rows, cols);
+                safetensor_to_f32(&info, dst);
+            }
+    int in_file = 0;
+    for (const JsonValue *e = st->header.root->child; e; e = e->next) in_file += strcmp(e->key, "__metadata__") != 0;
+    if (in_file != expected)
+        return errorf("%s: holds %d tensors; the adapter of adapter_config.json has %d (other modules or layers?)", st->path, in_file,
+                      expected);
+    return 0;
+}
+
+int model_lora_load(Model *m, const char *dir) {
+    char *cpath = path_join(dir, "adapter_config.json"), *tpath = path_join(dir, "adapter_model.safetensors");
+    LoRAConfig lc;
+    int rc = lora_read_config(cpath, &lc, NULL, 0), attached = 0;
+    if (rc == 0 && m->lora && (lc.r != m->lora_config.r || lc.alpha != m->lora_config.alpha || lc.targets != m->lora_config.targets))
+        rc = errorf("%s: r %d, alpha %g and its targets differ from the adapters being trained (r %d, alpha %g)", cpath, lc.r,
+                    (double)lc.alpha, m->lora_config.r, (double)m->lora_config.alpha);
+    if (rc == 0 && !m->lora) {
+        rc = lora_attach(m, &lc);
+        attached = rc == 0;
+    }
+    SafeTensors st;
+    if (rc == 0 && (rc = safetensors_open(&st, tpath)) == 0) {
+        rc = lora_read_tensors(m, &st);
+        safetensors_close(&st);
+    }
+    if (rc < 0 && attached) model_lora_detach(m);
+    free(cpath), free(tpath);
+    return rc;
+}
+
+int lora_adapter_base(const char *dir, char *base, size_t cap) {
+    char *cpath = path_join(dir, "adapter_config.json"), *mpath = path_join(dir, "config.json");
+    int is_adapter = dir_exists(dir) && file_exists(cpath) && !file_exists(mpath), rc = is_adapter;
+    if (is_adapter) {
+        LoRAConfig lc;
+        if (lora_read_config(cpath, &lc, base, cap) < 0) rc = -1;
+        else if (!base[0]) rc = errorf("%s: no base_model_name_or_path (give the base model, and the adapter with --adapter)", cpath);
+    }
+    free(cpath), free(mpath);
+    return rc;
+}
+
+int model_lora_merge(Model *m) {
+    if (!m->lora) return 0;
+    if (m->weights_bf16) return errorf("merging LoRA adapters needs the base in float32 (load it as f32)");
+    const Config *c = &m->config;
+    float scale = m->lora_config.alpha / (float)m->lora_config.r;
+    for (int t = 0; t < N_LORA_TARGETS; t++) {
+        if (!(m->lora_config.targets >> t & 1)) continue;
+        size_t in, out, rows, cols;
+        lora_in_out(c, t, &in, &out);
+        float *ba = xmalloc(in * out * sizeof(float));
+        for (int l = 0; l < c->n_layers; l++) {
+            const float *A = lora_tensor(m, &m->lora_params, t, 0, l, &rows, &cols);
+            const float *B = lora_tensor(m, &m->lora_params, t, 1, l, &rows, &cols);
+            float *W = param_layer(&m->params, c, lora_param_tensor[t], l);
+            matmul(ba, (int)in, B, m->lora_config.r, A, (int)in, B_ROWS, (int)out, (int)in, m->lora_config.r, 0);  // (OUT, IN)
+            for (size_t i = 0; i < in * out; i++) W[i] += scale * ba[i];
+        }
+        free(ba);
+    }
+    model_lora_detach(m);
+    return 0;
+}
+
+// the frozen base, the adapters with their gradients and AdamW moments, the activations
+size_t model_bytes_train_lora(const Config *c, const LoRAConfig *lc, int weights_bf16, int B, int T) {
+    Activations a;
+    return model_bytes_weights(c, weights_bf16) +
+           (4 * lora_point(NULL, NULL, c, lc) + acts_float_count(c, B, T, lc->r, &a, NULL)) * sizeof(float);
+}
+
+size_t model_bytes_train_model(const Model *m, int B, int T) {
+    if (!m->lora) return model_bytes_train(&m->config, B, T);
+    return model_bytes_train_lora(&m->config, &m->lora_config, m->weights_bf16, B, T);
 }

@@ -82,6 +82,40 @@ extern const char *const param_tensor_names[N_PARAM_TENSORS];   // "token_embedd
 extern const int param_tensor_decays[N_PARAM_TENSORS];
 
 // ----------------------------------------------------------------------------
+// LoRA (Hu et al. 2021): a frozen linear layer W (OUT, IN) plus a trained low-rank update,
+//   y = W x + (alpha / r) B A x,   A (r, IN), B (OUT, r)
+// on the target modules of every layer. A starts kaiming-uniform and B at zero (as PEFT), so an
+// adapted model starts equal to its base. The base stays in its file's dtype (f32 or bf16).
+
+enum { LORA_Q, LORA_K, LORA_V, LORA_O, LORA_GATE, LORA_UP, LORA_DOWN, N_LORA_TARGETS };
+extern const char *const lora_target_names[N_LORA_TARGETS];   // "q", "k", "v", "o", "gate", "up", "down"
+extern const char *const lora_module_names[N_LORA_TARGETS];   // "self_attn.q_proj", ..., "mlp.down_proj"
+
+typedef struct {
+    int r;                   // rank
+    float alpha;             // the update is scaled by alpha / r
+    unsigned targets;        // bit t set: target t (LORA_Q...) is adapted in every layer
+} LoRAConfig;
+
+// The adapters: one allocation, in this order; a target not adapted has NULL pointers.
+typedef struct {
+    float *q_a;              // (L, r, C)      base_model.model.model.layers.i.self_attn.q_proj.lora_A.weight
+    float *q_b;              // (L, H*D, r)    ...self_attn.q_proj.lora_B.weight
+    float *k_a;              // (L, r, C)
+    float *k_b;              // (L, KV*D, r)
+    float *v_a;              // (L, r, C)
+    float *v_b;              // (L, KV*D, r)
+    float *o_a;              // (L, r, H*D)
+    float *o_b;              // (L, C, r)
+    float *gate_a;           // (L, r, C)      ...mlp.gate_proj.lora_A.weight
+    float *gate_b;           // (L, F, r)
+    float *up_a;             // (L, r, C)
+    float *up_b;             // (L, F, r)
+    float *down_a;           // (L, r, F)
+    float *down_b;           // (L, C, r)
+} LoRAParams;
+
+// ----------------------------------------------------------------------------
 // activations of a training forward pass, kept for the backward pass
 
 typedef struct {
@@ -114,6 +148,9 @@ typedef struct {
     float *d_up;             // (B, T, F)
     float *d_swiglu;         // (B, T, F)
     float *scratch;          // transposes for the weight gradients: (max(V, F, H*D)*C + 2*N*max(V, F, C, H*D))
+    // LoRA only (empty without adapters)
+    float *lora_u;           // (L, 7, B, T, r)  (alpha / r) A x of each adapted module, kept for the backward
+    float *lora_du;          // (2, B, T, r)     the backward's d(A x) and its transpose
 } Activations;
 
 // ----------------------------------------------------------------------------
@@ -151,12 +188,19 @@ typedef struct {
     size_t n_params;         // floats in params_memory (the tied head counted once; only the norms when weights_bf16)
     Params grads;            // NULL pointers until training starts
     float *grads_memory;
-    float *adam_m;           // (n_params) AdamW first moment
-    float *adam_v;           // (n_params) AdamW second moment
+    float *adam_m;           // (n_params, or n_lora with adapters) AdamW first moment
+    float *adam_v;           // (n_params, or n_lora) AdamW second moment
     long adam_step;          // AdamW steps taken (for bias correction)
     Activations acts;
     float *acts_memory;
     int acts_B, acts_T;      // the batch shape acts were allocated for
+    int acts_lora_r;         // and the LoRA rank (0: none)
+    int lora;                // 1: LoRA adapters attached: training updates them alone, the base is frozen
+    LoRAConfig lora_config;
+    LoRAParams lora_params;  // the adapters, in lora_memory
+    LoRAParams lora_grads;   // their gradients, in lora_grads_memory (NULL pointers until training)
+    float *lora_memory, *lora_grads_memory;
+    size_t n_lora;           // floats in lora_memory
     float *rope_cos;         // (rope_positions, D/2)
     float *rope_sin;         // (rope_positions, D/2)
     int rope_positions;      // positions the tables cover so far
@@ -196,6 +240,8 @@ int safetensors_read(const SafeTensors *st, const char *name, float **data, Safe
 //              even into memory), the norms as float32: inference only
 //   LOAD_AUTO  LOAD_BF16 when every matrix of the file is BF16, else LOAD_F32
 // Memory is checked before anything large is allocated, counting what the model will hold.
+// A folder holding a PEFT adapter (adapter_config.json, no config.json) loads the base it names
+// (base_model_name_or_path) as load_dtype says, with the adapter attached (see LoRA below).
 enum { LOAD_F32 = 0, LOAD_BF16 = 1, LOAD_AUTO = 2 };
 int model_load(Model *m, const char *path);
 int model_load_as(Model *m, const char *path, int load_dtype);
@@ -235,6 +281,10 @@ size_t model_param_count(const Config *c);
 size_t model_bytes_weights(const Config *c, int weights_bf16);
 size_t model_bytes_generate(const Config *c, int n_seqs, int seq_len, int weights_bf16);
 size_t model_bytes_train(const Config *c, int B, int T);
+// What training m needs: model_bytes_train, or with LoRA adapters attached the frozen base as m
+// holds it, the adapters, their gradients and AdamW moments, and the activations.
+size_t model_bytes_train_model(const Model *m, int B, int T);
+size_t model_bytes_train_lora(const Config *c, const LoRAConfig *lc, int weights_bf16, int B, int T);
 
 // ----------------------------------------------------------------------------
 // training
@@ -275,6 +325,38 @@ typedef struct {
 } LRSchedule;
 // lr at step t (0-based): linear warmup to lr_max over warmup_steps, then decay to lr_min.
 float lr_at_step(const LRSchedule *s, int step);
+
+// ----------------------------------------------------------------------------
+// LoRA adapters (see LoRAConfig above). With adapters attached, model_backward computes their
+// gradients alone (the gradient still flows through every frozen weight to the input), and
+// model_zero_grad, model_grad_norm, model_clip_grads and model_adamw_step work on them alone
+// (AdamW decays both A and B, as torch.optim.AdamW on PEFT's parameters does).
+
+// "q,k,v,o,gate,up,down" (any subset in any order, or PEFT's "q_proj"...; "all": every one) as
+// a target mask. -1 with srl_error.
+int lora_targets_parse(const char *s, unsigned *targets);
+// Attaches fresh adapters: A (r, IN) uniform in +-1/sqrt(IN) (PEFT: kaiming_uniform_ with
+// a = sqrt(5)), B zero. -1 with srl_error (a bad rank, no target, adapters already attached).
+int model_lora_init(Model *m, const LoRAConfig *lc, uint64_t seed);
+void model_lora_detach(Model *m);
+// One layer's A (which 0) or B (which 1) of target t in p (&m->lora_params or &m->lora_grads),
+// with its shape (rows, cols); NULL when t is not adapted.
+float *lora_tensor(const Model *m, const LoRAParams *p, int t, int which, int layer, size_t *rows, size_t *cols);
+// PEFT's tensor name of that tensor: "base_model.model.model.layers.3.mlp.up_proj.lora_B.weight".
+void lora_tensor_name(char *out, size_t cap, int t, int which, int layer);
+// The adapters in PEFT's format, atomically: dir/adapter_config.json (base_name as
+// base_model_name_or_path) and dir/adapter_model.safetensors (F32, PEFT's names and shapes).
+int lora_save(const Model *m, const char *dir, const char *base_name);
+// Attaches the adapters of a PEFT folder to m (which has none): -1 with srl_error naming the
+// file and what is wrong (a missing tensor, a wrong shape, an option srl does not support).
+int model_lora_load(Model *m, const char *dir);
+// A folder holding adapter_config.json and no config.json is an adapter: the base it names
+// (base_model_name_or_path) into base (cap bytes). 1 when dir is an adapter, 0 when not, -1
+// with srl_error.
+int lora_adapter_base(const char *dir, char *base, size_t cap);
+// Folds the adapters into a float32 base, W += (alpha / r) B A, and detaches them. -1 with
+// srl_error when the base is bf16.
+int model_lora_merge(Model *m);
 
 // ----------------------------------------------------------------------------
 // generation
@@ -322,6 +404,10 @@ int bf16_kernel_get(void);
 int bf16_kernel_set(int kernel);          // -1 with srl_error when this machine cannot run it
 const char *bf16_kernel_name(int kernel);
 void linear_forward_bf16(float *y, const float *x, const uint16_t *W, int N, int IN, int OUT);
+// The backward of such a layer to its input, for LoRA on a frozen bf16 base: dx (N, IN) (+)= dy W
+// (plain C: each weight widened exactly, float32 products and sums, each dx summed over the
+// outputs in order by one thread).
+void linear_backward_input_bf16(float *dx, const float *dy, const uint16_t *W, int N, int IN, int OUT, int accumulate_dx);
 // bf16 is the top half of a float32: widening is exact; narrowing rounds to nearest even.
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);

@@ -41,7 +41,7 @@ typedef struct {
 } Options;
 
 // Names that take no value.
-static const char *const switch_names[] = {"help", "print-ids", "bos", "force", "grader-pairs", "allow-special", NULL};
+static const char *const switch_names[] = {"help", "print-ids", "bos", "force", "grader-pairs", "allow-special", "lora", NULL};
 
 static int is_switch(const char *name) {
     for (int i = 0; switch_names[i]; i++)
@@ -151,28 +151,42 @@ static void load_model_or_die(Model *m, const char *path) {
 // weights in memory. Training commands hold float32 always.
 #define DTYPE_HELP                                                                                                     \
     "  --dtype auto|bf16|f32   weights in memory: auto (default) keeps the file's dtype (a bf16 folder\n"              \
-    "                          stays bf16, mapped from the file), bf16 rounds float32 files, f32 upcasts all\n"
-static int opt_load_dtype(Options *o) {
+    "                          stays bf16, mapped from the file), bf16 rounds float32 files, f32 upcasts all\n"       \
+    "  --adapter DIR           a LoRA adapter in PEFT's format on top of the model (a folder srl sft or\n"             \
+    "                          srl dpo wrote with --lora-r, or one peft saved; such a folder also works as\n"          \
+    "                          --model by itself when it names its base)\n"
+typedef struct {
+    int dtype;               // LOAD_*
+    const char *adapter;     // a PEFT adapter folder to attach, or NULL
+} LoadOptions;
+
+static LoadOptions opt_load_dtype(Options *o) {
     const char *s = opt_str(o, "dtype", "auto");
-    int d = load_dtype_parse(s);
-    if (d < 0) fatal("%s: --dtype is auto, bf16 or f32, not %s", o->command, s);
-    return d;
+    LoadOptions lo = {load_dtype_parse(s), opt_str(o, "adapter", NULL)};
+    if (lo.dtype < 0) fatal("%s: --dtype is auto, bf16 or f32, not %s", o->command, s);
+    return lo;
 }
 
-static void load_model_as_or_die(Model *m, const char *path, int load_dtype) {
-    if (model_load_as(m, path, load_dtype) < 0) fatal("%s", srl_error);
+static void load_model_as_or_die(Model *m, const char *path, LoadOptions lo) {
+    if (model_load_as(m, path, lo.dtype) < 0) fatal("%s", srl_error);
+    if (lo.adapter && model_lora_load(m, lo.adapter) < 0) fatal("%s", srl_error);
 }
 
 // The tokenizer for a model: --tokenizer PATH when given, else the model folder's own. A
 // llama2.c .bin file holds none, and most commands take no --tokenizer: they need a folder.
 static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
     const char *path = tokenizer_path;
+    char base[4096];
     if (!path) {
         if (!model_path || !dir_exists(model_path))
             fatal("no tokenizer: %s is a file, not a model folder with a tokenizer.json beside the weights (srl convert "
                   "--from %s --to DIR makes the folder; put the tokenizer.json in it)", model_path ? model_path : "the model",
                   model_path ? model_path : "FILE");
         path = model_path;
+        // an adapter folder without a tokenizer of its own: its base's
+        char *tj = path_join(model_path, "tokenizer.json"), *tm = path_join(model_path, "tokenizer.model");
+        if (!file_exists(tj) && !file_exists(tm) && lora_adapter_base(model_path, base, sizeof base) == 1) path = base;
+        free(tj), free(tm);
     }
     Tokenizer *t;
     if (tokenizer_load(&t, path) < 0) fatal("%s", srl_error);
@@ -221,6 +235,65 @@ static int stop_tokens(const Model *m, const Tokenizer *t, int *out, int cap) {
 }
 
 // ----------------------------------------------------------------------------
+// LoRA in the training stages (sft, dpo, run): --lora (or any --lora-* option) trains rank-r
+// adapters on the frozen base (kept in its file's dtype); the stage's folder then holds the
+// adapter in PEFT's format. Without, every weight trains, in float32.
+
+typedef struct {
+    int r;                   // rank when LoRA is on; read_lora_flags sets 0 when it is off
+    double alpha;            // the update is scaled by alpha / r
+    const char *targets;     // the modules adapted in every layer
+} LoRAFlags;
+
+static const LoRAFlags LORA_DEFAULTS = {.r = 8, .alpha = 16, .targets = "q,k,v,o,gate,up,down"};
+
+static void print_lora_help(void) {
+    printf("  --lora             train LoRA adapters, the base frozen in its file's dtype (bf16 stays bf16);\n"
+           "                     the output folder holds the adapter in PEFT's format (default: off, every\n"
+           "                     weight trains). A --model that is an adapter folder has its adapter trained on\n"
+           "  --lora-r R         rank (default %d; implies --lora, as do the two below)\n"
+           "  --lora-alpha A     the update is scaled by A / R (default %g)\n"
+           "  --lora-targets L   the adapted modules, from q,k,v,o,gate,up,down (default %s)\n",
+           LORA_DEFAULTS.r, LORA_DEFAULTS.alpha, LORA_DEFAULTS.targets);
+}
+
+static LoRAFlags read_lora_flags(Options *o, LoRAFlags f) {
+    int on = opt_flag(o, "lora");
+    on |= opt_str(o, "lora-r", NULL) || opt_str(o, "lora-alpha", NULL) || opt_str(o, "lora-targets", NULL);
+    f.r = on ? (int)opt_long(o, "lora-r", f.r, 1, 65536) : 0;
+    f.alpha = opt_double(o, "lora-alpha", f.alpha, 1e-6, 1e6);
+    f.targets = opt_str(o, "lora-targets", f.targets);
+    unsigned targets;
+    if (lora_targets_parse(f.targets, &targets) < 0) fatal("%s: --lora-targets: %s", o->command, srl_error);
+    return f;
+}
+
+// The model a training stage starts from, before training: with LoRA the base keeps its file's
+// dtype (an adapter folder brings its adapter along), else every weight is float32.
+static void load_stage_model(Model *m, const char *model_path, const LoRAFlags *f) {
+    if (model_load_as(m, model_path, f->r > 0 ? LOAD_AUTO : LOAD_F32) < 0) fatal("%s", srl_error);
+}
+
+// Readies m to train: with LoRA, the adapter it brought (when its options agree) or fresh
+// adapters seeded by seed; without, an adapter it brought is merged into the weights.
+static void prepare_training(Model *m, const char *model_path, const LoRAFlags *f, uint64_t seed) {
+    if (f->r == 0) {
+        if (model_lora_merge(m) < 0) fatal("%s", srl_error);
+        return;
+    }
+    LoRAConfig lc = {f->r, (float)f->alpha, 0};
+    if (lora_targets_parse(f->targets, &lc.targets) < 0) fatal("--lora-targets: %s", srl_error);
+    if (m->lora) {
+        const LoRAConfig *has = &m->lora_config;
+        if (has->r != lc.r || has->alpha != lc.alpha || has->targets != lc.targets)
+            fatal("%s carries a LoRA adapter of rank %d, alpha %g: train it on with those --lora-* options (and its "
+                  "targets), or merge it first with srl merge", model_path, has->r, (double)has->alpha);
+        return;
+    }
+    if (model_lora_init(m, &lc, seed) < 0) fatal("%s", srl_error);
+}
+
+// ----------------------------------------------------------------------------
 // srl info
 
 static const char HELP_INFO[] =
@@ -229,7 +302,8 @@ static const char HELP_INFO[] =
     "Prints a model's configuration, its parameter count, and the memory it needs to generate\n"
     "(weights as --dtype holds them, plus their packed copy when float32, + KV cache for B\n"
     "sequences of T tokens) and to train (float32 weights, gradients, AdamW state and activations\n"
-    "for a batch of B x T).\n"
+    "for a batch of B x T), and to train LoRA adapters (srl sft --lora's default rank, all targets)\n"
+    "on the weights as --dtype holds them.\n"
     "MODEL is a Hugging Face model folder or a llama2.c .bin file.\n"
     "  --batch B   sequences (default 16)\n"
     "  --seq T     tokens per sequence (default: the smaller of 512 and the model's context)\n"
@@ -240,7 +314,7 @@ static int cmd_info(Options *o) {
     const char *path = opt_required(o, "model");
     int B = (int)opt_long(o, "batch", 16, 1, 4096);
     long seq = opt_long(o, "seq", 0, 0, 1 << 24);
-    int dtype = opt_load_dtype(o);
+    LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
     Model m;
     load_model_as_or_die(&m, path, dtype);
@@ -276,6 +350,9 @@ static int cmd_info(Options *o) {
     print_mib(label, model_bytes_generate(c, B, T, m.weights_bf16));
     snprintf(label, sizeof label, "memory to train (%dx%d)", B, T);
     print_mib(label, model_bytes_train(c, B, T));
+    LoRAConfig lc = {LORA_DEFAULTS.r, (float)LORA_DEFAULTS.alpha, (1u << N_LORA_TARGETS) - 1};
+    snprintf(label, sizeof label, "memory to train LoRA r %d (%dx%d)", lc.r, B, T);
+    print_mib(label, model_bytes_train_lora(c, &lc, m.weights_bf16, B, T));
     model_free(&m);
     return 0;
 }
@@ -308,7 +385,7 @@ static int cmd_generate(Options *o) {
     uint64_t seed = (uint64_t)opt_long(o, "seed", 0, 0, 0x7fffffffffffffffL);
     int print_ids = opt_flag(o, "print-ids"), bos = opt_flag(o, "bos");
     const char *tok_path = opt_str(o, "tokenizer", NULL);
-    int dtype = opt_load_dtype(o);
+    LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
     if (!!prompt == !!ids_text) fatal("generate: give exactly one of --prompt and --ids");
     Model m;
@@ -515,6 +592,45 @@ static int cmd_convert(Options *o) {
 }
 
 // ----------------------------------------------------------------------------
+// srl merge
+
+static const char HELP_MERGE[] =
+    "usage: srl merge --model BASE --adapter DIR --out DIR [--dtype f32|bf16]\n"
+    "\n"
+    "Folds a LoRA adapter (PEFT's format: adapter_config.json, adapter_model.safetensors) into its\n"
+    "base, W + (lora_alpha / r) B A for every adapted layer, in float32, and writes DIR as a Hugging\n"
+    "Face model folder any Llama loader reads, with the tokenizer.json of the adapter (or else of\n"
+    "the base). --dtype: the dtype the weights are stored in (default f32; bf16 rounds to nearest).\n";
+
+static int cmd_merge(Options *o) {
+    if (wants_help(o, HELP_MERGE)) return 0;
+    const char *base = opt_required(o, "model"), *adapter = opt_required(o, "adapter"), *out = opt_required(o, "out");
+    const char *dtype = opt_str(o, "dtype", "f32");
+    options_done(o);
+    if (strcmp(dtype, "f32") != 0 && strcmp(dtype, "bf16") != 0) fatal("merge: --dtype is f32 or bf16, not %s", dtype);
+    Model m;
+    if (model_load_as(&m, base, LOAD_F32) < 0) fatal("%s", srl_error);
+    if (m.lora) fatal("merge: --model %s is an adapter folder; give its base and the adapter with --adapter", base);
+    if (model_lora_load(&m, adapter) < 0 || model_lora_merge(&m) < 0 || model_save(&m, out, strcmp(dtype, "bf16") == 0) < 0)
+        fatal("%s", srl_error);
+    const char *sources[2] = {adapter, base};
+    for (int i = 0; i < 2; i++) {
+        char *from = path_join(sources[i], "tokenizer.json");
+        int found = file_exists(from);
+        if (found) {
+            char *to = path_join(out, "tokenizer.json");
+            if (copy_file(from, to) < 0) fatal("%s", srl_error);
+            free(to);
+        }
+        free(from);
+        if (found) break;
+    }
+    printf("wrote %s: %s merged with the adapter %s, stored as %s\n", out, base, adapter, dtype);
+    model_free(&m);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
 // tokenizer commands
 
 static const char HELP_TOKENIZE[] =
@@ -675,9 +791,20 @@ static int stage_skip(const char *dir, int force, const char *what) {
     return 1;
 }
 
-// Saves a trained model folder with its tokenizer, then marks it done.
-static void save_model_folder(const Model *m, const char *dir, const Tokenizer *tok, const char *what) {
-    if (model_save(m, dir, 0) < 0) fatal("%s", srl_error);
+// The base an adapter trained from model_path names: the base of model_path when that is an
+// adapter folder itself, else model_path, as an absolute path (the adapter is read from anywhere).
+static void adapter_base_name(const char *model_path, char *out, size_t cap) {
+    char base[4096];
+    const char *b = lora_adapter_base(model_path, base, sizeof base) == 1 ? base : model_path;
+    char *abs = realpath(b, NULL);
+    snprintf(out, cap, "%s", abs ? abs : b);
+    free(abs);
+}
+
+// Saves a trained model folder with its tokenizer, then marks it done. With LoRA adapters the
+// folder holds them in PEFT's format (naming base), else the whole model.
+static void save_model_folder(const Model *m, const char *dir, const Tokenizer *tok, const char *what, const char *base) {
+    if (m->lora ? lora_save(m, dir, base) : model_save(m, dir, 0)) fatal("%s", srl_error);
     char *tp = path_join(dir, "tokenizer.json");
     if (tok && tokenizer_save_json(tok, tp) < 0) fatal("%s", srl_error);
     free(tp);
@@ -1064,9 +1191,12 @@ static const char HELP_SFT[] =
 
 // SFT of the model at model_path on one or more chat files (comma-separated), into out.
 static void stage_sft(const char *model_path, const char *tok_path, const char *data, const char *out, const TrainFlags *f,
-                      int max_len, int per_sequence) {
+                      int max_len, int per_sequence, const LoRAFlags *lora) {
     Model m;
-    load_model_or_die(&m, model_path);
+    load_stage_model(&m, model_path, lora);
+    prepare_training(&m, model_path, lora, f->seed);
+    char base[4096];
+    adapter_base_name(model_path, base, sizeof base);
     Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
     if (max_len <= 0) max_len = m.config.max_seq_len;
     SeqSet all = {0}, train = {0}, heldout = {0};
@@ -1077,7 +1207,7 @@ static void stage_sft(const char *model_path, const char *tok_path, const char *
             heldout.n);
     LMTrainConfig lc = lm_config(f, "sft", out, per_sequence, 0);
     if (train_lm(&m, &train, &heldout, &lc) < 0) fatal("%s", srl_error);
-    save_model_folder(&m, out, tok, "sft");
+    save_model_folder(&m, out, tok, "sft", base);
     seqset_free(&train), seqset_free(&heldout);
     model_free(&m);
     tokenizer_free(tok);
@@ -1088,17 +1218,21 @@ static const TrainFlags SFT_DEFAULTS = {.batch = 16, .epochs = 3, .lr = 3e-4, .l
                                         .heldout = 0.05, .seed = 1};
 
 static int cmd_sft(Options *o) {
-    if (wants_help(o, HELP_SFT)) return 0;
+    if (wants_help(o, HELP_SFT)) {
+        print_lora_help();
+        return 0;
+    }
     const char *model_path = opt_required(o, "model"), *data = opt_required(o, "data"), *out = opt_required(o, "out");
     const char *tok_path = opt_str(o, "tokenizer", NULL);
     int max_len = (int)opt_long(o, "max-len", 0, 0, 1 << 24);
     int token_mean = (int)opt_long(o, "token-mean", 0, 0, 1);
     TrainFlags f = SFT_DEFAULTS;
     read_train_flags(o, &f);
+    LoRAFlags lora = read_lora_flags(o, LORA_DEFAULTS);
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "sft")) return 0;
-    stage_sft(model_path, tok_path, data, out, &f, max_len, !token_mean);
+    stage_sft(model_path, tok_path, data, out, &f, max_len, !token_mean, &lora);
     return 0;
 }
 
@@ -1990,7 +2124,7 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     const char *data = opt_str(o, "data", NULL), *judge_data = opt_str(o, "judge-data", NULL);
     int task_world = data || judge_data;
-    int dtype = opt_load_dtype(o);
+    LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
     if (task_world) fatal("eval: --ifeval and --mt-bench run on their own, without --data or --judge-data");
     if (ifeval && mt_bench) fatal("eval: give one of --ifeval and --mt-bench per run");
@@ -2007,7 +2141,7 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
         eval_ifeval(responses ? NULL : &m, tok, ifeval, responses, max_new, batch, out);
     } else {
         if (judge_path) {
-            load_model_as_or_die(&judge, judge_path, dtype);
+            load_model_as_or_die(&judge, judge_path, (LoadOptions){dtype.dtype, NULL});
             judge_tok = load_tokenizer_for(NULL, judge_path);
         }
         eval_mt_bench(&m, tok, judge_path ? &judge : &m, judge_path ? judge_tok : tok, mt_bench, max_new, judge_max_new, batch, seed, out);
@@ -2115,7 +2249,7 @@ static int cmd_eval(Options *o) {
     gc.judge_temperature = (float)opt_double(o, "gap-judge-temperature", GAP_DEFAULTS.judge_temperature, 0, 10);
     gc.max_items = (int)opt_long(o, "gap-items", 0, 0, 1 << 24);
     gc.max_new = max_new, gc.judge_max_new = judge_max_new, gc.batch = batch, gc.seed = seed;
-    int dtype = opt_load_dtype(o);
+    LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
     if (!data && !judge_data) fatal("eval: give --data and/or --judge-data");
     char *found_template = template_path ? NULL : template_beside(judge_data ? judge_data : data);
@@ -2590,9 +2724,11 @@ static int load_pairs(const Tokenizer *tok, const char *path, int max_len, SeqSe
 // once, stored beside the pairs in out_dir/reference_logprobs.jsonl, then the policy trains.
 // replay_files (comma-separated chat files, or NULL): trained on beside the pairs (cfg's weight).
 static void stage_dpo(const char *model_path, const char *pairs_path, const char *replay_files, const char *out_dir,
-                      const DPOTrainConfig *cfg, int batch_eval) {
+                      const DPOTrainConfig *cfg, int batch_eval, const LoRAFlags *lora) {
     Model m;
-    load_model_or_die(&m, model_path);
+    load_stage_model(&m, model_path, lora);
+    char base[4096];
+    adapter_base_name(model_path, base, sizeof base);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     SeqSet chosen = {0}, rejected = {0}, replay = {0};
     load_pairs(tok, pairs_path, m.config.max_seq_len, &chosen, &rejected);
@@ -2602,7 +2738,7 @@ static void stage_dpo(const char *model_path, const char *pairs_path, const char
         char *log = path_join(out_dir, "train_log.jsonl");
         if (write_file_atomic(log, "", 0) < 0) fatal("%s", srl_error);
         free(log);
-        save_model_folder(&m, out_dir, tok, "dpo (no pairs)");
+        save_model_folder(&m, out_dir, tok, "dpo (no pairs)", base);
         tokenizer_free(tok);
         model_free(&m);
         return;
@@ -2648,11 +2784,13 @@ static void stage_dpo(const char *model_path, const char *pairs_path, const char
         }
         if (atomic_commit(&af) < 0) fatal("%s", srl_error);
     }
+    // the reference was the model as loaded (base plus its adapter, if any); now the policy trains
+    prepare_training(&m, model_path, lora, cfg->seed);
     DPOTrainConfig c = *cfg;
     c.out_dir = out_dir;
     c.replay = replay.n > 0 ? &replay : NULL;
     if (train_dpo(&m, &chosen, &rejected, ref_c, ref_r, &c) < 0) fatal("%s", srl_error);
-    save_model_folder(&m, out_dir, tok, "dpo");
+    save_model_folder(&m, out_dir, tok, "dpo", base);
     free(ref_path), free(ref_c), free(ref_r);
     seqset_free(&chosen), seqset_free(&rejected), seqset_free(&replay);
     tokenizer_free(tok);
@@ -3142,7 +3280,7 @@ static int cmd_gen_prompts(Options *o) {
     c.rouge_max = opt_double(o, "rouge-max", c.rouge_max, 0, 1);
     c.seed = (uint64_t)opt_long(o, "seed", (long)c.seed, 0, 0x7fffffffffffffffL);
     const char *prefix = opt_str(o, "id-prefix", "p");
-    int dtype = opt_load_dtype(o);
+    LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
     check_out_folder("gen-prompts", out);
     Model m;
@@ -3173,7 +3311,7 @@ static int cmd_gen_responses(Options *o) {
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10), top_p = (float)opt_double(o, "top-p", 0.9, 0, 1);
     int max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
-    int dtype = opt_load_dtype(o);
+    LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
     check_out_folder("gen-responses", out);
     Model m;
@@ -3204,7 +3342,7 @@ static int cmd_judge(Options *o) {
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10);
     int max_new = (int)opt_long(o, "max-new-tokens", 160, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
-    int dtype = opt_load_dtype(o);
+    LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
     check_out_folder("judge", out);
     Model m;
@@ -3262,8 +3400,8 @@ static const char HELP_DPO[] =
     "usage: srl dpo --model DIR --pairs pairs.jsonl --out DIR [options]\n"
     "\n"
     "Direct Preference Optimization. The reference is --model itself (the model that made the\n"
-    "pairs), frozen: its summed log-probs of every chosen and rejected response are computed\n"
-    "once and stored in DIR/reference_logprobs.jsonl. Loss: -log sigmoid(beta * margin), plus\n"
+    "pairs: with an adapter folder, its base plus its adapter), frozen: its summed log-probs of\n"
+    "every chosen and rejected response are computed once and stored in DIR/reference_logprobs.jsonl. Loss: -log sigmoid(beta * margin), plus\n"
     "--nll-alpha times the length-normalized NLL of the chosen response (iterative RPO; 0 is\n"
     "plain DPO). Logs loss, reward margin and accuracy, and log-probs per step to\n"
     "DIR/train_log.jsonl; writes DIR as a model folder; resumable.\n"
@@ -3284,11 +3422,16 @@ static DPOTrainConfig read_dpo_flags(Options *o, DPOTrainConfig d) {
     return d;
 }
 
+static const DPOTrainConfig DPO_DEFAULTS = {.beta = 0.1f, .nll_alpha = 0.0f, .epochs = 1, .batch_size = 16, .lr = 1e-6f,
+                                            .lr_min = 1e-7f, .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
+
 static int cmd_dpo(Options *o) {
-    if (wants_help(o, HELP_DPO)) return 0;
+    if (wants_help(o, HELP_DPO)) {
+        print_lora_help();
+        return 0;
+    }
     const char *model_path = opt_required(o, "model"), *pairs = opt_required(o, "pairs"), *out = opt_required(o, "out");
-    DPOTrainConfig d = {.beta = 0.1f, .nll_alpha = 0.0f, .epochs = 1, .batch_size = 16, .lr = 1e-6f, .lr_min = 1e-7f,
-                        .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
+    DPOTrainConfig d = DPO_DEFAULTS;
     d.beta = (float)opt_double(o, "beta", d.beta, 0, 100);
     d.nll_alpha = (float)opt_double(o, "nll-alpha", d.nll_alpha, 0, 100);
     d.epochs = (int)opt_long(o, "epochs", d.epochs, 1, 1000);
@@ -3304,10 +3447,11 @@ static int cmd_dpo(Options *o) {
     const char *replay = opt_str(o, "replay", NULL);
     d.replay_weight = (float)opt_double(o, "replay-weight", 1, 0, 1000);
     d.replay_batch = (int)opt_long(o, "replay-batch", 0, 0, 1 << 20);
+    LoRAFlags lora = read_lora_flags(o, LORA_DEFAULTS);
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "dpo")) return 0;
-    stage_dpo(model_path, pairs, replay, out, &d, 16);
+    stage_dpo(model_path, pairs, replay, out, &d, 16, &lora);
     return 0;
 }
 
@@ -3374,6 +3518,7 @@ typedef struct {
     double sft_lr, m1_lr;  // the SFT baseline's and M1's peak learning rates (the rest as SFT_DEFAULTS)
     TrainFlags ift, m1;    // made from SFT_DEFAULTS and the four fields above
     DPOTrainConfig dpo;
+    LoRAFlags lora;          // every training stage's (r 0: none)
     uint64_t seed;
 } RunConfig;
 
@@ -3539,7 +3684,7 @@ static void run_iteration(const RunConfig *rc, int t, const char *template_text)
         DPOTrainConfig d = rc->dpo;
         d.seed = rc->seed + (uint64_t)t;
         char *eft_train = run_path(rc, "eft/eft_train.jsonl");
-        stage_dpo(model_dir, pairs, d.replay_weight > 0 ? eft_train : NULL, next_dir, &d, 32);
+        stage_dpo(model_dir, pairs, d.replay_weight > 0 ? eft_train : NULL, next_dir, &d, 32, &rc->lora);
         free(eft_train);
     }
     stop_if(rc, next_name);
@@ -3594,6 +3739,8 @@ static void help_run(void) {
 static int cmd_run(Options *o) {
     if (opt_flag(o, "help")) {
         help_run();
+        printf("LoRA, for every training stage (SFT, M1, DPO); each model folder then holds an adapter:\n");
+        print_lora_help();
         return 0;
     }
     RunConfig rc = RUN_DEFAULTS;
@@ -3635,6 +3782,7 @@ static int cmd_run(Options *o) {
     rc.ift.epochs = rc.sft_epochs, rc.ift.lr = rc.sft_lr, rc.ift.lr_min = rc.sft_lr / 10, rc.ift.save_every = rc.save_every;
     rc.m1 = rc.ift;
     rc.m1.epochs = rc.m1_epochs, rc.m1.lr = rc.m1_lr, rc.m1.lr_min = rc.m1_lr / 10;
+    rc.lora = read_lora_flags(o, LORA_DEFAULTS);
     options_done(o);
     if (strcmp(rc.m1_mode, "joint") != 0 && strcmp(rc.m1_mode, "sequential") != 0) fatal("run: --m1 is joint or sequential");
     if (make_dirs(rc.out) < 0) fatal("%s", srl_error);
@@ -3651,7 +3799,7 @@ static int cmd_run(Options *o) {
     // 1. the SFT baseline
     if (!stage_done(sft_dir)) {
         fprintf(stderr, "== SFT baseline: %s + IFT seed\n", rc.base);
-        stage_sft(rc.base, NULL, ift, sft_dir, &rc.ift, 0, 1);
+        stage_sft(rc.base, NULL, ift, sft_dir, &rc.ift, 0, 1, &rc.lora);
     }
     stop_if(&rc, "sft");
     // 2. EFT data
@@ -3671,7 +3819,7 @@ static int cmd_run(Options *o) {
         buf_printf(&files, "%s,%s", ift, eft_train);
         int joint = strcmp(rc.m1_mode, "joint") == 0;
         fprintf(stderr, "== M1: %s + IFT + EFT\n", joint ? rc.base : "SFT baseline");
-        stage_sft(joint ? rc.base : sft_dir, NULL, files.data, m1_dir, &rc.m1, 0, 1);
+        stage_sft(joint ? rc.base : sft_dir, NULL, files.data, m1_dir, &rc.m1, 0, 1, &rc.lora);
         buf_free(&files);
     }
     stop_if(&rc, "m1");
@@ -3731,6 +3879,7 @@ static const Command commands[] = {
     {"score", cmd_score, "log-probabilities and perplexity of a sequence of ids"},
     {"recall", cmd_recall, "does a model know the task world's facts? (creature -> trait, greedy)"},
     {"convert", cmd_convert, "llama2.c .bin or Hugging Face folder -> Hugging Face folder"},
+    {"merge", cmd_merge, "a LoRA adapter (PEFT's format) folded into its base -> Hugging Face folder"},
     {"tokenize", cmd_tokenize, "text on stdin -> ids"},
     {"detokenize", cmd_detokenize, "ids on stdin -> text"},
     {"train-tokenizer", cmd_train_tokenizer, "learn a byte-level BPE tokenizer from text"},

@@ -148,6 +148,17 @@ SEED_DATA = 4000
 SEED_DPO_DATA = 5000
 SEED_FD = 6000
 
+# LoRA: adapters on every linear layer of every block (PEFT's target_modules, all seven), with
+# A and B both random. PEFT starts B at zero, which would make A's first gradient zero and the
+# update invisible in the logits; random B exercises every term of the backward.
+LORA_R = 4
+LORA_ALPHA = 8.0  # scaling = alpha / r = 2: a scale left out (or applied twice) is plain to see
+LORA_TARGETS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+LORA_INIT_STD = 0.15
+SEED_MHA_WEIGHTS = 7000
+SEED_LORA = 8000
+
 # ----------------------------------------------------------------------------------------------
 # 2. safetensors, by hand
 #
@@ -332,13 +343,29 @@ def apply_rope(x, cos, sin):
     return x * cos + rotate_half(x) * sin
 
 
-def attention(x, params, prefix, cfg, cos, sin):
+def linear(x, params, module, lora=None):
+    """x @ W^T for the linear layer `module` ("model.layers.0.self_attn.q_proj"), plus, when lora
+    adapts it, PEFT's LoRA update: lora_B(lora_A(x)) * scaling, scaling = lora_alpha / r."""
+    y = x @ params[module + ".weight"].T
+    if lora is not None and lora_name(module, "A") in lora["tensors"]:
+        A, B_ = lora["tensors"][lora_name(module, "A")], lora["tensors"][lora_name(module, "B")]
+        y = y + ((x @ A.T) @ B_.T) * lora["scaling"]
+    return y
+
+
+def lora_name(module, which):
+    """PEFT's name of an adapter tensor: base_model.model.<module>.lora_A.weight (A: (r, in),
+    B: (out, r)), as PeftModel.state_dict() and save_pretrained write it."""
+    return f"base_model.model.{module}.lora_{which}.weight"
+
+
+def attention(x, params, prefix, cfg, cos, sin, lora=None):
     """Causal grouped-query self-attention. x: (B, T, C) -> (B, T, C)."""
     Bx, Tx, _ = x.shape
     H, KV, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
-    q = x @ params[prefix + "q_proj.weight"].T  # (B, T, H*D)
-    k = x @ params[prefix + "k_proj.weight"].T  # (B, T, KV*D)
-    v = x @ params[prefix + "v_proj.weight"].T
+    q = linear(x, params, prefix + "q_proj", lora)  # (B, T, H*D)
+    k = linear(x, params, prefix + "k_proj", lora)  # (B, T, KV*D)
+    v = linear(x, params, prefix + "v_proj", lora)
     q = q.view(Bx, Tx, H, D).transpose(1, 2)  # (B, H, T, D)
     k = k.view(Bx, Tx, KV, D).transpose(1, 2)  # (B, KV, T, D)
     v = v.view(Bx, Tx, KV, D).transpose(1, 2)
@@ -353,25 +380,25 @@ def attention(x, params, prefix, cfg, cos, sin):
     att = torch.softmax(scores, dim=-1)
     y = att @ v  # (B, H, T, D)
     y = y.transpose(1, 2).reshape(Bx, Tx, H * D)
-    return y @ params[prefix + "o_proj.weight"].T
+    return linear(y, params, prefix + "o_proj", lora)
 
 
-def mlp(h, params, prefix):
+def mlp(h, params, prefix, lora=None):
     """SwiGLU: down_proj(silu(gate_proj(h)) * up_proj(h))."""
-    gate = h @ params[prefix + "gate_proj.weight"].T
-    up = h @ params[prefix + "up_proj.weight"].T
-    return (torch.nn.functional.silu(gate) * up) @ params[prefix + "down_proj.weight"].T
+    gate = linear(h, params, prefix + "gate_proj", lora)
+    up = linear(h, params, prefix + "up_proj", lora)
+    return linear(torch.nn.functional.silu(gate) * up, params, prefix + "down_proj", lora)
 
 
-def forward(params, cfg, inputs):
+def forward(params, cfg, inputs, lora=None):
     """inputs: (B, T) int64 token ids -> logits (B, T, V)."""
     eps = cfg["rms_norm_eps"]
     cos, sin = rope_cos_sin(cfg, inputs.shape[1])
     x = params["model.embed_tokens.weight"][inputs]  # (B, T, C)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        x = x + attention(rms_norm(x, params[p + "input_layernorm.weight"], eps), params, p + "self_attn.", cfg, cos, sin)
-        x = x + mlp(rms_norm(x, params[p + "post_attention_layernorm.weight"], eps), params, p + "mlp.")
+        x = x + attention(rms_norm(x, params[p + "input_layernorm.weight"], eps), params, p + "self_attn.", cfg, cos, sin, lora)
+        x = x + mlp(rms_norm(x, params[p + "post_attention_layernorm.weight"], eps), params, p + "mlp.", lora)
     x = rms_norm(x, params["model.norm.weight"], eps)
     head = params["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else params["lm_head.weight"]
     return x @ head.T
@@ -588,6 +615,152 @@ def check_gradients(what, loss_fn, params, grads, h=1e-5, n_random=2):
             assert err < 1e-6, f"{what}: grad of {name}[{idx}]: autograd {ag} vs finite difference {fd}"
     print(f"  finite differences ({what}): {len(params)} tensors x {1 + n_random} entries, worst rel err {worst:.2e}")
     return worst
+
+
+# ----------------------------------------------------------------------------------------------
+# 9. LoRA: W x + (alpha / r) B A x on every linear layer, the base frozen
+# ----------------------------------------------------------------------------------------------
+
+
+def lora_modules(cfg):
+    return [f"model.layers.{i}.{m}" for i in range(cfg["num_hidden_layers"]) for m in LORA_TARGETS]
+
+
+def init_lora(params, cfg, seed):
+    """A (r, in) and B (out, r) for every adapted module, normal(0, LORA_INIT_STD), as float32."""
+    g = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for mod in lora_modules(cfg):
+        out_, in_ = params[mod + ".weight"].shape
+        tensors[lora_name(mod, "A")] = (LORA_INIT_STD * torch.randn((LORA_R, in_), generator=g)).float().double()
+        tensors[lora_name(mod, "B")] = (LORA_INIT_STD * torch.randn((out_, LORA_R), generator=g)).float().double()
+    return tensors
+
+
+def lora_loss(tensors, params, cfg, inputs, targets, weights):
+    lora = {"tensors": tensors, "scaling": LORA_ALPHA / LORA_R}
+    logits = forward(params, cfg, inputs, lora)
+    return -(weights * token_logprobs(logits, targets)).sum(), logits
+
+
+def run_lora_adamw(tensors0, params, cfg, inputs, targets, weights, max_norm):
+    """ADAMW_STEPS steps on the adapters alone (the base frozen), clipped at max_norm; adamw_step
+    decays every 2-D tensor, which here is every adapter (torch.optim.AdamW on PEFT's
+    parameters decays them all). Returns (tensors, losses, grad_norms)."""
+    tensors = {n: p.clone() for n, p in tensors0.items()}
+    m = {n: torch.zeros_like(p) for n, p in tensors.items()}
+    v = {n: torch.zeros_like(p) for n, p in tensors.items()}
+    losses, norms = [], []
+    for t in range(ADAMW_STEPS):
+        tg = with_grad(tensors)
+        loss, _ = lora_loss(tg, params, cfg, inputs, targets, weights)
+        grads, total = clip_gradients(grads_of(loss, tg), max_norm)
+        adamw_step(tensors, grads, m, v, t + 1, lr_at(t))
+        losses.append(float(loss))
+        norms.append(total)
+    # the same with torch.optim.AdamW and clip_grad_norm_
+    tp = {n: p.detach().clone().requires_grad_(True) for n, p in tensors0.items()}
+    opt = torch.optim.AdamW(list(tp.values()), lr=LR_MAX, betas=BETAS, eps=ADAM_EPS, weight_decay=WEIGHT_DECAY)
+    for t in range(ADAMW_STEPS):
+        opt.zero_grad()
+        lora_loss(tp, params, cfg, inputs, targets, weights)[0].backward()
+        torch.nn.utils.clip_grad_norm_(list(tp.values()), max_norm)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(t)
+        opt.step()
+    for n in tensors:
+        assert torch.allclose(tensors[n], tp[n].detach(), rtol=1e-12, atol=1e-14), f"lora adamw vs torch: {n}"
+    return tensors, losses, norms
+
+
+def adapter_config_json(base):
+    """adapter_config.json as peft's LoraConfig.save_pretrained writes it (sorted keys, indent 2)."""
+    d = {
+        "alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": base, "bias": "none",
+        "fan_in_fan_out": False, "inference_mode": True, "init_lora_weights": True, "layers_pattern": None,
+        "layers_to_transform": None, "lora_alpha": LORA_ALPHA, "lora_dropout": 0.0, "modules_to_save": None,
+        "peft_type": "LORA", "r": LORA_R, "rank_pattern": {}, "revision": None,
+        "target_modules": sorted(m.split(".")[1] for m in LORA_TARGETS), "task_type": "CAUSAL_LM",
+        "use_dora": False, "use_rslora": False,
+    }
+    return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+
+def lora_reference(cfg, params, bf16_params, inputs, targets, weights):
+    """The LoRA cases: "gqa" on the main model (4 query heads, 2 kv heads), "mha" on a model with
+    num_key_value_heads = num_attention_heads, and "bf16": the gqa adapters on the main model's
+    bf16-rounded weights. Writes tiny_mha/, lora_gqa/ and lora_mha/ (the initial adapters as
+    PEFT folders) and lora_expected.safetensors."""
+    mcfg = dict(cfg, num_key_value_heads=cfg["num_attention_heads"])
+    mparams = init_params(mcfg, SEED_MHA_WEIGHTS)
+    out = []
+
+    def put(name, t):
+        out.append((name, torch.as_tensor(t, dtype=torch.float64).detach()))
+
+    put("inputs", inputs)
+    put("targets", targets)
+    put("weights", weights)
+    put("r", [LORA_R])
+    put("alpha", [LORA_ALPHA])
+    cases = [("gqa", cfg, params, SEED_LORA), ("mha", mcfg, mparams, SEED_LORA + 1)]
+    inits = {}
+    for case, ccfg, cparams, seed in cases:
+        tensors = init_lora(cparams, ccfg, seed)
+        inits[case] = tensors
+        tg = with_grad(tensors)
+        loss, logits = lora_loss(tg, cparams, ccfg, inputs, targets, weights)
+        grads = grads_of(loss, tg)
+        base_loss, base_logits = sft_loss(cparams, ccfg, inputs, targets, weights)
+        apart = float((logits - base_logits).abs().max() / base_logits.abs().max())
+        assert apart > 0.1, apart  # the adapters change the logits visibly
+        check_gradients(f"lora {case}", lambda q: lora_loss(q, cparams, ccfg, inputs, targets, weights)[0], tensors, grads)
+        norm0 = float(torch.sqrt(sum((g * g).sum() for g in grads.values())))
+        max_norm = 0.5 * norm0  # clipping active on the first step at least
+        a_tensors, a_losses, a_norms = run_lora_adamw(tensors, cparams, ccfg, inputs, targets, weights, max_norm)
+        assert a_norms[0] > max_norm and all(l1 < l0 for l0, l1 in zip(a_losses, a_losses[1:])), (a_norms, a_losses)
+        print(f"lora {case}: loss {float(loss):.6f} (base {float(base_loss):.6f}), logits differ from the base's by "
+              f"{apart:.3f}; adamw losses {a_losses}, grad norms {a_norms}, max_norm {max_norm:.6f}")
+        put(f"{case}.logits", logits)
+        put(f"{case}.loss", loss.reshape(1))
+        put(f"{case}.max_norm", [max_norm])
+        put(f"{case}.adamw.loss", a_losses)
+        put(f"{case}.adamw.grad_norm", a_norms)
+        for n in sorted(tensors):
+            put(f"{case}.init.{n}", tensors[n])
+            put(f"{case}.grad.{n}", grads[n])
+            put(f"{case}.adamw.{n}", a_tensors[n])
+
+    # bf16 base: the gqa adapters on the bf16-rounded main weights
+    tg = with_grad(inits["gqa"])
+    b_loss, b_logits = lora_loss(tg, bf16_params, cfg, inputs, targets, weights)
+    b_grads = grads_of(b_loss, tg)
+    print(f"lora bf16: loss {float(b_loss):.6f}")
+    put("bf16.logits", b_logits)
+    put("bf16.loss", b_loss.reshape(1))
+    for n in sorted(b_grads):
+        put(f"bf16.grad.{n}", b_grads[n])
+
+    for d in ("tiny_mha", "lora_gqa", "lora_mha"):
+        os.makedirs(os.path.join(REF, d), exist_ok=True)
+    write_text(os.path.join(REF, "tiny_mha", "config.json"), hf_config_json(mcfg))
+    write_safetensors(os.path.join(REF, "tiny_mha", "model.safetensors"), model_tensors(mparams, mcfg))
+    for case, base in (("gqa", "tests/ref/tiny"), ("mha", "tests/ref/tiny_mha")):
+        d = os.path.join(REF, f"lora_{case}")
+        write_text(os.path.join(d, "adapter_config.json"), adapter_config_json(base))
+        t = inits[case]
+        write_safetensors(os.path.join(d, "adapter_model.safetensors"),
+                          [(n, "F32", tuple(t[n].shape), f32_bytes(t[n])) for n in sorted(t)])
+        back = read_safetensors(os.path.join(d, "adapter_model.safetensors"))
+        assert set(back) == set(t)
+        for n in t:
+            assert torch.equal(torch.from_numpy(decode(*back[n])), t[n]), n
+    names = [n for n, _ in out]
+    assert len(names) == len(set(names))
+    write_safetensors(os.path.join(REF, "lora_expected.safetensors"), [(n, "F32", tuple(t.shape), f32_bytes(t)) for n, t in out])
+    back = read_safetensors(os.path.join(REF, "lora_expected.safetensors"))
+    for n, t in out:
+        assert torch.equal(torch.from_numpy(decode(*back[n])), t.float().double()), n
 
 
 # ----------------------------------------------------------------------------------------------
@@ -957,6 +1130,8 @@ def main():
         a = as_f64(back[n])
         assert torch.equal(a, a.round()), n  # integer data stored exactly
     print("  all files read back exactly")
+
+    lora_reference(cfg, params, bf16_params, inputs, targets, weights)
 
     total = 0
     for root, _, files in os.walk(REF):
