@@ -24,4 +24,16 @@ static float *ref_tensor(const char *name, size_t *numel) {
     return data;
 }
 
+// The named reference tensor (token ids stored as floats) as ints (to free). Inline: not every
+// test that includes this reads ids.
+static inline int *ref_ints(const char *name, size_t *numel) {
+    size_t n;
+    float *f = ref_tensor(name, &n);
+    int *out = xmalloc(n * sizeof(int));
+    for (size_t i = 0; i < n; i++) out[i] = (int)f[i];
+    free(f);
+    if (numel) *numel = n;
+    return out;
+}
+
 #endif

@@ -35,16 +35,6 @@ static double setting(const char *key) {
     return v;
 }
 
-static int *ref_ints(const char *name, size_t *numel) {
-    size_t n;
-    float *f = ref_tensor(name, &n);
-    int *out = xmalloc(n * sizeof(int));
-    for (size_t i = 0; i < n; i++) out[i] = (int)f[i];
-    free(f);
-    if (numel) *numel = n;
-    return out;
-}
-
 static void load_as_or_die(Model *m, const char *path, int dtype) {
     if (model_load_as(m, path, dtype) < 0) {
         fprintf(stderr, "FAIL: %s\n", srl_error);

@@ -28,17 +28,6 @@
 
 #define REF_DIR "tests/ref"
 
-
-static int *ref_ints(const char *name, size_t *numel) {
-    size_t n;
-    float *f = ref_tensor(name, &n);
-    int *out = xmalloc(n * sizeof(int));
-    for (size_t i = 0; i < n; i++) out[i] = (int)f[i];
-    free(f);
-    if (numel) *numel = n;
-    return out;
-}
-
 static double settings_number(const JsonValue *root, const char *key) {
     double v = 0;
     if (json_get_number(root, key, &v) < 0) {
