@@ -22,11 +22,6 @@ rounds=${1:-3}
 tmp=$(mktemp -d /tmp/srl_test_kill.XXXXXX)
 trap 'kill -9 $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 fail=0
-check() {  # check "what" command...
-    local what=$1
-    shift
-    if "$@"; then echo "  ok: $what"; else echo "FAIL: $what"; fail=1; fi
-}
 
 source tests/tiny_world.sh
 tiny_world "$tmp" 5 200

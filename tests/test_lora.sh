@@ -13,11 +13,6 @@ SRL=${SRL:-./srl}
 tmp=$(mktemp -d /tmp/srl_test_lora.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() {  # check "what" command...
-    local what=$1
-    shift
-    if "$@"; then echo "  ok: $what"; else echo "FAIL: $what"; fail=1; fi
-}
 loss_of() { sed -n 's/.*"loss": \([0-9.]*\).*/\1/p'; }
 
 source tests/tiny_world.sh

@@ -11,11 +11,6 @@ SRL=${SRL:-./srl}
 tmp=$(mktemp -d /tmp/srl_test_run.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() {  # check "what" command...
-    local what=$1
-    shift
-    if "$@"; then echo "  ok: $what"; else echo "FAIL: $what"; fail=1; fi
-}
 
 source tests/tiny_world.sh
 tiny_world "$tmp" 3 30

@@ -1,8 +1,16 @@
-# tiny_world.sh: sourced by test_run.sh and test_kill.sh. tiny_world DIR SEED STEPS writes a
+# tiny_world.sh: sourced by test_run.sh, test_kill.sh, test_lora.sh and test_real_data.sh. tiny_world DIR SEED STEPS writes a
 # tiny task world (DIR/world), a 400-token tokenizer trained on it (DIR/tokenizer.json) and a
 # base model of 2 layers, width 48 and grouped-query attention pretrained STEPS steps on it
 # (DIR/m0): enough for a miniature `srl run` in seconds. Needs $SRL. hand_judged (below) gives
 # such a run judgments that keep pairs.
+# check "what" command...: runs the command, prints "ok: what" or "FAIL: what" and then sets
+# fail=1 (the sourcing script starts with fail=0 and exits with it)
+check() {  # check "what" command...
+    local what=$1
+    shift
+    if "$@"; then echo "  ok: $what"; else echo "FAIL: $what"; fail=1; fi
+}
+
 tiny_world() {
     local dir=$1 seed=$2 steps=$3
     $SRL world --out "$dir/world" --seed "$seed" --pretrain-bytes 80000 --ift 80 --eft 80 --eft-eval 20 --test 24 \
