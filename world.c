@@ -1687,15 +1687,15 @@ static int list_start(const WorldTask *t, const Token *tok, int ntok, ListView *
     return n;
 }
 
-// Creatures: after the count, one check line per item and trait asked, the item's recalled
-// value beside the value asked for ("Home of zorak: sea, need river: no."): a lookup the
-// model learned by heart and a comparison of two words. An item that is no creature has the
-// value "none" and fails every check. A creature named a second time has the value "repeat"
-// and fails every check too ("Home of zorak: repeat, need river: no."), so that a repeat costs
-// as much as a wrong creature: were it only "extra", naming the one creature the model knows
-// three times would outscore three different creatures with one wrong, and the loop would
-// learn to repeat (it did: docs/experiments.md, 2026-12-07). Seeing the repeat is finding
-// "of zorak:" earlier in the judgment, a copy the judge already makes.
+// Creatures: after the count, one line per pair of items saying whether they differ ("Differ
+// zorak, pimi: yes."), then one check line per item and trait asked, the item's recalled value
+// beside the value asked for ("Home of zorak: sea, need river: no."): a lookup the model
+// learned by heart and a comparison of two words. An item that is no creature has the value
+// "none" and fails every check. A repeat fails its pair's line, so that naming the one creature
+// the model knows twice costs as much as a wrong creature (were it only "extra", the loop
+// would learn to repeat: it did, docs/experiments.md, 2026-12-07). The pair lines put the two
+// names side by side, where seeing a repeat is comparing neighbours; finding "of zorak:"
+// earlier in the judgment, the previous rule, was a search the judge missed six times in seven.
 static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
     ListView v;
     int relevant, n = list_start(t, tok, ntok, &v, &relevant, ty);
@@ -1706,20 +1706,36 @@ static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, World
     }
     say(ty, "Count %d, need %d", v.n_items, t->count);
     verdict(ty, v.n_items == t->count);
+    // pairs among as many items as were asked for (at most four): an answer with more has
+    // failed its count already, and the judgment stays short enough for the judge's budget
+    int paired = n < t->count ? n : t->count;
+    if (paired > 4) paired = 4;
+    for (int i = 0; i < paired; i++)
+        for (int j = i + 1; j < paired; j++) {
+            say(ty, "Differ ");
+            say_token(ty, &tok[v.items[i]]);
+            say(ty, ", ");
+            say_token(ty, &tok[v.items[j]]);
+            verdict(ty, !items_equal(t, &tok[v.items[i]], &tok[v.items[j]]));
+        }
     for (int i = 0; i < n; i++) {
         const Token *k = &tok[v.items[i]];
-        int c = creature_index(k->s, k->len), repeat = 0;
-        for (int j = 0; j < i; j++) repeat |= items_equal(t, k, &tok[v.items[j]]);
+        int c = creature_index(k->s, k->len);
         for (int trait = 0; trait < WORLD_N_TRAITS; trait++) {
             if (t->trait[trait] < 0) continue;
-            const char *value = repeat ? "repeat" : c >= 0 ? trait_values[trait][bestiary[c].trait[trait]] : "none";
+            const char *value = c >= 0 ? trait_values[trait][bestiary[c].trait[trait]] : "none";
             say(ty, "%c%s of ", ascii_upper(trait_names[trait][0]), trait_names[trait] + 1);
             say_token(ty, k);
             say(ty, ": %s, need %s", value, trait_values[trait][t->trait[trait]]);
-            verdict(ty, !repeat && c >= 0 && bestiary[c].trait[trait] == t->trait[trait]);
+            verdict(ty, c >= 0 && bestiary[c].trait[trait] == t->trait[trait]);
         }
     }
-    return list_end(t, &v, tok, g, ty);
+    // the repeat was checked above: not "extra" as well, but still counted for the report
+    int repeat = v.repeat;
+    v.repeat = 0;
+    int score = list_end(t, &v, tok, g, ty);
+    g->repeat = repeat;
+    return score;
 }
 
 static int grade_list(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
@@ -2809,8 +2825,10 @@ static int paragraph_theme(Rng *rng) {
 }
 
 // A few items written out, then written again: as they were, in the judge's "a | b | c"
-// form, or in another case. Items are words in any case, numbers, both, or creature names
-// (with no trait: the corpus never says which creatures share one). Returns 1 for creatures.
+// form, or in another case; or compared pair by pair as a judge checks a repeat ("Differ a,
+// b: yes."), two in three of those lists with one of their first three items twice. Items
+// are words in any case, numbers, both, or creature names (with no trait: the corpus never
+// says which creatures share one). Returns 1 for creatures.
 static int statement_copy(Rng *rng, Buf *b) {
     static const char *const sep_text[] = {", ", "; ", " | ", "\n", " "};
     char items[6][WORLD_WORD_MAX];
@@ -2820,12 +2838,15 @@ static int statement_copy(Rng *rng, Buf *b) {
         else if (kind == 4) snprintf(items[i], WORLD_WORD_MAX, "%s", bestiary[rng_int(rng, N_CREATURES)].name);  // no trait said
         else copy_cased(items[i], random_word(rng), letter_case == WORLD_CASE_ANY ? 1 + rng_int(rng, 3) : letter_case);
     }
-    int sep = rng_int(rng, 5);
+    int sep = rng_int(rng, 5), form = rng_int(rng, 5);
+    if (form == 4 && rng_int(rng, 3)) {  // two in three lists compared pair by pair name one item twice
+        int m = n < 3 ? n : 3, i = rng_int(rng, m), j = rng_int(rng, m - 1);  // among those compared
+        memcpy(items[j < i ? j : j + 1], items[i], WORLD_WORD_MAX);
+    }
     Buf list = {0};
     for (int i = 0; i < n; i++) buf_printf(&list, "%s%s", i ? sep_text[sep] : "", items[i]);
     static const char *const intros[] = {"The list", "Here is a list:", "Answer:", "The answer", "Written:", "Some items:"};
     static const char *const agains[] = {"Again:", "The same list:", "Once more:", "Repeated:", "Copied:"};
-    int form = rng_int(rng, 4);
     buf_printf(b, "%s%s%s", PICK(rng, intros), sep == 3 ? "\n" : " ", list.data);
     buf_append_str(b, sep == 3 ? "\n" : ". ");
     if (form == 0 || form == 1) {
@@ -2834,10 +2855,15 @@ static int statement_copy(Rng *rng, Buf *b) {
         buf_append_str(b, "Items: ");
         for (int i = 0; i < n; i++) buf_printf(b, "%s%s", i ? " | " : "", items[i]);
         buf_append_char(b, '.');
-    } else {
+    } else if (form == 3) {
         buf_printf(b, "The items in order: ");
         for (int i = 0; i < n; i++) buf_printf(b, "%s%s", i ? ", " : "", items[i]);
         buf_printf(b, "; there are %d.", n);
+    } else {  // the first three items compared pair by pair, as a judge checks three creatures
+        int m = n < 3 ? n : 3;
+        for (int i = 0; i < m; i++)
+            for (int j = i + 1; j < m; j++)
+                buf_printf(b, "%sDiffer %s, %s: %s.", i + j > 1 ? "\n" : "", items[i], items[j], strcmp(items[i], items[j]) ? "yes" : "no");
     }
     buf_free(&list);
     return kind == 4;

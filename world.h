@@ -116,7 +116,7 @@ typedef struct {
                           // counts those that hold before the first that fails)
     int exact;            // score == 5
     int extra;            // extra text or items present
-    int repeat;           // a list answer names one item twice (part of extra)
+    int repeat;           // a list answer names one item twice (extra; for creatures, a failed "Differ" check)
     int family;           // index into world_family_names
     int unsatisfiable;    // the instruction's constraints contradict each other
 } WorldGrade;
