@@ -3529,11 +3529,11 @@ typedef struct {
 // enough prompts to cover the request space the test set draws from.
 static const RunConfig RUN_DEFAULTS = {
     .base = "tinymodels/m0", .data = "data/world", .out = "runs/world", .m1_mode = "sequential",
-    .iterations = 2, .n_prompts = 500, .n_candidates = 4, .judge_samples = 3, .eft_prompts = 1000, .eft_answers = 3,
+    .iterations = 2, .n_prompts = 500, .n_candidates = 4, .judge_samples = 2, .eft_prompts = 1000, .eft_answers = 3,
     .batch = 64, .max_new = 64, .judge_max_new = 160, .eval_judge_samples = 1, .judge_temperature = 0.7f,
     .candidate_temperature = 0.7f, .length_rho = -1, .min_chosen = 0, .rouge_max = 0.9, .gap_items = 200,
     .sft_epochs = 5, .m1_epochs = 1, .save_every = 200, .sft_lr = 1e-3, .m1_lr = 1e-3,
-    .dpo = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 1, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f, .warmup = 0.1f,
+    .dpo = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 2, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f, .warmup = 0.1f,
             .weight_decay = 0.0f, .grad_clip = 1.0f, .replay_weight = 0.0f, .seed = 1},
     .seed = 1};
 
