@@ -744,10 +744,35 @@ static inline vec16f f32x16_load(const float *p) {
     return v;
 }
 
-// The plain kernel's tile: rows x outs outputs y[r][o] (at most BF16_TILE_ROWS x BF16_TILE_OUTS).
-// The tail i >= IN - IN % 16 goes through zero-padded copies, so lane k keeps i = k mod 16.
-static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int ldy, const float *x, const uint16_t *W,
-                                                                  int IN, int rows, int outs) {
+// A kernel's tile: y[r][o] (rows of ldy) = x row n0 + r . W row o, for r < rows <= BF16_TILE_ROWS
+// and o < outs <= BF16_TILE_OUTS, W (outs, IN). x is the input as the kernel takes it: rows of ldx
+// elements (float32 for the plain kernel, bf16 for AVX512-BF16). Only the dot products differ
+// between the kernels; bf16_block below is the blocking both share.
+typedef void Bf16Tile(float *y, int ldy, const void *x, int ldx, int n0, const uint16_t *W, int IN, int rows, int outs);
+
+// Outputs o0 <= o < o1 of all N rows of y (N, OUT), tile by tile, the tiles at the edges smaller.
+// Inlined into each kernel's block with that kernel's tile, so that the common tile shapes are
+// constants there: the compiler then keeps the accumulators in registers.
+static inline __attribute__((always_inline)) void bf16_block(Bf16Tile *tile, float *y, const void *x, int ldx,
+                                                             const uint16_t *W, int N, int IN, int OUT, int o0, int o1) {
+    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
+        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
+        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
+            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
+            float *yt = y + (size_t)n * OUT + o;
+            const uint16_t *wt = W + (size_t)o * IN;
+            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) tile(yt, OUT, x, ldx, n, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
+            else if (rows == 1 && outs == BF16_TILE_OUTS) tile(yt, OUT, x, ldx, n, wt, IN, 1, BF16_TILE_OUTS);
+            else tile(yt, OUT, x, ldx, n, wt, IN, rows, outs);
+        }
+    }
+}
+
+// The plain kernel's tile, x in float32. The tail i >= IN - IN % 16 goes through zero-padded
+// copies, so lane k keeps i = k mod 16.
+static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int ldy, const void *xv, int ldx, int n0,
+                                                                  const uint16_t *W, int IN, int rows, int outs) {
+    const float *x = (const float *)xv + (size_t)n0 * ldx;
     vec16f acc[BF16_TILE_ROWS][BF16_TILE_OUTS];
     for (int r = 0; r < rows; r++)
         for (int o = 0; o < outs; o++) acc[r][o] = (vec16f){0};
@@ -756,7 +781,7 @@ static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int 
         vec16f w[BF16_TILE_OUTS];
         for (int o = 0; o < outs; o++) w[o] = bf16x16_load(W + (size_t)o * IN + i);
         for (int r = 0; r < rows; r++) {
-            vec16f a = f32x16_load(x + (size_t)r * IN + i);
+            vec16f a = f32x16_load(x + (size_t)r * ldx + i);
             for (int o = 0; o < outs; o++) acc[r][o] += a * w[o];
         }
     }
@@ -770,7 +795,7 @@ static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int 
         }
         for (int r = 0; r < rows; r++) {
             float t[BF16_LANES] = {0};
-            memcpy(t, x + (size_t)r * IN + i, (size_t)tail * 4);
+            memcpy(t, x + (size_t)r * ldx + i, (size_t)tail * 4);
             vec16f a = f32x16_load(t);
             for (int o = 0; o < outs; o++) acc[r][o] += a * w[o];
         }
@@ -784,19 +809,7 @@ static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int 
 }
 
 static void bf16_block_plain(float *y, const float *x, const uint16_t *W, int N, int IN, int OUT, int o0, int o1) {
-    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
-        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
-        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
-            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
-            float *yt = y + (size_t)n * OUT + o;
-            const float *xt = x + (size_t)n * IN;
-            const uint16_t *wt = W + (size_t)o * IN;
-            // constant tile shapes let the compiler keep the accumulators in registers
-            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) bf16_tile_plain(yt, OUT, xt, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
-            else if (rows == 1 && outs == BF16_TILE_OUTS) bf16_tile_plain(yt, OUT, xt, wt, IN, 1, BF16_TILE_OUTS);
-            else bf16_tile_plain(yt, OUT, xt, wt, IN, rows, outs);
-        }
-    }
+    bf16_block(bf16_tile_plain, y, x, IN, W, N, IN, OUT, o0, o1);
 }
 
 // AVX512-BF16, compiled for that target whatever the command line says, and run only when the
@@ -816,11 +829,12 @@ static int cpu_has_avx512_bf16(void) {
     return (a >> 5) & 1;
 }
 
-// The vdpbf16ps tile: x is given in bf16 (xb, rows of ldx >= IN, zero past IN). Per step of 32
+// The vdpbf16ps tile: x is given in bf16 (rows of ldx >= IN, zero past IN). Per step of 32
 // inputs, lane k of acc adds x[2k+1] w[2k+1] then x[2k] w[2k] (each product exact in float32).
 // The tail of each row of W is loaded under a mask, zeros past IN.
 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512bf16"))) void
-bf16_tile_avx512(float *y, int ldy, const uint16_t *xb, int ldx, const uint16_t *W, int IN, int rows, int outs) {
+bf16_tile_avx512(float *y, int ldy, const void *xv, int ldx, int n0, const uint16_t *W, int IN, int rows, int outs) {
+    const uint16_t *xb = (const uint16_t *)xv + (size_t)n0 * ldx;
     __m512 acc[BF16_TILE_ROWS][BF16_TILE_OUTS];
     for (int r = 0; r < rows; r++)
         for (int o = 0; o < outs; o++) acc[r][o] = _mm512_setzero_ps();
@@ -844,18 +858,7 @@ bf16_tile_avx512(float *y, int ldy, const uint16_t *xb, int ldx, const uint16_t 
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void bf16_block_avx512(float *y, const uint16_t *xb, int ldx,
                                                                                      const uint16_t *W, int N, int IN,
                                                                                      int OUT, int o0, int o1) {
-    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
-        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
-        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
-            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
-            float *yt = y + (size_t)n * OUT + o;
-            const uint16_t *xt = xb + (size_t)n * ldx;
-            const uint16_t *wt = W + (size_t)o * IN;
-            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
-            else if (rows == 1 && outs == BF16_TILE_OUTS) bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, 1, BF16_TILE_OUTS);
-            else bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, rows, outs);
-        }
-    }
+    bf16_block(bf16_tile_avx512, y, xb, ldx, W, N, IN, OUT, o0, o1);
 }
 #else
 static int cpu_has_avx512_bf16(void) { return 0; }
