@@ -263,6 +263,23 @@ int config_save_json(const Config *c, const char *path, const char *torch_dtype)
     return atomic_commit(&af);
 }
 
+int generation_config_save_json(const Config *c, const char *path) {
+    // transformers' GenerationConfig.save_pretrained: keys sorted, two spaces of indent
+    Buf b = {0};
+    buf_append_str(&b, "{\n");
+    if (c->bos_token_id >= 0) buf_printf(&b, "  \"bos_token_id\": %d,\n", c->bos_token_id);
+    if (c->n_eos == 1) buf_printf(&b, "  \"eos_token_id\": %d,\n", c->eos_token_ids[0]);
+    else if (c->n_eos > 1) {
+        buf_append_str(&b, "  \"eos_token_id\": [");
+        for (int i = 0; i < c->n_eos; i++) buf_printf(&b, "%s\n    %d", i ? "," : "", c->eos_token_ids[i]);
+        buf_append_str(&b, "\n  ],\n");
+    }
+    buf_append_str(&b, "  \"transformers_version\": \"4.44.0\"\n}\n");
+    int rc = write_file_atomic(path, b.data, b.len);
+    buf_free(&b);
+    return rc;
+}
+
 // ----------------------------------------------------------------------------
 // parameters
 
@@ -2344,9 +2361,10 @@ int model_save(const Model *m, const char *dir, int dtype_bf16) {
     if (rc < 0) return -1;
     Config saved = *c;
     saved.rope_interleaved = 0;
-    char *config_path = path_join(dir, "config.json");
+    char *config_path = path_join(dir, "config.json"), *generation_path = path_join(dir, "generation_config.json");
     rc = config_save_json(&saved, config_path, dtype_bf16 ? "bfloat16" : "float32");
-    free(config_path);
+    if (rc == 0) rc = generation_config_save_json(&saved, generation_path);
+    free(config_path), free(generation_path);
     return rc;
 }
 
