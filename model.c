@@ -263,6 +263,23 @@ int config_save_json(const Config *c, const char *path, const char *torch_dtype)
     return atomic_commit(&af);
 }
 
+int generation_config_save_json(const Config *c, const char *path) {
+    // transformers' GenerationConfig.save_pretrained: keys sorted, two spaces of indent
+    Buf b = {0};
+    buf_append_str(&b, "{\n");
+    if (c->bos_token_id >= 0) buf_printf(&b, "  \"bos_token_id\": %d,\n", c->bos_token_id);
+    if (c->n_eos == 1) buf_printf(&b, "  \"eos_token_id\": %d,\n", c->eos_token_ids[0]);
+    else if (c->n_eos > 1) {
+        buf_append_str(&b, "  \"eos_token_id\": [");
+        for (int i = 0; i < c->n_eos; i++) buf_printf(&b, "%s\n    %d", i ? "," : "", c->eos_token_ids[i]);
+        buf_append_str(&b, "\n  ],\n");
+    }
+    buf_append_str(&b, "  \"transformers_version\": \"4.44.0\"\n}\n");
+    int rc = write_file_atomic(path, b.data, b.len);
+    buf_free(&b);
+    return rc;
+}
+
 // ----------------------------------------------------------------------------
 // parameters
 
@@ -744,10 +761,35 @@ static inline vec16f f32x16_load(const float *p) {
     return v;
 }
 
-// The plain kernel's tile: rows x outs outputs y[r][o] (at most BF16_TILE_ROWS x BF16_TILE_OUTS).
-// The tail i >= IN - IN % 16 goes through zero-padded copies, so lane k keeps i = k mod 16.
-static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int ldy, const float *x, const uint16_t *W,
-                                                                  int IN, int rows, int outs) {
+// A kernel's tile: y[r][o] (rows of ldy) = x row n0 + r . W row o, for r < rows <= BF16_TILE_ROWS
+// and o < outs <= BF16_TILE_OUTS, W (outs, IN). x is the input as the kernel takes it: rows of ldx
+// elements (float32 for the plain kernel, bf16 for AVX512-BF16). Only the dot products differ
+// between the kernels; bf16_block below is the blocking both share.
+typedef void Bf16Tile(float *y, int ldy, const void *x, int ldx, int n0, const uint16_t *W, int IN, int rows, int outs);
+
+// Outputs o0 <= o < o1 of all N rows of y (N, OUT), tile by tile, the tiles at the edges smaller.
+// Inlined into each kernel's block with that kernel's tile, so that the common tile shapes are
+// constants there: the compiler then keeps the accumulators in registers.
+static inline __attribute__((always_inline)) void bf16_block(Bf16Tile *tile, float *y, const void *x, int ldx,
+                                                             const uint16_t *W, int N, int IN, int OUT, int o0, int o1) {
+    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
+        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
+        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
+            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
+            float *yt = y + (size_t)n * OUT + o;
+            const uint16_t *wt = W + (size_t)o * IN;
+            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) tile(yt, OUT, x, ldx, n, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
+            else if (rows == 1 && outs == BF16_TILE_OUTS) tile(yt, OUT, x, ldx, n, wt, IN, 1, BF16_TILE_OUTS);
+            else tile(yt, OUT, x, ldx, n, wt, IN, rows, outs);
+        }
+    }
+}
+
+// The plain kernel's tile, x in float32. The tail i >= IN - IN % 16 goes through zero-padded
+// copies, so lane k keeps i = k mod 16.
+static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int ldy, const void *xv, int ldx, int n0,
+                                                                  const uint16_t *W, int IN, int rows, int outs) {
+    const float *x = (const float *)xv + (size_t)n0 * ldx;
     vec16f acc[BF16_TILE_ROWS][BF16_TILE_OUTS];
     for (int r = 0; r < rows; r++)
         for (int o = 0; o < outs; o++) acc[r][o] = (vec16f){0};
@@ -756,7 +798,7 @@ static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int 
         vec16f w[BF16_TILE_OUTS];
         for (int o = 0; o < outs; o++) w[o] = bf16x16_load(W + (size_t)o * IN + i);
         for (int r = 0; r < rows; r++) {
-            vec16f a = f32x16_load(x + (size_t)r * IN + i);
+            vec16f a = f32x16_load(x + (size_t)r * ldx + i);
             for (int o = 0; o < outs; o++) acc[r][o] += a * w[o];
         }
     }
@@ -770,7 +812,7 @@ static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int 
         }
         for (int r = 0; r < rows; r++) {
             float t[BF16_LANES] = {0};
-            memcpy(t, x + (size_t)r * IN + i, (size_t)tail * 4);
+            memcpy(t, x + (size_t)r * ldx + i, (size_t)tail * 4);
             vec16f a = f32x16_load(t);
             for (int o = 0; o < outs; o++) acc[r][o] += a * w[o];
         }
@@ -784,19 +826,7 @@ static inline __attribute__((always_inline)) void bf16_tile_plain(float *y, int 
 }
 
 static void bf16_block_plain(float *y, const float *x, const uint16_t *W, int N, int IN, int OUT, int o0, int o1) {
-    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
-        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
-        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
-            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
-            float *yt = y + (size_t)n * OUT + o;
-            const float *xt = x + (size_t)n * IN;
-            const uint16_t *wt = W + (size_t)o * IN;
-            // constant tile shapes let the compiler keep the accumulators in registers
-            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) bf16_tile_plain(yt, OUT, xt, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
-            else if (rows == 1 && outs == BF16_TILE_OUTS) bf16_tile_plain(yt, OUT, xt, wt, IN, 1, BF16_TILE_OUTS);
-            else bf16_tile_plain(yt, OUT, xt, wt, IN, rows, outs);
-        }
-    }
+    bf16_block(bf16_tile_plain, y, x, IN, W, N, IN, OUT, o0, o1);
 }
 
 // AVX512-BF16, compiled for that target whatever the command line says, and run only when the
@@ -816,11 +846,12 @@ static int cpu_has_avx512_bf16(void) {
     return (a >> 5) & 1;
 }
 
-// The vdpbf16ps tile: x is given in bf16 (xb, rows of ldx >= IN, zero past IN). Per step of 32
+// The vdpbf16ps tile: x is given in bf16 (rows of ldx >= IN, zero past IN). Per step of 32
 // inputs, lane k of acc adds x[2k+1] w[2k+1] then x[2k] w[2k] (each product exact in float32).
 // The tail of each row of W is loaded under a mask, zeros past IN.
 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512bf16"))) void
-bf16_tile_avx512(float *y, int ldy, const uint16_t *xb, int ldx, const uint16_t *W, int IN, int rows, int outs) {
+bf16_tile_avx512(float *y, int ldy, const void *xv, int ldx, int n0, const uint16_t *W, int IN, int rows, int outs) {
+    const uint16_t *xb = (const uint16_t *)xv + (size_t)n0 * ldx;
     __m512 acc[BF16_TILE_ROWS][BF16_TILE_OUTS];
     for (int r = 0; r < rows; r++)
         for (int o = 0; o < outs; o++) acc[r][o] = _mm512_setzero_ps();
@@ -844,18 +875,7 @@ bf16_tile_avx512(float *y, int ldy, const uint16_t *xb, int ldx, const uint16_t 
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void bf16_block_avx512(float *y, const uint16_t *xb, int ldx,
                                                                                      const uint16_t *W, int N, int IN,
                                                                                      int OUT, int o0, int o1) {
-    for (int n = 0; n < N; n += BF16_TILE_ROWS) {
-        int rows = N - n < BF16_TILE_ROWS ? N - n : BF16_TILE_ROWS;
-        for (int o = o0; o < o1; o += BF16_TILE_OUTS) {
-            int outs = o1 - o < BF16_TILE_OUTS ? o1 - o : BF16_TILE_OUTS;
-            float *yt = y + (size_t)n * OUT + o;
-            const uint16_t *xt = xb + (size_t)n * ldx;
-            const uint16_t *wt = W + (size_t)o * IN;
-            if (rows == BF16_TILE_ROWS && outs == BF16_TILE_OUTS) bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, BF16_TILE_ROWS, BF16_TILE_OUTS);
-            else if (rows == 1 && outs == BF16_TILE_OUTS) bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, 1, BF16_TILE_OUTS);
-            else bf16_tile_avx512(yt, OUT, xt, ldx, wt, IN, rows, outs);
-        }
-    }
+    bf16_block(bf16_tile_avx512, y, xb, ldx, W, N, IN, OUT, o0, o1);
 }
 #else
 static int cpu_has_avx512_bf16(void) { return 0; }
@@ -1767,6 +1787,50 @@ int safetensors_read(const SafeTensors *st, const char *name, float **data, Safe
     return 0;
 }
 
+// One tensor of a safetensors file being written: its name, dtype ("F32" or "BF16"), shape
+// [rows, cols] ([rows] when cols is 0), and for safetensors_write_tensors its F32 data.
+typedef struct {
+    const char *name;
+    const char *dtype;
+    size_t rows, cols;
+    const float *data;  // rows x cols (or rows) floats; unused by safetensors_write_header
+} SafeTensorOut;
+
+// The header of a file holding tensors t[0..n-1] back to back in that order: the 8-byte
+// little-endian length n_json, then n_json bytes of JSON: "__metadata__" ({"format":"pt"} plus
+// `metadata`, JSON object members as text, when not NULL) and each tensor's dtype, shape and
+// data_offsets [begin, end), counted from the first byte after the header. The JSON is padded
+// with spaces to a multiple of 8 bytes (the format's rule, so that the data starts 8-aligned).
+// A write error shows in ferror(f).
+static void safetensors_write_header(FILE *f, int n, const SafeTensorOut *t, const char *metadata) {
+    Buf header = {0};
+    buf_printf(&header, "{\"__metadata__\":{\"format\":\"pt\"%s%s}", metadata ? "," : "", metadata ? metadata : "");
+    size_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        size_t bytes = t[i].rows * (t[i].cols ? t[i].cols : 1) * (size_t)dtype_size(t[i].dtype);
+        buf_printf(&header, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%zu", t[i].name, t[i].dtype, t[i].rows);
+        if (t[i].cols) buf_printf(&header, ",%zu", t[i].cols);
+        buf_printf(&header, "],\"data_offsets\":[%zu,%zu]}", offset, offset + bytes);
+        offset += bytes;
+    }
+    buf_append_char(&header, '}');
+    while (header.len % 8) buf_append_char(&header, ' ');
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
+    fwrite(len8, 1, 8, f);
+    fwrite(header.data, 1, header.len, f);
+    buf_free(&header);
+}
+
+// A safetensors file of the F32 tensors t[0..n-1] in that order, written atomically.
+static int safetensors_write_tensors(const char *path, int n, const SafeTensorOut *t, const char *metadata) {
+    AtomicFile af;
+    if (atomic_open(&af, path) < 0) return -1;
+    safetensors_write_header(af.f, n, t, metadata);
+    for (int i = 0; i < n; i++) fwrite(t[i].data, sizeof(float), t[i].rows * (t[i].cols ? t[i].cols : 1), af.f);  // little-endian hosts
+    return atomic_commit(&af);
+}
+
 // ----------------------------------------------------------------------------
 // Hugging Face model folders
 
@@ -2235,39 +2299,25 @@ int model_save(const Model *m, const char *dir, int dtype_bf16) {
                                           m->params.wv, m->params.wo, m->params.mlp_norm, m->params.w_gate,
                                           m->params.w_up, m->params.w_down, m->params.final_norm, m->params.lm_head};
     int esize = dtype_bf16 ? 2 : 4;
-    // the header: every tensor with its shape and byte range, padded with spaces to 8 bytes
-    Buf header = {0};
-    buf_append_str(&header, "{\"__metadata__\":{\"format\":\"pt\"}");
-    size_t offset = 0;
+    // the header: every tensor with its shape, in the order the data follows
+    int n = 0;
+    SafeTensorOut *tensors = xmalloc((size_t)(N_PARAM_TENSORS * (c->n_layers > 0 ? c->n_layers : 1)) * sizeof *tensors);
+    char(*names)[128] = xmalloc((size_t)(N_PARAM_TENSORS * (c->n_layers > 0 ? c->n_layers : 1)) * sizeof *names);
     for (int t = 0; t < N_PARAM_TENSORS; t++) {
         if (t == 11 && c->tied_embeddings) continue;
         int layers = tensor_is_per_layer(t) ? c->n_layers : 1;
-        size_t rows, cols;
-        tensor_shape(c, t, &rows, &cols);
-        size_t numel = rows * (cols ? cols : 1);
-        for (int l = 0; l < layers; l++) {
-            char name[128];
-            tensor_name(name, sizeof name, t, l);
-            if (cols)
-                buf_printf(&header, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%zu,%zu],\"data_offsets\":[%zu,%zu]}", name,
-                           dtype_bf16 ? "BF16" : "F32", rows, cols, offset, offset + numel * esize);
-            else
-                buf_printf(&header, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}", name,
-                           dtype_bf16 ? "BF16" : "F32", rows, offset, offset + numel * esize);
-            offset += numel * esize;
+        for (int l = 0; l < layers; l++, n++) {
+            tensor_name(names[n], sizeof names[n], t, l);
+            tensors[n] = (SafeTensorOut){.name = names[n], .dtype = dtype_bf16 ? "BF16" : "F32"};
+            tensor_shape(c, t, &tensors[n].rows, &tensors[n].cols);
         }
     }
-    buf_append_char(&header, '}');
-    while (header.len % 8) buf_append_char(&header, ' ');
 
     char *path = path_join(dir, "model.safetensors");
     AtomicFile af;
     int rc = atomic_open(&af, path);
     if (rc == 0) {
-        unsigned char len8[8];
-        for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
-        fwrite(len8, 1, 8, af.f);
-        fwrite(header.data, 1, header.len, af.f);
+        safetensors_write_header(af.f, n, tensors, NULL);
         size_t max_row = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
         if ((size_t)c->n_heads * c->head_dim > max_row) max_row = (size_t)c->n_heads * c->head_dim;
         unsigned char *row_bytes = xmalloc(max_row * 4);
@@ -2307,14 +2357,14 @@ int model_save(const Model *m, const char *dir, int dtype_bf16) {
         free(row_bytes);
         rc = atomic_commit(&af);
     }
-    free(path);
-    buf_free(&header);
+    free(path), free(tensors), free(names);
     if (rc < 0) return -1;
     Config saved = *c;
     saved.rope_interleaved = 0;
-    char *config_path = path_join(dir, "config.json");
+    char *config_path = path_join(dir, "config.json"), *generation_path = path_join(dir, "generation_config.json");
     rc = config_save_json(&saved, config_path, dtype_bf16 ? "bfloat16" : "float32");
-    free(config_path);
+    if (rc == 0) rc = generation_config_save_json(&saved, generation_path);
+    free(config_path), free(generation_path);
     return rc;
 }
 
@@ -2830,28 +2880,11 @@ void model_tensor_name(const Model *m, int index, char *out, size_t cap) {
 
 int safetensors_write_f32(const char *path, int n, const char *const *names, const float *const *data,
                           const size_t *numel, const char *metadata) {
-    Buf header = {0};
-    buf_printf(&header, "{\"__metadata__\":{\"format\":\"pt\"%s%s}", metadata ? "," : "", metadata ? metadata : "");
-    size_t offset = 0;
-    for (int i = 0; i < n; i++) {
-        buf_printf(&header, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}", names[i], numel[i],
-                   offset, offset + numel[i] * 4);
-        offset += numel[i] * 4;
-    }
-    buf_append_char(&header, '}');
-    while (header.len % 8) buf_append_char(&header, ' ');
-    AtomicFile af;
-    if (atomic_open(&af, path) < 0) {
-        buf_free(&header);
-        return -1;
-    }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
-    fwrite(len8, 1, 8, af.f);
-    fwrite(header.data, 1, header.len, af.f);
-    for (int i = 0; i < n; i++) fwrite(data[i], sizeof(float), numel[i], af.f);  // little-endian hosts
-    buf_free(&header);
-    return atomic_commit(&af);
+    SafeTensorOut *t = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *t);
+    for (int i = 0; i < n; i++) t[i] = (SafeTensorOut){.name = names[i], .dtype = "F32", .rows = numel[i], .data = data[i]};
+    int rc = safetensors_write_tensors(path, n, t, metadata);
+    free(t);
+    return rc;
 }
 
 int model_save_optimizer(const Model *m, const char *path) {
@@ -2900,41 +2933,8 @@ static int compare_names(const void *a, const void *b) { return strcmp(*(char *c
 // PEFT's name for a module: "q_proj" for self_attn.q_proj.
 static const char *lora_hf_name(int t) { return strchr(lora_module_names[t], '.') + 1; }
 
-// A safetensors file of named 2-D F32 tensors (rows[i], cols[i]) in name order, atomically.
-static int safetensors_write_2d(const char *path, int n, char **names, const float *const *data, const size_t *rows,
-                                const size_t *cols) {
-    int *order = xmalloc((size_t)n * sizeof(int));
-    char **sorted = xmalloc((size_t)n * sizeof(char *));
-    memcpy(sorted, names, (size_t)n * sizeof(char *));
-    qsort(sorted, (size_t)n, sizeof(char *), compare_names);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            if (names[j] == sorted[i]) order[i] = j;
-    Buf header = {0};
-    buf_printf(&header, "{\"__metadata__\":{\"format\":\"pt\"}");
-    size_t offset = 0;
-    for (int i = 0; i < n; i++) {
-        int j = order[i];
-        size_t bytes = rows[j] * cols[j] * 4;
-        buf_printf(&header, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],\"data_offsets\":[%zu,%zu]}", names[j], rows[j],
-                   cols[j], offset, offset + bytes);
-        offset += bytes;
-    }
-    buf_append_char(&header, '}');
-    while (header.len % 8) buf_append_char(&header, ' ');
-    AtomicFile af;
-    int rc = atomic_open(&af, path);
-    if (rc == 0) {
-        unsigned char len8[8];
-        for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
-        fwrite(len8, 1, 8, af.f);
-        fwrite(header.data, 1, header.len, af.f);
-        for (int i = 0; i < n; i++) fwrite(data[order[i]], sizeof(float), rows[order[i]] * cols[order[i]], af.f);
-        rc = atomic_commit(&af);
-    }
-    buf_free(&header);
-    free(order), free(sorted);
-    return rc;
+static int compare_tensor_names(const void *a, const void *b) {
+    return strcmp(((const SafeTensorOut *)a)->name, ((const SafeTensorOut *)b)->name);
 }
 
 int lora_save(const Model *m, const char *dir, const char *base_name) {
@@ -2960,21 +2960,20 @@ int lora_save(const Model *m, const char *dir, const char *base_name) {
     char *cpath = path_join(dir, "adapter_config.json"), *tpath = path_join(dir, "adapter_model.safetensors");
     int rc = write_file_atomic(cpath, b.data, b.len);
     buf_free(&b);
-    // the tensors
+    // the tensors, in name order as peft writes them
     int n = m->config.n_layers * n_targets * 2, k = 0;
-    char **names = xmalloc((size_t)n * sizeof(char *));
-    const float **data = xmalloc((size_t)n * sizeof(float *));
-    size_t *rows = xmalloc((size_t)n * sizeof(size_t)), *cols = xmalloc((size_t)n * sizeof(size_t));
+    SafeTensorOut *tensors = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *tensors);
+    char(*names)[128] = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *names);
     for (int l = 0; l < m->config.n_layers; l++)
         for (int t = 0; t < N_LORA_TARGETS; t++)
             for (int which = 0; which < 2 && (lc->targets >> t & 1); which++, k++) {
-                names[k] = xmalloc(128);
-                lora_tensor_name(names[k], 128, t, which, l);
-                data[k] = lora_tensor(m, &m->lora_params, t, which, l, &rows[k], &cols[k]);
+                lora_tensor_name(names[k], sizeof names[k], t, which, l);
+                tensors[k] = (SafeTensorOut){.name = names[k], .dtype = "F32"};
+                tensors[k].data = lora_tensor(m, &m->lora_params, t, which, l, &tensors[k].rows, &tensors[k].cols);
             }
-    if (rc == 0) rc = safetensors_write_2d(tpath, n, names, data, rows, cols);
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names), free(data), free(rows), free(cols), free(cpath), free(tpath);
+    qsort(tensors, (size_t)n, sizeof *tensors, compare_tensor_names);
+    if (rc == 0) rc = safetensors_write_tensors(tpath, n, tensors, NULL);
+    free(tensors), free(names), free(cpath), free(tpath);
     return rc;
 }
 

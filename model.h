@@ -51,6 +51,10 @@ typedef struct {
 int config_load_json(Config *c, const char *path);
 // Writes config.json as transformers writes it for LlamaForCausalLM (atomically).
 int config_save_json(const Config *c, const char *path, const char *torch_dtype);
+// Writes generation_config.json, which transformers' generate reads: bos_token_id and
+// eos_token_id (a list when the model stops on several, as srl's chat models on <|end_of_text|>
+// and <|eot_id|>), the ids config.json holds. model_save writes it beside config.json.
+int generation_config_save_json(const Config *c, const char *path);
 // Checks sizes for sanity (positive, heads divide, products that fit). -1 with srl_error.
 int config_validate(const Config *c);
 
@@ -250,7 +254,8 @@ int load_dtype_parse(const char *s);
 // A model with random weights (normal, std 0.02 for matrices, 1 for norms).
 void model_init_random(Model *m, const Config *c, uint64_t seed);
 void model_free(Model *m);
-// Writes config.json and model.safetensors into dir (created when missing), atomically.
+// Writes config.json, generation_config.json and model.safetensors into dir (created when
+// missing), each atomically.
 // dtype_bf16: 1 stores BF16 (round to nearest even), 0 stores F32.
 int model_save(const Model *m, const char *dir, int dtype_bf16);
 // The Hugging Face tensors of a model, by name ("model.layers.0.mlp.up_proj.weight"): the

@@ -558,10 +558,11 @@ static int cmd_score(Options *o) {
 static const char HELP_CONVERT[] =
     "usage: srl convert --from PATH --to DIR [--dtype f32|bf16]\n"
     "\n"
-    "Writes a Hugging Face model folder (config.json, model.safetensors) from a llama2.c .bin\n"
-    "checkpoint or another Hugging Face folder. q_proj and k_proj rows of llama2.c models are\n"
-    "permuted to the rotate-half layout, as Hugging Face's own converter does. A tokenizer.json\n"
-    "in the source folder is copied along.\n";
+    "Writes a Hugging Face model folder (config.json, generation_config.json, model.safetensors)\n"
+    "from a llama2.c .bin checkpoint or another Hugging Face folder. q_proj and k_proj rows of\n"
+    "llama2.c models are permuted to the rotate-half layout, as Hugging Face's own converter does.\n"
+    "A tokenizer.json in the source folder is copied along, with a tokenizer_config.json for it\n"
+    "(its special tokens and srl's chat template, for Hugging Face's AutoTokenizer).\n";
 
 static int copy_file(const char *from, const char *to) {
     char *data;
@@ -570,6 +571,42 @@ static int copy_file(const char *from, const char *to) {
     int rc = write_file_atomic(to, data, len);
     free(data);
     return rc;
+}
+
+// tokenizer_config.json beside a folder's tokenizer.json (Hugging Face's AutoTokenizer reads the
+// special tokens and the chat template from it), model_max_length the model's context.
+static int save_tokenizer_config(const Tokenizer *t, const Model *m, const char *dir) {
+    char *p = path_join(dir, "tokenizer_config.json");
+    int rc = tokenizer_save_hf_config(t, m->config.max_seq_len, p);
+    free(p);
+    return rc;
+}
+
+// A folder's tokenizer: tokenizer.json and tokenizer_config.json.
+static int save_tokenizer_files(const Tokenizer *t, const Model *m, const char *dir) {
+    char *p = path_join(dir, "tokenizer.json");
+    int rc = tokenizer_save_json(t, p);
+    free(p);
+    return rc < 0 ? -1 : save_tokenizer_config(t, m, dir);
+}
+
+// The tokenizer.json of the first of the folders sources[0..n-1] that has one, copied into dir
+// byte for byte, and a tokenizer_config.json made from it. 1 when one was found, 0 when none, -1
+// with srl_error.
+static int copy_tokenizer_files(const char *const *sources, int n, const Model *m, const char *dir) {
+    for (int i = 0; i < n; i++) {
+        char *from = path_join(sources[i], "tokenizer.json"), *to = path_join(dir, "tokenizer.json");
+        int found = file_exists(from), rc = 0;
+        Tokenizer *t = NULL;
+        if (found && (rc = copy_file(from, to)) == 0 && (rc = tokenizer_load_json(&t, to)) == 0) {
+            rc = save_tokenizer_config(t, m, dir);
+            tokenizer_free(t);
+        }
+        free(from), free(to);
+        if (rc < 0) return -1;
+        if (found) return 1;
+    }
+    return 0;
 }
 
 static int cmd_convert(Options *o) {
@@ -581,11 +618,7 @@ static int cmd_convert(Options *o) {
     Model m;
     load_model_or_die(&m, from);
     if (model_save(&m, to, strcmp(dtype, "bf16") == 0) < 0) fatal("%s", srl_error);
-    if (dir_exists(from)) {
-        char *src = path_join(from, "tokenizer.json"), *dst = path_join(to, "tokenizer.json");
-        if (file_exists(src) && copy_file(src, dst) < 0) fatal("%s", srl_error);
-        free(src), free(dst);
-    }
+    if (dir_exists(from) && copy_tokenizer_files(&from, 1, &m, to) < 0) fatal("%s", srl_error);
     printf("wrote %s (%zu parameters, %s)\n", to, m.n_params, dtype);
     model_free(&m);
     return 0;
@@ -600,7 +633,8 @@ static const char HELP_MERGE[] =
     "Folds a LoRA adapter (PEFT's format: adapter_config.json, adapter_model.safetensors) into its\n"
     "base, W + (lora_alpha / r) B A for every adapted layer, in float32, and writes DIR as a Hugging\n"
     "Face model folder any Llama loader reads, with the tokenizer.json of the adapter (or else of\n"
-    "the base). --dtype: the dtype the weights are stored in (default f32; bf16 rounds to nearest).\n";
+    "the base) and a tokenizer_config.json for it. --dtype: the dtype the weights are stored in\n"
+    "(default f32; bf16 rounds to nearest).\n";
 
 static int cmd_merge(Options *o) {
     if (wants_help(o, HELP_MERGE)) return 0;
@@ -614,17 +648,7 @@ static int cmd_merge(Options *o) {
     if (model_lora_load(&m, adapter) < 0 || model_lora_merge(&m) < 0 || model_save(&m, out, strcmp(dtype, "bf16") == 0) < 0)
         fatal("%s", srl_error);
     const char *sources[2] = {adapter, base};
-    for (int i = 0; i < 2; i++) {
-        char *from = path_join(sources[i], "tokenizer.json");
-        int found = file_exists(from);
-        if (found) {
-            char *to = path_join(out, "tokenizer.json");
-            if (copy_file(from, to) < 0) fatal("%s", srl_error);
-            free(to);
-        }
-        free(from);
-        if (found) break;
-    }
+    if (copy_tokenizer_files(sources, 2, &m, out) < 0) fatal("%s", srl_error);
     printf("wrote %s: %s merged with the adapter %s, stored as %s\n", out, base, adapter, dtype);
     model_free(&m);
     return 0;
@@ -805,9 +829,7 @@ static void adapter_base_name(const char *model_path, char *out, size_t cap) {
 // folder holds them in PEFT's format (naming base), else the whole model.
 static void save_model_folder(const Model *m, const char *dir, const Tokenizer *tok, const char *what, const char *base) {
     if (m->lora ? lora_save(m, dir, base) : model_save(m, dir, 0)) fatal("%s", srl_error);
-    char *tp = path_join(dir, "tokenizer.json");
-    if (tok && tokenizer_save_json(tok, tp) < 0) fatal("%s", srl_error);
-    free(tp);
+    if (tok && save_tokenizer_files(tok, m, dir) < 0) fatal("%s", srl_error);
     stage_mark_done(dir, what);
 }
 
@@ -1137,13 +1159,13 @@ static int cmd_pretrain(Options *o) {
     double loss = eval_lm_loss(&m, &heldout, 16, 0);
     printf("pretrain: held-out loss %.6f (perplexity %.4f) over %ld tokens\n", loss, exp(loss), seqset_target_count(&heldout));
     if (model_save(&m, out, 0) < 0) fatal("%s", srl_error);
-    char *tp = path_join(out, "tokenizer.json"), *rp = path_join(out, "pretrain_result.json");
-    if (tokenizer_save_json(tok, tp) < 0) fatal("%s", srl_error);
+    char *rp = path_join(out, "pretrain_result.json");
+    if (save_tokenizer_files(tok, &m, out) < 0) fatal("%s", srl_error);
     char result[256];
     int rn = snprintf(result, sizeof result, "{\"heldout_loss\": %.6f, \"heldout_tokens\": %ld, \"seq\": %d, \"heldout_fraction\": %g}\n",
                       loss, seqset_target_count(&heldout), T, f.heldout);
     if (write_file_atomic(rp, result, (size_t)rn) < 0) fatal("%s", srl_error);
-    free(tp), free(rp);
+    free(rp);
     stage_mark_done(out, "pretrain");
     seqset_free(&train), seqset_free(&heldout);
     model_free(&m);

@@ -1025,17 +1025,24 @@ static size_t trim_span(const unsigned char *s, size_t len, size_t *start) {
     return b > a ? b : a;
 }
 
+// The ids of the template's special tokens: <|begin_of_text|>, <|start_header_id|>,
+// <|end_header_id|>, <|eot_id|>. -1 with srl_error naming one the tokenizer lacks.
+static int chat_special_ids(const Tokenizer *t, int special[4]) {
+    const char *names[4] = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+    for (int i = 0; i < 4; i++) {
+        special[i] = token_index_find(&t->added, t, (const unsigned char *)names[i], strlen(names[i]));
+        if (special[i] < 0) return errorf("chat template: the tokenizer has no %s token, which llama-3-instruct needs", names[i]);
+    }
+    return 0;
+}
+
 int chat_encode(const Tokenizer *t, const ChatMessage *messages, int n_messages, int add_generation_prompt,
                 int **ids, unsigned char **assistant_mask, int *n_ids) {
     *ids = NULL;
     *n_ids = 0;
     if (assistant_mask) *assistant_mask = NULL;
-    const char *names[4] = {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
     int special[4];
-    for (int i = 0; i < 4; i++) {
-        special[i] = token_index_find(&t->added, t, (const unsigned char *)names[i], strlen(names[i]));
-        if (special[i] < 0) return errorf("chat template: the tokenizer has no %s token, which llama-3-instruct needs", names[i]);
-    }
+    if (chat_special_ids(t, special) < 0) return -1;
     if (n_messages < 0 || (n_messages > 0 && !messages)) return errorf("chat template: no messages given");
     IdList out = {0};
     MergeWork w = {0};
@@ -1085,6 +1092,44 @@ int chat_encode(const Tokenizer *t, const ChatMessage *messages, int n_messages,
     if (assistant_mask) *assistant_mask = mask;
     else free(mask);
     return 0;
+}
+
+// chat_encode's template in Jinja, for Hugging Face's apply_chat_template: Llama 3's, with
+// <|begin_of_text|> written once before the messages (chat_encode writes it even when there are
+// none). Jinja's trim is Python's str.strip(), the white space trim_span takes off. One
+// difference remains: Hugging Face reads special-token strings inside a role or content as
+// those tokens, chat_encode as plain text.
+const char chat_template_jinja[] =
+    "<|begin_of_text|>{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + "
+    "message['content'] | trim + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+
+// A special token's string as a JSON value, or null when the tokenizer has none.
+static void buf_special_token(Buf *b, const Tokenizer *t, int id) {
+    if (id < 0) buf_append_str(b, "null");
+    else buf_json_string(b, (const char *)token_bytes(t, id), (size_t)t->length[id]);
+}
+
+int tokenizer_save_hf_config(const Tokenizer *t, int model_max_length, const char *path) {
+    int special[4], has_template = chat_special_ids(t, special) == 0;
+    // the keys sorted, two spaces of indent: what transformers' save_pretrained writes
+    Buf b = {0};
+    buf_append_str(&b, "{\n  \"bos_token\": ");
+    buf_special_token(&b, t, t->bos_id);
+    if (has_template) {
+        buf_append_str(&b, ",\n  \"chat_template\": ");
+        buf_json_string(&b, chat_template_jinja, strlen(chat_template_jinja));
+    }
+    buf_append_str(&b, ",\n  \"clean_up_tokenization_spaces\": false,\n  \"eos_token\": ");
+    buf_special_token(&b, t, t->eos_id);
+    // without model_input_names the fast tokenizer also returns token_type_ids, which Llama's
+    // forward does not take
+    buf_printf(&b, ",\n  \"model_input_names\": [\n    \"input_ids\",\n    \"attention_mask\"\n  ],\n"
+                   "  \"model_max_length\": %d,\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\"\n}\n",
+               model_max_length);
+    int rc = write_file_atomic(path, b.data, b.len);
+    buf_free(&b);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------

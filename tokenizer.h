@@ -117,6 +117,15 @@ typedef struct {
 // trains on). Works for any tokenizer with these special tokens (Llama 3 and srl's own).
 int chat_encode(const Tokenizer *t, const ChatMessage *messages, int n_messages, int add_generation_prompt,
                 int **ids, unsigned char **assistant_mask, int *n_ids);
+// chat_encode's template in Jinja (what Hugging Face's apply_chat_template renders to the same text)
+extern const char chat_template_jinja[];
+
+// Writes tokenizer_config.json, what Hugging Face's AutoTokenizer reads beside tokenizer.json:
+// bos_token and eos_token (<|begin_of_text|>, <|end_of_text|>; null when the tokenizer lacks
+// one), the chat template when the tokenizer has its special tokens,
+// clean_up_tokenization_spaces false (decoding gives srl's text back), model_max_length (the
+// model's context), tokenizer_class PreTrainedTokenizerFast. Written atomically.
+int tokenizer_save_hf_config(const Tokenizer *t, int model_max_length, const char *path);
 
 // ----------------------------------------------------------------------------
 // training

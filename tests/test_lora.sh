@@ -4,6 +4,8 @@
 #   srl sft --lora: the loss of 4 examples falls; the folder holds a PEFT adapter, not a model
 #   --adapter on a forward-only command gives the same as the adapter folder as --model
 #   srl merge: the merged folder's log-probs equal base + adapter within float rounding
+#   the folders pretrain, convert and merge write hold tokenizer_config.json and
+#   generation_config.json with the tokenizer's own special tokens and ids
 #   srl dpo --lora from the SFT adapter: the reference log-probs are base + that adapter's; the
 #   loss falls; the adapter trained on names the same base; another rank is refused
 #   srl run --lora end to end: every model a PEFT folder on the bf16 base, M2 trained by DPO
@@ -51,6 +53,29 @@ check "merged log-prob $s2 equals base + adapter's $s1 within float rounding" \
     awk -v a="$s1" -v b="$s2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-4 * (a < 0 ? -a : a)) }'
 s0=$($SRL score --model "$tmp/m0_bf16" --ids "1 $ids" | awk '$1 == "total" { print $2 }')
 check "(the base's alone is $s0)" awk -v a="$s1" -v b="$s0" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d > 0.1) }'
+
+# tokenizer_config.json and generation_config.json, what Hugging Face reads beside a model folder:
+# the special tokens are the tokenizer's own. bos_token is the token `tokenize --bos` puts first,
+# and generation_config.json's ids are those of bos_token, eos_token and <|eot_id|> (srl stops on
+# both); model_max_length is config.json's context.
+id_of() { printf '%s' "$2" | $SRL tokenize --tokenizer "$1" --allow-special | tr -d ' \n'; }
+hf_files_check() {  # hf_files_check DIR WHAT
+    local dir=$1 tc=$1/tokenizer_config.json bos eos gen want ctx
+    bos=$(sed -n 's/^  "bos_token": "\(.*\)",$/\1/p' "$tc")
+    eos=$(sed -n 's/^  "eos_token": "\(.*\)",$/\1/p' "$tc")
+    check "$2: tokenizer_config.json's bos_token $bos is the tokenizer's ($(printf '' | $SRL tokenize --tokenizer "$dir" --bos))" \
+        test -n "$bos" -a "$(id_of "$dir" "$bos")" = "$(printf '' | $SRL tokenize --tokenizer "$dir" --bos | tr -d ' \n')"
+    gen=$(tr -d ' \n' <"$dir/generation_config.json")
+    want="{\"bos_token_id\":$(id_of "$dir" "$bos"),\"eos_token_id\":[$(id_of "$dir" "$eos"),$(id_of "$dir" '<|eot_id|>')],"
+    check "$2: generation_config.json $gen has the ids of $bos, $eos, <|eot_id|>" test "${gen#"$want"}" != "$gen"
+    ctx=$(sed -n 's/^  "max_position_embeddings": \([0-9]*\),$/\1/p' "$dir/config.json")
+    check "$2: model_max_length is the context, $ctx" grep -q "^  \"model_max_length\": $ctx,\$" "$tc"
+    check "$2: the chat template is llama-3-instruct's" grep -q '"chat_template": "<|begin_of_text|>{% for message in messages %}' "$tc"
+}
+hf_files_check "$tmp/m0" "pretrain"
+hf_files_check "$tmp/m0_bf16" "convert"
+hf_files_check "$tmp/merged" "merge"
+check "the adapter folder has the base's tokenizer_config.json" cmp -s "$tmp/m0/tokenizer_config.json" "$tmp/sft/tokenizer_config.json"
 
 # DPO with LoRA, from the SFT adapter: the reference is base + that adapter
 sed -n 's/^{"id": "\([^"]*\)".*"user", "content": \("[^"]*"\)}, {"role": "assistant", "content": \("[^"]*"\)}.*/{"id": "\1", "prompt": \2, "chosen": \3, "rejected": "I do not know."}/p' \
