@@ -7,8 +7,8 @@
 //   2. EFT data: judgments of ranked replies       §2.1 (EFT data)         stage_eft_prep_ranked,
 //      (or of the SFT baseline's own graded answers)                       stage_eft_prep_world
 //   M1: M0 (or the SFT baseline) on IFT + EFT      §2.1, §3.1              stage_sft (run_pipeline)
-//   3. self-instruction creation: new prompts,     §2.2                    stage_gen_prompts
-//      8-shot (6 seed + 2 new requests)
+//   3. self-instruction creation: new prompts,     §2.2                    self_instruct_prompt,
+//      8-shot (6 seed + 2 new requests)                                    stage_gen_prompts
 //   4. N candidate responses per prompt            §2.2                    stage_gen_responses
 //   5. LLM-as-a-Judge: K judgments per candidate   §2.2                    judge_responses, stage_judge
 //   6. preference pairs: best and worst judged     §2.3                    stage_pairs
@@ -432,6 +432,29 @@ static int newline_tokens(const Tokenizer *tok, int **out) {
     return n;
 }
 
+// The self-instruct prompt, the paper's central idea: "Some requests:" and a numbered list of
+// shots_seed + shots_pool demonstrations drawn with rng, shots_seed from the seed set, then
+// shots_pool from the n_made requests made so far (while there are fewer, the seed set fills
+// in), left open at the next number, where the model writes a new request:
+//   Some requests:
+//   1. <seed request>
+//   ...
+//   7. <request made so far>
+//   8. <request made so far>
+//   9.
+static void self_instruct_prompt(const GenPromptsConfig *cfg, char *const *seeds, int n_seeds, char *const *made, int n_made,
+                                 Rng *rng, Buf *text) {
+    buf_append_str(text, "Some requests:\n");
+    int n_pool = n_made < cfg->shots_pool ? n_made : cfg->shots_pool;
+    int n_shots = cfg->shots_seed + cfg->shots_pool, shot = 1;
+    for (int d = 0; d < n_shots; d++) {
+        const char *demo = d >= cfg->shots_seed && d - cfg->shots_seed < n_pool ? made[rng_int(rng, n_made)]
+                                                                               : seeds[rng_int(rng, n_seeds)];
+        buf_printf(text, "%d. %s\n", shot++, demo);
+    }
+    buf_printf(text, "%d.", shot);
+}
+
 // Self-instruction creation: the model continues a numbered list of 8 example requests (6
 // from the seed set, 2 from those made so far) at "9."; new requests pass the filters.
 void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, const char *out_path,
@@ -461,15 +484,7 @@ void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, co
             Rng rng;
             rng_seed(&rng, item_seed(cfg->seed, "gen-prompts", id_prefix, (long)round * 4096 + j));
             Buf text = {0};
-            buf_append_str(&text, "Some requests:\n");
-            int n_pool = st->kept < cfg->shots_pool ? st->kept : cfg->shots_pool;
-            int n_shots = cfg->shots_seed + cfg->shots_pool, shot = 1;
-            for (int d = 0; d < n_shots; d++) {
-                const char *demo = d >= cfg->shots_seed && d - cfg->shots_seed < n_pool ? kept[rng_int(&rng, st->kept)]
-                                                                                       : seeds[rng_int(&rng, n_seeds)];
-                buf_printf(&text, "%d. %s\n", shot++, demo);
-            }
-            buf_printf(&text, "%d.", shot);
+            self_instruct_prompt(cfg, seeds, n_seeds, kept, st->kept, &rng, &text);
             int *ids, n;
             if (tokenizer_encode(tok, text.data, text.len, 0, &ids, &n) < 0) fatal("%s", srl_error);
             prompts[j] = xmalloc((size_t)(n + 1) * sizeof(int));
