@@ -133,54 +133,54 @@ static const RunConfig RUN_DEFAULTS = {
     .seed = 1};
 
 // ----------------------------------------------------------------------------
-// the stages, in the paper's order (pipeline.c)
+// the stages, in the paper's order (pipeline.c). Each returns 0, or -1 with srl_error naming
+// the file and what is wrong; an output file is written whole or not at all.
 
 LMTrainConfig lm_config(const TrainFlags *f, const char *label, const char *out, int per_sequence, int quiet);
 // SFT of the model at model_path on one or more chat files (comma-separated), into out.
-void stage_sft(const char *model_path, const char *tok_path, const char *data, const char *out, const TrainFlags *f,
-               int max_len, int per_sequence, const LoRAFlags *lora);
-void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
-                           const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed);
-void stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, const char *template_text,
-                          const char *out_dir, int n_prompts, int samples, int max_new, int batch, uint64_t seed);
-void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, const char *out_path,
-                       const char *id_prefix, const GenPromptsConfig *cfg, PromptStats *st);
-void stage_gen_responses(Model *m, const Tokenizer *tok, const char *prompts_path, const char *out_path, int n_cand,
-                         float temperature, float top_p, int max_new, int batch, uint64_t seed);
-void stage_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *candidates_path,
-                 const char *out_path, int k, float temperature, int max_new, int batch, uint64_t seed);
-void stage_pairs(const char *judgments_path, const char *out_path, double length_rho, double min_chosen,
-                 int grader_control, PairStats *st);
-void write_pair_stats(const char *path, const PairStats *st);
-void stage_dpo(const char *model_path, const char *pairs_path, const char *replay_files, const char *out_dir,
-               const DPOTrainConfig *cfg, int batch_eval, const LoRAFlags *lora);
+int stage_sft(const char *model_path, const char *tok_path, const char *data, const char *out, const TrainFlags *f,
+              int max_len, int per_sequence, const LoRAFlags *lora);
+int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
+                          const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed);
+int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, const char *template_text,
+                         const char *out_dir, int n_prompts, int samples, int max_new, int batch, uint64_t seed);
+int stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, const char *out_path,
+                      const char *id_prefix, const GenPromptsConfig *cfg, PromptStats *st);
+int stage_gen_responses(Model *m, const Tokenizer *tok, const char *prompts_path, const char *out_path, int n_cand,
+                        float temperature, float top_p, int max_new, int batch, uint64_t seed);
+int stage_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *candidates_path,
+                const char *out_path, int k, float temperature, int max_new, int batch, uint64_t seed);
+int stage_pairs(const char *judgments_path, const char *out_path, double length_rho, double min_chosen,
+                int grader_control, PairStats *st);
+int write_pair_stats(const char *path, const PairStats *st);
+int stage_dpo(const char *model_path, const char *pairs_path, const char *replay_files, const char *out_dir,
+              const DPOTrainConfig *cfg, int batch_eval, const LoRAFlags *lora);
 
 // evaluation
 void instruction_eval_free(InstructionEval *e);
-void eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int max_new, int batch,
-                       const char *out_path, InstructionEval *e);
+int eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int max_new, int batch,
+                      const char *out_path, InstructionEval *e);
 void print_instruction_eval(const char *name, const InstructionEval *e);
-void eval_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *path, int k, float temperature,
-                uint64_t seed, int max_new, int batch, const char *out_path, JudgeEval *je);
+int eval_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *path, int k, float temperature,
+               uint64_t seed, int max_new, int batch, const char *out_path, JudgeEval *je);
 void print_judge_eval(const char *name, const JudgeEval *j);
-void eval_gap(Model *m, const Tokenizer *tok, const char *template_text, const char *test_path, const GapConfig *cfg,
-              const char *out_path, GapEval *ge);
+int eval_gap(Model *m, const Tokenizer *tok, const char *template_text, const char *test_path, const GapConfig *cfg,
+             const char *out_path, GapEval *ge);
 void print_gap_eval(const char *name, const GapEval *ge);
-void write_gap_json(const char *path, const GapEval *ge);
+int write_gap_json(const char *path, const GapEval *ge);
 
 // the whole run: SFT baseline, EFT data, M1, the gap, the iterations, evaluation, the report
-void run_pipeline(const RunConfig *cfg);
+int run_pipeline(const RunConfig *cfg);   // 1: stopped by --stop-after
 
 // ----------------------------------------------------------------------------
 // tools the stages share, which the command line uses too
 
 int stage_done(const char *dir);
-void stage_mark_done(const char *dir, const char *what);
+int stage_mark_done(const char *dir, const char *what);
 int record_instruction_response(const JsonValue *rec, const char **instruction, const char **response);
 int stop_tokens(const Model *m, const Tokenizer *t, int *out, int cap);
 uint64_t item_seed(uint64_t seed, const char *purpose, const char *key, long index);
-char *read_template(const char *path);
-void load_model_or_die(Model *m, const char *path);
-Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path);
+char *read_template(const char *path);                    // NULL: the built-in template
+Tokenizer *tokenizer_for_model(const char *tokenizer_path, const char *model_path);
 
 #endif

@@ -142,7 +142,25 @@ static int wants_help(Options *o, const char *help) {
 }
 
 // ----------------------------------------------------------------------------
-// shared helpers
+// shared helpers: the pipeline's loaders (pipeline.c), exiting on an error
+
+static void load_model_or_die(Model *m, const char *path) {
+    if (model_load(m, path) < 0) fatal("%s", srl_error);
+}
+
+// The tokenizer for a model: --tokenizer PATH when given, else the model folder's own. A
+// llama2.c .bin file holds none, and most commands take no --tokenizer: they need a folder.
+static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
+    Tokenizer *t = tokenizer_for_model(tokenizer_path, model_path);
+    if (!t) fatal("%s", srl_error);
+    return t;
+}
+
+static char *read_template_or_die(const char *path) {
+    char *text = read_template(path);
+    if (!text) fatal("%s", srl_error);
+    return text;
+}
 
 // --dtype of the commands that only run the model forward (generate, judge, eval, ...): the
 // weights in memory. Training commands hold float32 always.
@@ -945,7 +963,7 @@ static int cmd_pretrain(Options *o) {
                       loss, seqset_target_count(&heldout), T, f.heldout);
     if (write_file_atomic(rp, result, (size_t)rn) < 0) fatal("%s", srl_error);
     free(tp), free(rp);
-    stage_mark_done(out, "pretrain");
+    if (stage_mark_done(out, "pretrain") < 0) fatal("%s", srl_error);
     seqset_free(&train), seqset_free(&heldout);
     model_free(&m);
     tokenizer_free(tok);
@@ -1005,7 +1023,7 @@ static int cmd_sft(Options *o) {
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "sft")) return 0;
-    stage_sft(model_path, tok_path, data, out, &f, max_len, !token_mean, &lora);
+    if (stage_sft(model_path, tok_path, data, out, &f, max_len, !token_mean, &lora) < 0) fatal("%s", srl_error);
     return 0;
 }
 
@@ -1565,7 +1583,7 @@ static int cmd_eval(Options *o) {
     if (data) {
         InstructionEval e;
         char *path = out ? path_join(out, "responses.jsonl") : NULL;
-        eval_instructions(&m, tok, data, max_new, batch, path, &e);
+        if (eval_instructions(&m, tok, data, max_new, batch, path, &e) < 0) fatal("%s", srl_error);
         print_instruction_eval(model_path, &e);
         // the accuracy's bootstrap interval, and the head-to-head against --compare's responses
         double *exact = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), lo, hi;
@@ -1607,20 +1625,20 @@ static int cmd_eval(Options *o) {
         instruction_eval_free(&e);
         free(path);
         if (gc.candidates) {
-            char *template_text = read_template(template_path);
+            char *template_text = read_template_or_die(template_path);
             char *gap_records = out ? path_join(out, "gap.jsonl") : NULL, *gap_json_path = out ? path_join(out, "gap.json") : NULL;
             GapEval ge;
-            eval_gap(&m, tok, template_text, data, &gc, gap_records, &ge);
+            if (eval_gap(&m, tok, template_text, data, &gc, gap_records, &ge) < 0) fatal("%s", srl_error);
             print_gap_eval(model_path, &ge);
-            if (gap_json_path) write_gap_json(gap_json_path, &ge);
+            if (gap_json_path && write_gap_json(gap_json_path, &ge) < 0) fatal("%s", srl_error);
             free(gap_records), free(gap_json_path), free(template_text);
         }
     }
     if (judge_data) {
-        char *template_text = read_template(template_path);
+        char *template_text = read_template_or_die(template_path);
         JudgeEval je;
         char *path = out ? path_join(out, "judgments.jsonl") : NULL;
-        eval_judge(&m, tok, template_text, judge_data, k, jt, seed, judge_max_new, batch, path, &je);
+        if (eval_judge(&m, tok, template_text, judge_data, k, jt, seed, judge_max_new, batch, path, &je) < 0) fatal("%s", srl_error);
         print_judge_eval(model_path, &je);
         free(path);
         free(template_text);
@@ -1786,7 +1804,7 @@ static int cmd_gen_prompts(Options *o) {
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     PromptStats st;
-    stage_gen_prompts(&m, tok, seed_data, out, prefix, &c, &st);
+    if (stage_gen_prompts(&m, tok, seed_data, out, prefix, &c, &st) < 0) fatal("%s", srl_error);
     printf("gen-prompts: %d generated, %d kept; dropped: %d unfinished, %d too short, %d too long, %d blacklisted, %d "
            "duplicates, %d near-duplicates\n",
            st.generated, st.kept, st.unfinished, st.too_short, st.too_long, st.blacklisted, st.duplicate, st.similar);
@@ -1816,7 +1834,7 @@ static int cmd_gen_responses(Options *o) {
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    stage_gen_responses(&m, tok, prompts, out, n, t, top_p, max_new, batch, seed);
+    if (stage_gen_responses(&m, tok, prompts, out, n, t, top_p, max_new, batch, seed) < 0) fatal("%s", srl_error);
     tokenizer_free(tok);
     model_free(&m);
     return 0;
@@ -1836,7 +1854,7 @@ static const char HELP_JUDGE[] =
 static int cmd_judge(Options *o) {
     if (wants_help(o, HELP_JUDGE)) return 0;
     const char *model_path = opt_required(o, "model"), *cands = opt_required(o, "candidates"), *out = opt_required(o, "out");
-    char *template_text = read_template(opt_str(o, "template", NULL));
+    char *template_text = read_template_or_die(opt_str(o, "template", NULL));
     int k = (int)opt_long(o, "samples", 3, 1, 64);
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10);
     int max_new = (int)opt_long(o, "max-new-tokens", 160, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
@@ -1847,7 +1865,7 @@ static int cmd_judge(Options *o) {
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    stage_judge(&m, tok, template_text, cands, out, k, t, max_new, batch, seed);
+    if (stage_judge(&m, tok, template_text, cands, out, k, t, max_new, batch, seed) < 0) fatal("%s", srl_error);
     free(template_text);
     tokenizer_free(tok);
     model_free(&m);
@@ -1885,9 +1903,9 @@ static int cmd_pairs(Options *o) {
     options_done(o);
     check_out_folder("pairs", out);
     PairStats st;
-    stage_pairs(judgments, out, rho, min_chosen, grader, &st);
+    if (stage_pairs(judgments, out, rho, min_chosen, grader, &st) < 0) fatal("%s", srl_error);
     char *sp = stats_path_for(out);
-    write_pair_stats(sp, &st);
+    if (write_pair_stats(sp, &st) < 0) fatal("%s", srl_error);
     printf("pairs: %d prompts, %d pairs kept, %d dropped as ties, %d with fewer than 2 scored candidates, %d with the "
            "chosen below --min-chosen; %d of %d judge samples unparsed; %d empty responses left out\n",
            st.prompts, st.kept, st.tie, st.too_few, st.low_chosen, st.unparsed_samples, st.samples, st.empty_candidates);
@@ -1947,7 +1965,7 @@ static int cmd_dpo(Options *o) {
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "dpo")) return 0;
-    stage_dpo(model_path, pairs, replay, out, &d, 16, &lora);
+    if (stage_dpo(model_path, pairs, replay, out, &d, 16, &lora) < 0) fatal("%s", srl_error);
     return 0;
 }
 
@@ -1977,7 +1995,7 @@ static int cmd_eft_prep(Options *o) {
     if (wants_help(o, HELP_EFT_PREP)) return 0;
     const char *model_path = opt_required(o, "model"), *out = opt_required(o, "out");
     const char *world = opt_str(o, "world", NULL), *cands = opt_str(o, "candidates", NULL);
-    char *template_text = read_template(opt_str(o, "template", NULL));
+    char *template_text = read_template_or_die(opt_str(o, "template", NULL));
     int k = (int)opt_long(o, "samples", 3, 1, 64), n_prompts = (int)opt_long(o, "prompts", 1000, 1, 1 << 24);
     int answers = (int)opt_long(o, "answers", 2, 1, 64), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     double eval_fraction = opt_double(o, "eval-fraction", 0.25, 0, 0.9);
@@ -1988,8 +2006,9 @@ static int cmd_eft_prep(Options *o) {
     Model m;
     load_model_or_die(&m, model_path);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    if (world) stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed);
-    else stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
+    int err = world ? stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed)
+                    : stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
+    if (err < 0) fatal("%s", srl_error);
     free(template_text);
     tokenizer_free(tok);
     model_free(&m);
@@ -2091,7 +2110,7 @@ static int cmd_run(Options *o) {
     rc.lora = read_lora_flags(o, LORA_DEFAULTS);
     options_done(o);
     if (strcmp(rc.m1_mode, "joint") != 0 && strcmp(rc.m1_mode, "sequential") != 0) fatal("run: --m1 is joint or sequential");
-    run_pipeline(&rc);
+    if (run_pipeline(&rc) < 0) fatal("%s", srl_error);
     return 0;
 }
 
