@@ -1434,12 +1434,15 @@ static int run_eval_model(const RunConfig *rc, const char *name, const char *mod
     char sub[128];
     snprintf(sub, sizeof sub, "eval/%s", name);
     char *dir = run_path(rc, sub), *metrics = path_join(dir, "metrics.json");
+    if (file_exists(metrics)) {
+        free(dir), free(metrics);
+        return 0;
+    }
     Model m;
     Tokenizer *tok;
-    if (file_exists(metrics) || make_dirs(dir) < 0 || load_model_and_tokenizer(&m, &tok, model_dir) < 0) {
-        int err = !file_exists(metrics);
+    if (make_dirs(dir) < 0 || load_model_and_tokenizer(&m, &tok, model_dir) < 0) {
         free(dir), free(metrics);
-        return err ? -1 : 0;
+        return -1;
     }
     char *test = path_join(rc->eval_data, "test.jsonl"), *judge_test = path_join(rc->eval_data, "judge_test.jsonl");
     char *responses = path_join(dir, "responses.jsonl"), *judgments = path_join(dir, "judgments.jsonl");
