@@ -21,8 +21,8 @@ ifeq ($(OMP),1)
   endif
 endif
 
-LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c report.c util.c ifeval.c
-HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h ifeval.h unicode_table.h
+LIB_SRCS = model.c tokenizer.c dpo.c judge.c world.c report.c util.c ifeval.c pipeline.c
+HEADERS = model.h tokenizer.h dpo.h judge.h world.h report.h util.h ifeval.h pipeline.h unicode_table.h
 TESTS = tests/test_model tests/test_lora tests/test_bf16 tests/test_checkpoint_errors tests/test_tokenizer tests/test_world tests/test_judge tests/test_ifeval
 BENCHES = tests/bench_model tests/bench_tokenizer
 

@@ -21,6 +21,7 @@
 #include "ifeval.h"
 #include "judge.h"
 #include "model.h"
+#include "pipeline.h"
 #include "report.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -141,10 +142,24 @@ static int wants_help(Options *o, const char *help) {
 }
 
 // ----------------------------------------------------------------------------
-// shared helpers
+// shared helpers: the pipeline's loaders (pipeline.c), exiting on an error
 
 static void load_model_or_die(Model *m, const char *path) {
     if (model_load(m, path) < 0) fatal("%s", srl_error);
+}
+
+// The tokenizer for a model: --tokenizer PATH when given, else the model folder's own. A
+// llama2.c .bin file holds none, and most commands take no --tokenizer: they need a folder.
+static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
+    Tokenizer *t = tokenizer_for_model(tokenizer_path, model_path);
+    if (!t) fatal("%s", srl_error);
+    return t;
+}
+
+static char *read_template_or_die(const char *path) {
+    char *text = read_template(path);
+    if (!text) fatal("%s", srl_error);
+    return text;
 }
 
 // --dtype of the commands that only run the model forward (generate, judge, eval, ...): the
@@ -170,27 +185,6 @@ static LoadOptions opt_load_dtype(Options *o) {
 static void load_model_as_or_die(Model *m, const char *path, LoadOptions lo) {
     if (model_load_as(m, path, lo.dtype) < 0) fatal("%s", srl_error);
     if (lo.adapter && model_lora_load(m, lo.adapter) < 0) fatal("%s", srl_error);
-}
-
-// The tokenizer for a model: --tokenizer PATH when given, else the model folder's own. A
-// llama2.c .bin file holds none, and most commands take no --tokenizer: they need a folder.
-static Tokenizer *load_tokenizer_for(const char *tokenizer_path, const char *model_path) {
-    const char *path = tokenizer_path;
-    char base[4096];
-    if (!path) {
-        if (!model_path || !dir_exists(model_path))
-            fatal("no tokenizer: %s is a file, not a model folder with a tokenizer.json beside the weights (srl convert "
-                  "--from %s --to DIR makes the folder; put the tokenizer.json in it)", model_path ? model_path : "the model",
-                  model_path ? model_path : "FILE");
-        path = model_path;
-        // an adapter folder without a tokenizer of its own: its base's
-        char *tj = path_join(model_path, "tokenizer.json"), *tm = path_join(model_path, "tokenizer.model");
-        if (!file_exists(tj) && !file_exists(tm) && lora_adapter_base(model_path, base, sizeof base) == 1) path = base;
-        free(tj), free(tm);
-    }
-    Tokenizer *t;
-    if (tokenizer_load(&t, path) < 0) fatal("%s", srl_error);
-    return t;
 }
 
 // For the commands that take --tokenizer: a model file (llama2.c .bin) needs it.
@@ -220,32 +214,10 @@ static int *parse_ids_or_die(const char *text, int *n) {
 
 static void print_mib(const char *label, size_t bytes) { printf("%-28s %.1f MiB\n", label, bytes / 1048576.0); }
 
-// The stop tokens of a model: its config's eos ids plus the tokenizer's end-of-turn and
-// end-of-text tokens.
-static int stop_tokens(const Model *m, const Tokenizer *t, int *out, int cap) {
-    int n = 0;
-    for (int i = 0; i < m->config.n_eos && n < cap; i++) out[n++] = m->config.eos_token_ids[i];
-    int extra[2] = {t ? tokenizer_eot_id(t) : -1, t ? tokenizer_eos_id(t) : -1};
-    for (int i = 0; i < 2; i++) {
-        int dup = extra[i] < 0;
-        for (int j = 0; j < n; j++) dup |= out[j] == extra[i];
-        if (!dup && n < cap) out[n++] = extra[i];
-    }
-    return n;
-}
-
 // ----------------------------------------------------------------------------
 // LoRA in the training stages (sft, dpo, run): --lora (or any --lora-* option) trains rank-r
 // adapters on the frozen base (kept in its file's dtype); the stage's folder then holds the
 // adapter in PEFT's format. Without, every weight trains, in float32.
-
-typedef struct {
-    int r;                   // rank when LoRA is on; read_lora_flags sets 0 when it is off
-    double alpha;            // the update is scaled by alpha / r
-    const char *targets;     // the modules adapted in every layer
-} LoRAFlags;
-
-static const LoRAFlags LORA_DEFAULTS = {.r = 8, .alpha = 16, .targets = "q,k,v,o,gate,up,down"};
 
 static void print_lora_help(void) {
     printf("  --lora             train LoRA adapters, the base frozen in its file's dtype (bf16 stays bf16);\n"
@@ -266,31 +238,6 @@ static LoRAFlags read_lora_flags(Options *o, LoRAFlags f) {
     unsigned targets;
     if (lora_targets_parse(f.targets, &targets) < 0) fatal("%s: --lora-targets: %s", o->command, srl_error);
     return f;
-}
-
-// The model a training stage starts from, before training: with LoRA the base keeps its file's
-// dtype (an adapter folder brings its adapter along), else every weight is float32.
-static void load_stage_model(Model *m, const char *model_path, const LoRAFlags *f) {
-    if (model_load_as(m, model_path, f->r > 0 ? LOAD_AUTO : LOAD_F32) < 0) fatal("%s", srl_error);
-}
-
-// Readies m to train: with LoRA, the adapter it brought (when its options agree) or fresh
-// adapters seeded by seed; without, an adapter it brought is merged into the weights.
-static void prepare_training(Model *m, const char *model_path, const LoRAFlags *f, uint64_t seed) {
-    if (f->r == 0) {
-        if (model_lora_merge(m) < 0) fatal("%s", srl_error);
-        return;
-    }
-    LoRAConfig lc = {f->r, (float)f->alpha, 0};
-    if (lora_targets_parse(f->targets, &lc.targets) < 0) fatal("--lora-targets: %s", srl_error);
-    if (m->lora) {
-        const LoRAConfig *has = &m->lora_config;
-        if (has->r != lc.r || has->alpha != lc.alpha || has->targets != lc.targets)
-            fatal("%s carries a LoRA adapter of rank %d, alpha %g: train it on with those --lora-* options (and its "
-                  "targets), or merge it first with srl merge", model_path, has->r, (double)has->alpha);
-        return;
-    }
-    if (model_lora_init(m, &lc, seed) < 0) fatal("%s", srl_error);
 }
 
 // ----------------------------------------------------------------------------
@@ -573,23 +520,6 @@ static int copy_file(const char *from, const char *to) {
     return rc;
 }
 
-// tokenizer_config.json beside a folder's tokenizer.json (Hugging Face's AutoTokenizer reads the
-// special tokens and the chat template from it), model_max_length the model's context.
-static int save_tokenizer_config(const Tokenizer *t, const Model *m, const char *dir) {
-    char *p = path_join(dir, "tokenizer_config.json");
-    int rc = tokenizer_save_hf_config(t, m->config.max_seq_len, p);
-    free(p);
-    return rc;
-}
-
-// A folder's tokenizer: tokenizer.json and tokenizer_config.json.
-static int save_tokenizer_files(const Tokenizer *t, const Model *m, const char *dir) {
-    char *p = path_join(dir, "tokenizer.json");
-    int rc = tokenizer_save_json(t, p);
-    free(p);
-    return rc < 0 ? -1 : save_tokenizer_config(t, m, dir);
-}
-
 // The tokenizer.json of the first of the folders sources[0..n-1] that has one, copied into dir
 // byte for byte, and a tokenizer_config.json made from it. 1 when one was found, 0 when none, -1
 // with srl_error.
@@ -784,23 +714,7 @@ static int cmd_train_tokenizer(Options *o) {
 }
 
 // ----------------------------------------------------------------------------
-// stage outputs: a folder counts as finished only when its srl_done.json exists, and that
-// file is written last, after every other output is in place.
-
-static int stage_done(const char *dir) {
-    char *p = path_join(dir, "srl_done.json");
-    int done = file_exists(p);
-    free(p);
-    return done;
-}
-
-static void stage_mark_done(const char *dir, const char *what) {
-    char *p = path_join(dir, "srl_done.json");
-    char text[256];
-    int n = snprintf(text, sizeof text, "{\"stage\": \"%s\"}\n", what);
-    if (write_file_atomic(p, text, (size_t)n) < 0) fatal("%s", srl_error);
-    free(p);
-}
+// stage outputs (pipeline.c's stage_done): a rerun of a stage command skips a finished one
 
 // Skips a finished stage (unless --force). Returns 1 when the caller should stop.
 static int stage_skip(const char *dir, int force, const char *what) {
@@ -813,85 +727,6 @@ static int stage_skip(const char *dir, int force, const char *what) {
     }
     fprintf(stderr, "%s: %s is already done (remove it or pass --force to redo)\n", what, dir);
     return 1;
-}
-
-// The base an adapter trained from model_path names: the base of model_path when that is an
-// adapter folder itself, else model_path, as an absolute path (the adapter is read from anywhere).
-static void adapter_base_name(const char *model_path, char *out, size_t cap) {
-    char base[4096];
-    const char *b = lora_adapter_base(model_path, base, sizeof base) == 1 ? base : model_path;
-    char *abs = realpath(b, NULL);
-    snprintf(out, cap, "%s", abs ? abs : b);
-    free(abs);
-}
-
-// Saves a trained model folder with its tokenizer, then marks it done. With LoRA adapters the
-// folder holds them in PEFT's format (naming base), else the whole model.
-static void save_model_folder(const Model *m, const char *dir, const Tokenizer *tok, const char *what, const char *base) {
-    if (m->lora ? lora_save(m, dir, base) : model_save(m, dir, 0)) fatal("%s", srl_error);
-    if (tok && save_tokenizer_files(tok, m, dir) < 0) fatal("%s", srl_error);
-    stage_mark_done(dir, what);
-}
-
-// ----------------------------------------------------------------------------
-// chat data: JSON Lines records with "messages" [{"role", "content"}...] become token sequences
-// through the chat template, with the assistant's tokens as the training targets.
-
-// The messages of a record (an array of {"role", "content"} objects). Returns the count, or
-// -1 with srl_error naming the file and line.
-static int record_messages(const JsonValue *rec, const char *path, long line, ChatMessage *out, int cap) {
-    const JsonValue *msgs = json_get(rec, "messages");
-    if (!msgs || msgs->type != JSON_ARRAY || msgs->count == 0)
-        return errorf("%s:%ld: a record needs a non-empty \"messages\" array", path, line);
-    int n = 0;
-    for (const JsonValue *m = msgs->child; m; m = m->next) {
-        const char *role = json_get_string(m, "role"), *content = json_get_string(m, "content");
-        if (!role || !content) return errorf("%s:%ld: message %d needs string \"role\" and \"content\"", path, line, n + 1);
-        if (n == cap) return errorf("%s:%ld: more than %d messages", path, line, cap);
-        out[n].role = role;
-        out[n].content = content;
-        n++;
-    }
-    return n;
-}
-
-// Reads chat records into set; sequences longer than max_len tokens are skipped and counted.
-static void load_chat_set(const Tokenizer *tok, const char *path, int max_len, SeqSet *set) {
-    JsonlReader r;
-    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
-    const JsonValue *rec;
-    int rc, skipped = 0;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        ChatMessage msgs[64];
-        int n = record_messages(rec, path, r.line, msgs, 64);
-        if (n < 0) fatal("%s", srl_error);
-        int *ids, n_ids;
-        unsigned char *mask;
-        if (chat_encode(tok, msgs, n, 0, &ids, &mask, &n_ids) < 0) fatal("%s:%ld: %s", path, r.line, srl_error);
-        if (n_ids > max_len) skipped++;
-        else seqset_add(set, ids, mask, n_ids, json_get_string(rec, "id"));
-        free(ids);
-        free(mask);
-    }
-    if (rc < 0) fatal("%s", srl_error);
-    jsonl_close(&r);
-    if (skipped) warnf("%s: %d records longer than %d tokens were skipped", path, skipped, max_len);
-}
-
-// load_chat_set over a comma-separated list of files, into one set.
-static void load_chat_files(const Tokenizer *tok, const char *files, int max_len, SeqSet *set) {
-    char *list = xstrdup(files);
-    for (char *file = strtok(list, ","); file; file = strtok(NULL, ",")) load_chat_set(tok, file, max_len, set);
-    free(list);
-}
-
-// Splits a set: every k-th sequence (by position) goes to the held-out part.
-static void split_heldout(SeqSet *all, double fraction, SeqSet *train, SeqSet *heldout) {
-    int every = fraction > 0 ? (int)(1.0 / fraction + 0.5) : 0;
-    for (int i = 0; i < all->n; i++) {
-        SeqSet *dst = every > 0 && i % every == every - 1 ? heldout : train;
-        seqset_add(dst, all->ids[i], all->mask[i], all->lens[i], all->keys[i]);
-    }
 }
 
 // ----------------------------------------------------------------------------
@@ -953,22 +788,6 @@ static const char HELP_GRADE[] =
     "with a user and an assistant turn. Prints the summary; --out writes one grade per record,\n"
     "with the judgment the grader would write (what a perfect judge says).\n";
 
-// The instruction and response of a record, in any of the accepted forms.
-static int record_instruction_response(const JsonValue *rec, const char **instruction, const char **response) {
-    *instruction = json_get_string(rec, "instruction");
-    *response = json_get_string(rec, "response");
-    if (!*instruction) *instruction = json_get_string(rec, "prompt");
-    if (!*response) *response = json_get_string(rec, "completion");
-    const JsonValue *msgs = json_get(rec, "messages");
-    for (const JsonValue *m = msgs && msgs->type == JSON_ARRAY ? msgs->child : NULL; m; m = m->next) {
-        const char *role = json_get_string(m, "role"), *content = json_get_string(m, "content");
-        if (!role || !content) continue;
-        if (strcmp(role, "user") == 0 && !*instruction) *instruction = content;
-        if (strcmp(role, "assistant") == 0 && !*response) *response = content;
-    }
-    return *instruction && *response ? 0 : -1;
-}
-
 static int cmd_grade(Options *o) {
     if (wants_help(o, HELP_GRADE)) return 0;
     const char *path = opt_required(o, "data"), *out = opt_str(o, "out", NULL);
@@ -1020,12 +839,6 @@ static int cmd_grade(Options *o) {
 // ----------------------------------------------------------------------------
 // srl pretrain, srl sft, srl perplexity
 
-typedef struct {
-    int batch, micro_batch, epochs, steps, eval_every, save_every;
-    double lr, lr_min, warmup, weight_decay, grad_clip, heldout;
-    uint64_t seed;
-} TrainFlags;
-
 static void read_train_flags(Options *o, TrainFlags *f) {
     f->batch = (int)opt_long(o, "batch", f->batch, 1, 1 << 20);
     f->micro_batch = (int)opt_long(o, "micro-batch", f->micro_batch, 0, 1 << 20);
@@ -1040,15 +853,6 @@ static void read_train_flags(Options *o, TrainFlags *f) {
     f->save_every = (int)opt_long(o, "save-every", f->save_every, 0, 1 << 30);
     f->heldout = opt_double(o, "heldout", f->heldout, 0, 0.5);
     f->seed = (uint64_t)opt_long(o, "seed", (long)f->seed, 0, 0x7fffffffffffffffL);
-}
-
-static LMTrainConfig lm_config(const TrainFlags *f, const char *label, const char *out, int per_sequence, int quiet) {
-    LMTrainConfig c = {0};
-    c.label = label, c.epochs = f->epochs, c.max_steps = f->steps, c.batch_size = f->batch;
-    c.micro_batch = f->micro_batch, c.lr = (float)f->lr, c.lr_min = (float)f->lr_min, c.warmup = (float)f->warmup;
-    c.weight_decay = (float)f->weight_decay, c.grad_clip = (float)f->grad_clip, c.per_sequence_mean = per_sequence;
-    c.seed = f->seed, c.eval_every = f->eval_every, c.save_every = f->save_every, c.out_dir = out, c.quiet = quiet;
-    return c;
 }
 
 #define TRAIN_FLAGS_HELP \
@@ -1166,7 +970,7 @@ static int cmd_pretrain(Options *o) {
                       loss, seqset_target_count(&heldout), T, f.heldout);
     if (write_file_atomic(rp, result, (size_t)rn) < 0) fatal("%s", srl_error);
     free(rp);
-    stage_mark_done(out, "pretrain");
+    if (stage_mark_done(out, "pretrain") < 0) fatal("%s", srl_error);
     seqset_free(&train), seqset_free(&heldout);
     model_free(&m);
     tokenizer_free(tok);
@@ -1211,34 +1015,6 @@ static const char HELP_SFT[] =
     "  --tokenizer PATH   a tokenizer.json, tokenizer.model or folder (default: the model folder's)\n"
     "  --force            redo a finished stage\n";
 
-// SFT of the model at model_path on one or more chat files (comma-separated), into out.
-static void stage_sft(const char *model_path, const char *tok_path, const char *data, const char *out, const TrainFlags *f,
-                      int max_len, int per_sequence, const LoRAFlags *lora) {
-    Model m;
-    load_stage_model(&m, model_path, lora);
-    prepare_training(&m, model_path, lora, f->seed);
-    char base[4096];
-    adapter_base_name(model_path, base, sizeof base);
-    Tokenizer *tok = load_tokenizer_for(tok_path, model_path);
-    if (max_len <= 0) max_len = m.config.max_seq_len;
-    SeqSet all = {0}, train = {0}, heldout = {0};
-    load_chat_files(tok, data, max_len, &all);
-    split_heldout(&all, f->heldout, &train, &heldout);
-    seqset_free(&all);
-    fprintf(stderr, "sft: %d sequences (%ld target tokens) for training, %d held out\n", train.n, seqset_target_count(&train),
-            heldout.n);
-    LMTrainConfig lc = lm_config(f, "sft", out, per_sequence, 0);
-    if (train_lm(&m, &train, &heldout, &lc) < 0) fatal("%s", srl_error);
-    save_model_folder(&m, out, tok, "sft", base);
-    seqset_free(&train), seqset_free(&heldout);
-    model_free(&m);
-    tokenizer_free(tok);
-}
-
-static const TrainFlags SFT_DEFAULTS = {.batch = 16, .epochs = 3, .lr = 3e-4, .lr_min = 3e-5, .warmup = 0.04,
-                                        .weight_decay = 0.1, .grad_clip = 1.0, .eval_every = 0, .save_every = 200,
-                                        .heldout = 0.05, .seed = 1};
-
 static int cmd_sft(Options *o) {
     if (wants_help(o, HELP_SFT)) {
         print_lora_help();
@@ -1254,114 +1030,12 @@ static int cmd_sft(Options *o) {
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "sft")) return 0;
-    stage_sft(model_path, tok_path, data, out, &f, max_len, !token_mean, &lora);
+    if (stage_sft(model_path, tok_path, data, out, &f, max_len, !token_mean, &lora) < 0) fatal("%s", srl_error);
     return 0;
 }
 
 // ----------------------------------------------------------------------------
-// generation through the chat template
-
-// Responses to n single-turn requests: each request goes through the chat template with the
-// assistant's header opened; generation stops at the end-of-turn token. seeds[i] makes
-// response i reproducible on its own. texts (malloc'd) and token counts are returned.
-static void chat_generate(Model *m, const Tokenizer *tok, const char *const *requests, int n, const uint64_t *seeds,
-                          float temperature, float top_p, int max_new, int batch, const char *label, char **texts,
-                          int *n_tokens) {
-    int **prompts = xmalloc((size_t)(n ? n : 1) * sizeof(int *)), *lens = xmalloc((size_t)(n ? n : 1) * sizeof(int));
-    for (int i = 0; i < n; i++) {
-        ChatMessage msg = {"user", requests[i]};
-        if (chat_encode(tok, &msg, 1, 1, &prompts[i], NULL, &lens[i]) < 0) fatal("%s", srl_error);
-        // checked before any generation, so that a run fails at once rather than hours in; a
-        // prompt is never cut, since a cut request or judge template would be another task
-        if (lens[i] + max_new > m->config.max_seq_len)
-            fatal("%s: request %d is %d tokens with the chat template, which leaves no room for %d new ones in the "
-                  "model's %d positions (a shorter prompt or judge template, or fewer new tokens, is needed)",
-                  label, i + 1, lens[i], max_new, m->config.max_seq_len);
-    }
-    int stops[MAX_EOS_IDS + 2];
-    GenerateConfig g = {.max_new_tokens = max_new, .temperature = temperature, .top_p = top_p, .max_batch = batch,
-                        .progress = 1, .progress_label = label};
-    g.n_stop = stop_tokens(m, tok, stops, MAX_EOS_IDS + 2);
-    g.stop_ids = stops;
-    int **outs = xmalloc((size_t)(n ? n : 1) * sizeof(int *)), *out_lens = xmalloc((size_t)(n ? n : 1) * sizeof(int));
-    if (model_generate(m, n, (const int *const *)prompts, lens, seeds, &g, outs, out_lens, NULL) < 0)
-        fatal("%s: %s", label, srl_error);
-    for (int i = 0; i < n; i++) {
-        size_t len;
-        if (tokenizer_decode(tok, outs[i], out_lens[i], &texts[i], &len) < 0) fatal("%s", srl_error);
-        if (n_tokens) n_tokens[i] = out_lens[i];
-        free(outs[i]);
-        free(prompts[i]);
-    }
-    free(outs), free(out_lens), free(prompts), free(lens);
-}
-
-// A seed for one generation: from the run's seed, what it is for, the record's key (a prompt
-// id, never a position) and an index (candidate, sample). The same on every run and in any
-// batch, different for every generation.
-static uint64_t item_seed(uint64_t seed, const char *purpose, const char *key, long index) {
-    uint64_t h = HASH_START;  // FNV-1a over purpose and key
-    for (const char *p = purpose; *p; p++) h = hash_extend(h, (unsigned char)*p);
-    h = hash_extend(h, 0xFF);
-    for (const char *p = key ? key : ""; *p; p++) h = hash_extend(h, (unsigned char)*p);
-    Rng r;
-    rng_seed(&r, seed ^ h ^ ((uint64_t)index * 0x9E3779B97F4A7C15ull));
-    return rng_next(&r);
-}
-
-// ----------------------------------------------------------------------------
-// LLM-as-a-Judge: K sampled judgments of each (instruction, response), parsed into scores
-
-typedef struct {
-    int n, k;                // responses, samples per response
-    char **texts;            // (n * k) the judge's outputs
-    double *scores;          // (n * k) parsed scores (NaN when not parsed)
-    int *status;             // (n * k) JUDGE_SCORE_*
-    double *mean;            // (n) mean of the parsed samples (NaN when none parsed)
-    int *n_scored;           // (n) parsed samples
-} Judgments;
-
-static void judgments_free(Judgments *j) {
-    for (int i = 0; i < j->n * j->k; i++) free(j->texts[i]);
-    free(j->texts), free(j->scores), free(j->status), free(j->mean), free(j->n_scored);
-    memset(j, 0, sizeof *j);
-}
-
-// Sample s of response i is seeded by (seed, purpose, keys[i], key_index[i], s): a judgment does
-// not depend on the batch or the position it was computed in.
-static void judge_responses(Model *m, const Tokenizer *tok, const char *template_text, const char *const *instructions,
-                            const char *const *responses, const char *const *keys, const int *key_index, int n, int k,
-                            float temperature, uint64_t seed, const char *purpose, int max_new, int batch, Judgments *out) {
-    memset(out, 0, sizeof *out);
-    out->n = n, out->k = k;
-    int total = n * k;
-    char **prompts = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    for (int i = 0; i < n; i++)
-        for (int s = 0; s < k; s++) {
-            prompts[i * k + s] = judge_format_prompt(template_text, instructions[i], responses[i]);
-            seeds[i * k + s] = item_seed(seed, purpose, keys[i], (long)key_index[i] * 1024 + s);
-        }
-    out->texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    chat_generate(m, tok, (const char *const *)prompts, total, seeds, temperature, 0.9f, max_new, batch, purpose, out->texts, NULL);
-    out->scores = xmalloc((size_t)(total ? total : 1) * sizeof(double));
-    out->status = xmalloc((size_t)(total ? total : 1) * sizeof(int));
-    out->mean = xmalloc((size_t)(n ? n : 1) * sizeof(double));
-    out->n_scored = xmalloc((size_t)(n ? n : 1) * sizeof(int));
-    for (int i = 0; i < total; i++) out->status[i] = judge_parse_score(out->texts[i], &out->scores[i]);
-    for (int i = 0; i < n; i++) out->n_scored[i] = judge_mean_score(out->scores + i * k, out->status + i * k, k, &out->mean[i]);
-    for (int i = 0; i < total; i++) free(prompts[i]);
-    free(prompts), free(seeds);
-}
-
-static char *read_template(const char *path) {
-    if (!path) return xstrdup(JUDGE_DEFAULT_TEMPLATE);
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len, 1 << 20) < 0) fatal("%s", srl_error);
-    if (judge_check_template(text) < 0) fatal("%s: %s", path, srl_error);
-    return text;
-}
+// srl eval: the evaluations of pipeline.c on any model and data, and on real data
 
 // The judge template eval uses when none is given: judge_template.txt beside the data file
 // (srl world writes it there, and srl run judges with it), else the built-in one. Judging a
@@ -1376,325 +1050,6 @@ static char *template_beside(const char *data_path) {
     if (file_exists(path)) return path;
     free(path);
     return NULL;
-}
-
-// ----------------------------------------------------------------------------
-// evaluation: instruction following on test.jsonl, judging on judge_test.jsonl
-
-typedef struct {
-    int n;
-    char **ids, **instructions, **responses;
-    int *scores, *tokens, *families;   // score -1: not a task-world instruction
-    double accuracy, mean_score, mean_tokens;
-    double repeat_share;               // answers that name one item twice (the commonest flaw of lists)
-} InstructionEval;
-
-static void instruction_eval_free(InstructionEval *e) {
-    for (int i = 0; i < e->n; i++) free(e->ids[i]), free(e->instructions[i]), free(e->responses[i]);
-    free(e->ids), free(e->instructions), free(e->responses), free(e->scores), free(e->tokens), free(e->families);
-    memset(e, 0, sizeof *e);
-}
-
-// Reads the first user message (and the id) of each record of a chat file.
-static int read_requests(const char *path, char ***ids, char ***requests) {
-    JsonlReader r;
-    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
-    const JsonValue *rec;
-    int rc, n = 0, cap = 0;
-    *ids = NULL, *requests = NULL;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        const char *instruction = json_get_string(rec, "instruction"), *response;
-        if (!instruction) record_instruction_response(rec, &instruction, &response);
-        if (!instruction) fatal("%s:%ld: no user message or instruction in the record", path, r.line);
-        if (n == cap) {
-            cap = grow_capacity(cap);
-            *ids = xrealloc(*ids, (size_t)cap * sizeof(char *));
-            *requests = xrealloc(*requests, (size_t)cap * sizeof(char *));
-        }
-        const char *id = json_get_string(rec, "id");
-        char fallback[32];
-        snprintf(fallback, sizeof fallback, "line-%ld", r.line);
-        (*ids)[n] = xstrdup(id ? id : fallback);
-        (*requests)[n] = xstrdup(instruction);
-        n++;
-    }
-    if (rc < 0) fatal("%s", srl_error);
-    jsonl_close(&r);
-    return n;
-}
-
-// Greedy responses to every request of test_path, graded by the world's grader; written to
-// out_path (JSON Lines, one per item) when given.
-static void eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int max_new, int batch,
-                              const char *out_path, InstructionEval *e) {
-    memset(e, 0, sizeof *e);
-    e->n = read_requests(test_path, &e->ids, &e->instructions);
-    e->responses = xcalloc((size_t)(e->n ? e->n : 1), sizeof(char *));
-    e->tokens = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
-    e->scores = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
-    e->families = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
-    chat_generate(m, tok, (const char *const *)e->instructions, e->n, NULL, 0.0f, 1.0f, max_new, batch, "eval", e->responses,
-                  e->tokens);
-    int graded = 0;
-    double sum = 0, exact = 0, tokens = 0, repeats = 0;
-    for (int i = 0; i < e->n; i++) {
-        WorldGrade g;
-        if (world_grade(e->instructions[i], e->responses[i], &g) < 0) {
-            e->scores[i] = -1, e->families[i] = -1;
-            continue;
-        }
-        e->scores[i] = g.score, e->families[i] = g.family;
-        graded++, sum += g.score, exact += g.score == 5, tokens += e->tokens[i], repeats += g.repeat;
-    }
-    e->accuracy = graded ? exact / graded : NAN;
-    e->mean_score = graded ? sum / graded : NAN;
-    e->mean_tokens = graded ? tokens / graded : NAN;
-    e->repeat_share = graded ? repeats / graded : NAN;
-    if (out_path) {
-        AtomicFile af;
-        if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
-        for (int i = 0; i < e->n; i++) {
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, e->ids[i]);
-            fprintf(af.f, ", \"instruction\": ");
-            json_write_cstring(af.f, e->instructions[i]);
-            fprintf(af.f, ", \"response\": ");
-            json_write_cstring(af.f, e->responses[i]);
-            if (e->scores[i] >= 0)
-                fprintf(af.f, ", \"score\": %d, \"family\": \"%s\", \"tokens\": %d}\n", e->scores[i],
-                        world_family_names[e->families[i]], e->tokens[i]);
-            else fprintf(af.f, ", \"score\": null, \"tokens\": %d}\n", e->tokens[i]);
-        }
-        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    }
-}
-
-typedef struct {
-    JudgeMetrics metrics;
-    int n_samples, n_parsed;
-    JudgmentLines lines;  // the samples beside the grader's judgments (task-world instructions only)
-} JudgeEval;
-
-// The judge on judge_test.jsonl: k sampled judgments of every response, their means set
-// against the gold scores.
-static void eval_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *path, int k, float temperature,
-                       uint64_t seed, int max_new, int batch, const char *out_path, JudgeEval *je) {
-    JsonlReader r;
-    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
-    const JsonValue *rec;
-    int rc, n_items = 0, n_resp = 0, cap = 0, items_cap = 0;
-    char **instr = NULL, **resp = NULL, **item_ids = NULL;
-    int *item_of = NULL, *index_in_item = NULL;
-    double *gold = NULL;
-    int *key_index = NULL;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        const char *instruction = json_get_string(rec, "instruction");
-        const JsonValue *rs = json_get(rec, "responses"), *sc = json_get(rec, "scores");
-        int ranked = !sc && (sc = json_get(rec, "ranks")) != NULL;   // human ranks, 0 the best: gold = -rank
-        if (!instruction || !rs || !sc || rs->type != JSON_ARRAY || sc->type != JSON_ARRAY || rs->count != sc->count)
-            fatal("%s:%ld: a judge record needs \"instruction\", and \"responses\" with \"scores\" (gold, higher is better) or "
-                  "\"ranks\" (human ranks, 0 the best) of equal length", path, r.line);
-        const JsonValue *a = rs->child, *b = sc->child;
-        for (int j = 0; a && b; a = a->next, b = b->next, j++) {
-            if (a->type != JSON_STRING || b->type != JSON_NUMBER) fatal("%s:%ld: responses must be strings, scores numbers", path, r.line);
-            if (n_resp == cap) {
-                cap = grow_capacity(cap);
-                instr = xrealloc(instr, (size_t)cap * sizeof(char *));
-                resp = xrealloc(resp, (size_t)cap * sizeof(char *));
-                item_of = xrealloc(item_of, (size_t)cap * sizeof(int));
-                index_in_item = xrealloc(index_in_item, (size_t)cap * sizeof(int));
-                gold = xrealloc(gold, (size_t)cap * sizeof(double));
-                key_index = xrealloc(key_index, (size_t)cap * sizeof(int));
-            }
-            instr[n_resp] = xstrdup(instruction), resp[n_resp] = xstrdup(a->string);
-            item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = ranked ? 0.0 - b->number : b->number, key_index[n_resp] = j;
-            n_resp++;
-        }
-        if (n_items == items_cap) items_cap = grow_capacity(items_cap), item_ids = xrealloc(item_ids, (size_t)items_cap * sizeof(char *));
-        const char *id = json_get_string(rec, "id");
-        item_ids[n_items] = xstrdup(id ? id : "?");
-        n_items++;
-    }
-    if (rc < 0) fatal("%s", srl_error);
-    jsonl_close(&r);
-    const char **keys = xmalloc((size_t)(n_resp ? n_resp : 1) * sizeof(char *));
-    for (int i = 0; i < n_resp; i++) keys[i] = item_ids[item_of[i]];
-    Judgments j;
-    judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, keys, key_index, n_resp, k,
-                    temperature, seed, "judge-eval", max_new, batch, &j);
-    free(keys);
-    JudgeItem *items = xcalloc((size_t)(n_items ? n_items : 1), sizeof(JudgeItem));
-    unsigned char *ok = xmalloc((size_t)(n_resp ? n_resp : 1));
-    for (int i = 0; i < n_resp; i++) ok[i] = j.n_scored[i] > 0;
-    for (int i = 0; i < n_resp; i++) {
-        JudgeItem *it = &items[item_of[i]];
-        if (it->n == 0) it->gold = gold + i, it->judge = j.mean + i, it->judge_ok = ok + i;
-        it->n++;
-    }
-    memset(je, 0, sizeof *je);
-    je->n_samples = n_resp * k;
-    for (int i = 0; i < n_resp * k; i++) je->n_parsed += j.status[i] == JUDGE_SCORE_OK;
-    je->metrics.parse_rate = je->n_samples ? (double)je->n_parsed / je->n_samples : NAN;
-    judge_metrics(items, n_items, &je->metrics);
-    // The grader's judgments are in the format the world's judge template asks for; under
-    // another template a line-by-line comparison would only measure the format, so none is made.
-    int world_format = strcmp(template_text, WORLD_JUDGE_TEMPLATE) == 0;
-    for (int i = 0; i < n_resp && world_format; i++) {
-        char *reference = world_judgment(instr[i], resp[i]);
-        if (!reference) continue;  // not a task-world instruction: nothing to compare with
-        for (int s = 0; s < k; s++) judgment_lines_add(&je->lines, j.texts[i * k + s], reference);
-        free(reference);
-    }
-    if (out_path) {
-        AtomicFile af;
-        if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
-        for (int i = 0; i < n_resp; i++) {
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, item_ids[item_of[i]]);
-            fprintf(af.f, ", \"response_index\": %d, \"gold\": ", index_in_item[i]);
-            json_write_number(af.f, gold[i]);
-            fprintf(af.f, ", \"mean\": ");
-            json_write_number(af.f, j.mean[i]);
-            fprintf(af.f, ", \"scores\": ");
-            json_write_number_array(af.f, j.scores + (size_t)i * k, k);
-            fprintf(af.f, ", \"judgments\": ");
-            json_write_string_array(af.f, j.texts + (size_t)i * k, k);
-            fprintf(af.f, "}\n");
-        }
-        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    }
-    judgments_free(&j);
-    for (int i = 0; i < n_resp; i++) free(instr[i]), free(resp[i]);
-    for (int i = 0; i < n_items; i++) free(item_ids[i]);
-    free(instr), free(resp), free(item_ids), free(item_of), free(index_in_item), free(gold), free(key_index), free(items), free(ok);
-}
-
-// ----------------------------------------------------------------------------
-// the generation-verification gap on held-out instructions: can the model pick its own best
-// answer? (judge_gap in judge.c has the measure; here the candidates and judgments are made)
-
-typedef struct {
-    int candidates;            // N per instruction (4, as the loop)
-    float temperature;         // the candidates' (0.7, as the loop)
-    int judge_samples;         // K per candidate (3, as the loop)
-    float judge_temperature;   // the judge's (0.7, as the loop)
-    int max_new, judge_max_new, batch;
-    int max_items;             // the first max_items instructions of the file; 0: all
-    uint64_t seed;
-} GapConfig;
-
-static const GapConfig GAP_DEFAULTS = {.candidates = 4, .temperature = 0.7f, .judge_samples = 3, .judge_temperature = 0.7f,
-                                       .max_new = 64, .judge_max_new = 160, .batch = 64, .max_items = 0, .seed = 1};
-
-// The gap over every instruction, and over each kind of family (fact, form) on its own.
-typedef struct {
-    GapResult all, kind[WORLD_N_KINDS];
-} GapEval;
-
-// GapItems of the instructions whose family is of `kind` (-1: every gradeable instruction).
-static int gap_items_of_kind(const int *family, int n, int kind, int per, const double *judge, const double *grade, GapItem *out) {
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (family[i] >= 0 && (kind < 0 || world_family_kind(family[i]) == kind)) out[m++] = (GapItem){per, judge + (size_t)i * per, grade + (size_t)i * per};
-    return m;
-}
-
-// N candidates of every request of test_path at the loop's temperature, each judged K times by
-// the model itself, beside the grader's scores. One record per candidate goes to out_path.
-static void eval_gap(Model *m, const Tokenizer *tok, const char *template_text, const char *test_path, const GapConfig *cfg,
-                     const char *out_path, GapEval *ge) {
-    char **ids, **instructions;
-    int n = read_requests(test_path, &ids, &instructions);
-    int n_all = n;
-    if (cfg->max_items > 0 && n > cfg->max_items) n = cfg->max_items;
-    int per = cfg->candidates, total = n * per;
-    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    const char **keys = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    int *index = xmalloc((size_t)(total ? total : 1) * sizeof(int));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < per; c++) {
-            requests[i * per + c] = instructions[i], keys[i * per + c] = ids[i], index[i * per + c] = c;
-            seeds[i * per + c] = item_seed(cfg->seed, "gap-candidate", ids[i], c);
-        }
-    char **responses = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    chat_generate(m, tok, requests, total, seeds, cfg->temperature, 0.9f, cfg->max_new, cfg->batch, "gap candidates", responses, NULL);
-    Judgments j;
-    judge_responses(m, tok, template_text, requests, (const char *const *)responses, keys, index, total, cfg->judge_samples,
-                    cfg->judge_temperature, cfg->seed, "gap-judge", cfg->judge_max_new, cfg->batch, &j);
-    double *grade = xmalloc((size_t)(total ? total : 1) * sizeof(double));
-    int *family = xmalloc((size_t)(n ? n : 1) * sizeof(int));
-    for (int i = 0; i < n; i++) {
-        WorldTask t;
-        family[i] = world_parse(instructions[i], &t) == 0 ? t.family : -1;
-        for (int c = 0; c < per; c++) {
-            WorldGrade g;
-            grade[i * per + c] = family[i] >= 0 && world_grade_task(&t, responses[i * per + c], &g) == 0 ? g.score : NAN;
-        }
-    }
-    GapItem *items = xmalloc((size_t)(n ? n : 1) * sizeof(GapItem));
-    int m_items = gap_items_of_kind(family, n, -1, per, j.mean, grade, items);
-    judge_gap(items, m_items, cfg->seed, &ge->all);
-    for (int k = 0; k < WORLD_N_KINDS; k++) {
-        m_items = gap_items_of_kind(family, n, k, per, j.mean, grade, items);
-        judge_gap(items, m_items, cfg->seed, &ge->kind[k]);
-    }
-    if (out_path) {
-        AtomicFile af;
-        if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
-        for (int i = 0; i < total; i++) {
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, keys[i]);
-            fprintf(af.f, ", \"candidate\": %d, \"prompt\": ", index[i]);
-            json_write_cstring(af.f, requests[i]);
-            fprintf(af.f, ", \"response\": ");
-            json_write_cstring(af.f, responses[i]);
-            fprintf(af.f, ", \"grade\": ");
-            json_write_number(af.f, grade[i]);
-            fprintf(af.f, ", \"mean\": ");
-            json_write_number(af.f, j.mean[i]);
-            fprintf(af.f, ", \"scores\": ");
-            json_write_number_array(af.f, j.scores + (size_t)i * j.k, j.k);
-            fprintf(af.f, ", \"judgments\": ");
-            json_write_string_array(af.f, j.texts + (size_t)i * j.k, j.k);
-            fprintf(af.f, "}\n");
-        }
-        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    }
-    judgments_free(&j);
-    for (int i = 0; i < total; i++) free(responses[i]);
-    for (int i = 0; i < n_all; i++) free(ids[i]), free(instructions[i]);
-    free(ids), free(instructions), free(requests), free(keys), free(index), free(seeds), free(responses), free(grade), free(family),
-        free(items);
-}
-
-static void print_gap_line(const char *label, const GapResult *r) {
-    if (r->prompts == 0) return;
-    printf("  %-5s %4d prompts: judge's top answer perfect %.1f%%, any candidate %.1f%%: gap %+.1f points [%+.1f, %+.1f]; "
-           "%d pairs, chosen perfect %.1f%%, chosen better/equal/worse %d/%d/%d\n",
-           label, r->prompts, 100 * r->top_perfect, 100 * r->any_perfect, 100 * r->gap, 100 * r->gap_lo, 100 * r->gap_hi, r->pairs,
-           100 * r->chosen_perfect, r->better, r->equal, r->worse);
-}
-
-static void print_gap_eval(const char *name, const GapEval *ge) {
-    printf("%s generation-verification gap (its own candidates, judged by itself):\n", name);
-    print_gap_line("all", &ge->all);
-    for (int k = 0; k < WORLD_N_KINDS; k++) print_gap_line(world_kind_names[k], &ge->kind[k]);
-}
-
-// gap.json: the gap over all instructions ("all_"), and per kind ("fact_", "form_").
-static void write_gap_json(const char *path, const GapEval *ge) {
-    Buf b = {0};
-    buf_append_str(&b, "{");
-    judge_gap_json(&b, "all_", &ge->all, 0);
-    for (int k = 0; k < WORLD_N_KINDS; k++) {
-        char prefix[16];
-        snprintf(prefix, sizeof prefix, "%s_", world_kind_names[k]);
-        judge_gap_json(&b, prefix, &ge->kind[k], k + 1 == WORLD_N_KINDS);
-    }
-    buf_append_str(&b, "}\n");
-    if (write_file_atomic(path, b.data, b.len) < 0) fatal("%s", srl_error);
-    buf_free(&b);
 }
 
 // evaluation on real data: IFEval (ifeval.c) and MT-Bench (judge.c's FastChat prompts and rating
@@ -2200,56 +1555,6 @@ static const char HELP_EVAL[] =
     "--gap-items N: the first N requests only. Writes gap.json and gap.jsonl to --out.\n"
     DTYPE_HELP;
 
-static void print_instruction_eval(const char *name, const InstructionEval *e) {
-    int graded = 0;
-    for (int i = 0; i < e->n; i++) graded += e->scores[i] >= 0;
-    if (graded == 0) {   // the grader knows only the task world's instructions
-        printf("%s: no accuracy: none of the %d requests is a task-world instruction, the only kind the world's grader "
-               "scores\n", name, e->n);
-        return;
-    }
-    if (graded < e->n)
-        printf("%s: %d of the %d requests are not task-world instructions: not graded, left out\n", name, e->n - graded, e->n);
-    printf("%s: accuracy %.1f%% (%d items), mean score %.3f, mean length %.1f tokens, an item repeated in %.1f%%\n", name,
-           100 * e->accuracy, e->n, e->mean_score, e->mean_tokens, 100 * e->repeat_share);
-    // per family: which kinds of instruction the model follows
-    Buf b = {0};
-    for (int f = 0; f < world_n_families; f++) {
-        int n = 0, exact = 0;
-        for (int i = 0; i < e->n; i++)
-            if (e->scores[i] >= 0 && e->families[i] == f) n++, exact += e->scores[i] == 5;
-        if (n) buf_printf(&b, " %s %d/%d", world_family_names[f], exact, n);
-    }
-    if (b.len) printf("  by family (exact/items):%s\n", b.data);
-    buf_clear(&b);
-    for (int k = 0; k < WORLD_N_KINDS; k++) {
-        int n = 0, exact = 0;
-        for (int i = 0; i < e->n; i++)
-            if (e->scores[i] >= 0 && world_family_kind(e->families[i]) == k) n++, exact += e->scores[i] == 5;
-        if (n) buf_printf(&b, "%s %s %.1f%% (%d/%d)", b.len ? "," : "", world_kind_names[k], 100.0 * exact / n, exact, n);
-    }
-    if (b.len) printf("  by kind:%s\n", b.data);
-    buf_free(&b);
-}
-
-static void print_judge_eval(const char *name, const JudgeEval *j) {
-    const JudgeMetrics *m = &j->metrics;
-    printf("%s judge: pairwise %.1f%%, 5-best %.1f%%, exact %.1f%%, Spearman %.3f, Kendall %.3f, parsed %.1f%%\n", name,
-           100 * m->pairwise_accuracy, 100 * m->five_best, 100 * m->exact_match, m->spearman, m->kendall_tau_b,
-           100 * m->parse_rate);
-    const JudgmentLines *l = &j->lines;
-    if (l->compared > 0)
-        printf("  against the grader's judgments (%d): right line for line %.1f%%; first wrong line: the request %.1f%%, "
-               "the answer %.1f%%, a check %.1f%%\n",
-               l->compared, 100 * judgment_lines_share(l, l->right), 100 * judgment_lines_share(l, l->wrong_request),
-               100 * judgment_lines_share(l, l->wrong_answer), 100 * judgment_lines_share(l, l->wrong_check));
-    if (l->all.fails + l->all.passes > 0)
-        printf("  check by check: of the checks the grader fails, the judge fails %.1f%% (%d); of those it passes, the "
-               "judge passes %.1f%% (%d)\n",
-               100 * check_share(l->all.fails_caught, l->all.fails), l->all.fails,
-               100 * check_share(l->all.passes_kept, l->all.passes), l->all.passes);
-}
-
 static int cmd_eval(Options *o) {
     if (wants_help(o, HELP_EVAL)) return print_eval_real_data_help(), 0;
     const char *ifeval = opt_str(o, "ifeval", NULL), *mt_bench = opt_str(o, "mt-bench", NULL);
@@ -2285,7 +1590,7 @@ static int cmd_eval(Options *o) {
     if (data) {
         InstructionEval e;
         char *path = out ? path_join(out, "responses.jsonl") : NULL;
-        eval_instructions(&m, tok, data, max_new, batch, path, &e);
+        if (eval_instructions(&m, tok, data, max_new, batch, path, &e) < 0) fatal("%s", srl_error);
         print_instruction_eval(model_path, &e);
         // the accuracy's bootstrap interval, and the head-to-head against --compare's responses
         double *exact = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), lo, hi;
@@ -2327,20 +1632,20 @@ static int cmd_eval(Options *o) {
         instruction_eval_free(&e);
         free(path);
         if (gc.candidates) {
-            char *template_text = read_template(template_path);
+            char *template_text = read_template_or_die(template_path);
             char *gap_records = out ? path_join(out, "gap.jsonl") : NULL, *gap_json_path = out ? path_join(out, "gap.json") : NULL;
             GapEval ge;
-            eval_gap(&m, tok, template_text, data, &gc, gap_records, &ge);
+            if (eval_gap(&m, tok, template_text, data, &gc, gap_records, &ge) < 0) fatal("%s", srl_error);
             print_gap_eval(model_path, &ge);
-            if (gap_json_path) write_gap_json(gap_json_path, &ge);
+            if (gap_json_path && write_gap_json(gap_json_path, &ge) < 0) fatal("%s", srl_error);
             free(gap_records), free(gap_json_path), free(template_text);
         }
     }
     if (judge_data) {
-        char *template_text = read_template(template_path);
+        char *template_text = read_template_or_die(template_path);
         JudgeEval je;
         char *path = out ? path_join(out, "judgments.jsonl") : NULL;
-        eval_judge(&m, tok, template_text, judge_data, k, jt, seed, judge_max_new, batch, path, &je);
+        if (eval_judge(&m, tok, template_text, judge_data, k, jt, seed, judge_max_new, batch, path, &je) < 0) fatal("%s", srl_error);
         print_judge_eval(model_path, &je);
         free(path);
         free(template_text);
@@ -2349,805 +1654,6 @@ static int cmd_eval(Options *o) {
     model_free(&m);
     free(found_template);
     return 0;
-}
-
-// ----------------------------------------------------------------------------
-// the self-rewarding loop, stage by stage. Each stage reads and writes JSON Lines; every
-// record carries its prompt id (and candidate index), and records are matched by those keys,
-// never by position.
-
-// The tokens whose text holds a newline: generation of one numbered instruction stops there.
-static int newline_tokens(const Tokenizer *tok, int **out) {
-    int V = tokenizer_vocab_size(tok), n = 0;
-    *out = xmalloc((size_t)V * sizeof(int));
-    for (int id = 0; id < V; id++) {
-        const char *bytes;
-        size_t len;
-        if (tokenizer_token_bytes(tok, id, &bytes, &len) == 0 && memchr(bytes, '\n', len)) (*out)[n++] = id;
-    }
-    return n;
-}
-
-typedef struct {
-    int n_prompts;           // prompts to keep
-    int shots_seed, shots_pool;   // demonstrations from the seed set and from the new pool (6 + 2)
-    float temperature, top_p;     // 0.6, 0.9
-    int max_new, batch, min_words, max_words;
-    double rouge_max;             // 0.7
-    uint64_t seed;
-} GenPromptsConfig;
-
-typedef struct {
-    int generated, kept, too_short, too_long, blacklisted, unfinished, duplicate, similar;
-} PromptStats;
-
-// Self-instruction creation: the model continues a numbered list of 8 example requests (6
-// from the seed set, 2 from those made so far) at "9."; new requests pass the filters.
-static void stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, const char *out_path,
-                              const char *id_prefix, const GenPromptsConfig *cfg, PromptStats *st) {
-    memset(st, 0, sizeof *st);
-    char **seed_ids, **seeds;
-    int n_seeds = read_requests(seed_path, &seed_ids, &seeds);
-    if (n_seeds < cfg->shots_seed + cfg->shots_pool) fatal("gen-prompts: %s has only %d requests", seed_path, n_seeds);
-    // the pool of known requests, for ROUGE-L: the seeds, then every new one
-    PromptPool pool = {0};
-    for (int i = 0; i < n_seeds; i++) prompt_pool_add(&pool, seeds[i]);
-    char **kept = xmalloc((size_t)(cfg->n_prompts + 1) * sizeof(char *));
-    int *stops, n_stops = newline_tokens(tok, &stops);
-    int eot = tokenizer_eot_id(tok), eos = tokenizer_eos_id(tok);
-    if (eot >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eot;
-    if (eos >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eos;
-    GenerateConfig g = {.max_new_tokens = cfg->max_new, .temperature = cfg->temperature, .top_p = cfg->top_p,
-                        .stop_ids = stops, .n_stop = n_stops, .include_stop = 1, .max_batch = cfg->batch};
-    int **prompts = xmalloc((size_t)cfg->batch * sizeof(int *)), *lens = xmalloc((size_t)cfg->batch * sizeof(int));
-    int **outs = xmalloc((size_t)cfg->batch * sizeof(int *)), *out_lens = xmalloc((size_t)cfg->batch * sizeof(int));
-    uint64_t *gen_seeds = xmalloc((size_t)cfg->batch * sizeof(uint64_t));
-    Progress progress;
-    progress_start(&progress, "gen-prompts", cfg->n_prompts, "prompts");
-    int max_rounds = 20 + 20 * (cfg->n_prompts / cfg->batch + 1);
-    for (int round = 0; round < max_rounds && st->kept < cfg->n_prompts; round++) {
-        for (int j = 0; j < cfg->batch; j++) {
-            Rng rng;
-            rng_seed(&rng, item_seed(cfg->seed, "gen-prompts", id_prefix, (long)round * 4096 + j));
-            Buf text = {0};
-            buf_append_str(&text, "Some requests:\n");
-            int n_pool = st->kept < cfg->shots_pool ? st->kept : cfg->shots_pool;
-            int n_shots = cfg->shots_seed + cfg->shots_pool, shot = 1;
-            for (int d = 0; d < n_shots; d++) {
-                const char *demo = d >= cfg->shots_seed && d - cfg->shots_seed < n_pool ? kept[rng_int(&rng, st->kept)]
-                                                                                       : seeds[rng_int(&rng, n_seeds)];
-                buf_printf(&text, "%d. %s\n", shot++, demo);
-            }
-            buf_printf(&text, "%d.", shot);
-            int *ids, n;
-            if (tokenizer_encode(tok, text.data, text.len, 0, &ids, &n) < 0) fatal("%s", srl_error);
-            prompts[j] = xmalloc((size_t)(n + 1) * sizeof(int));
-            prompts[j][0] = tokenizer_bos_id(tok) >= 0 ? tokenizer_bos_id(tok) : m->config.bos_token_id;
-            memcpy(prompts[j] + 1, ids, (size_t)n * sizeof(int));
-            lens[j] = n + 1;
-            gen_seeds[j] = rng_next(&rng);
-            free(ids);
-            buf_free(&text);
-        }
-        if (model_generate(m, cfg->batch, (const int *const *)prompts, lens, gen_seeds, &g, outs, out_lens, NULL) < 0)
-            fatal("gen-prompts: %s", srl_error);
-        for (int j = 0; j < cfg->batch; j++) {
-            char *text;
-            size_t len;
-            if (tokenizer_decode(tok, outs[j], out_lens[j], &text, &len) < 0) fatal("%s", srl_error);
-            free(outs[j]);
-            free(prompts[j]);
-            if (st->kept >= cfg->n_prompts) {
-                free(text);
-                continue;
-            }
-            st->generated++;
-            char *request;
-            switch (prompt_filter(text, cfg->min_words, cfg->max_words, cfg->rouge_max, &pool, &request)) {
-            case PROMPT_UNFINISHED: st->unfinished++; break;
-            case PROMPT_TOO_SHORT: st->too_short++; break;
-            case PROMPT_TOO_LONG: st->too_long++; break;
-            case PROMPT_BLACKLISTED: st->blacklisted++; break;
-            case PROMPT_DUPLICATE: st->duplicate++; break;
-            case PROMPT_SIMILAR: st->similar++; break;
-            default:
-                kept[st->kept++] = xstrdup(request);
-                prompt_pool_add(&pool, request);
-            }
-            free(text);
-        }
-        char extra[96];
-        snprintf(extra, sizeof extra, "(%d generated)", st->generated);
-        progress_update(&progress, st->kept, extra);
-    }
-    char extra[96];
-    snprintf(extra, sizeof extra, "(%d generated)", st->generated);
-    progress_end(&progress, st->kept, extra);
-    if (st->kept < cfg->n_prompts) warnf("gen-prompts: kept %d of the %d prompts asked for", st->kept, cfg->n_prompts);
-    AtomicFile af;
-    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
-    for (int i = 0; i < st->kept; i++) {
-        fprintf(af.f, "{\"id\": \"%s-%05d\", \"prompt\": ", id_prefix, i + 1);
-        json_write_cstring(af.f, kept[i]);
-        fprintf(af.f, "}\n");
-        free(kept[i]);
-    }
-    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    for (int i = 0; i < n_seeds; i++) free(seed_ids[i]), free(seeds[i]);
-    free(seed_ids), free(seeds), free(kept), free(stops);
-    prompt_pool_free(&pool);
-    free(prompts), free(lens), free(outs), free(out_lens), free(gen_seeds);
-}
-
-// The records of a prompts file: {"id", "prompt"}.
-static int read_prompts(const char *path, char ***ids, char ***prompts) {
-    JsonlReader r;
-    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
-    const JsonValue *rec;
-    int rc, n = 0;
-    *ids = NULL, *prompts = NULL;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        const char *id = json_get_string(rec, "id"), *prompt = json_get_string(rec, "prompt");
-        if (!id || !prompt) fatal("%s:%ld: a prompt record needs string \"id\" and \"prompt\"", path, r.line);
-        *ids = xrealloc(*ids, (size_t)(n + 1) * sizeof(char *));
-        *prompts = xrealloc(*prompts, (size_t)(n + 1) * sizeof(char *));
-        (*ids)[n] = xstrdup(id), (*prompts)[n] = xstrdup(prompt);
-        n++;
-    }
-    if (rc < 0) fatal("%s", srl_error);
-    jsonl_close(&r);
-    return n;
-}
-
-// N candidate responses per prompt, sampled.
-static void stage_gen_responses(Model *m, const Tokenizer *tok, const char *prompts_path, const char *out_path, int n_cand,
-                                float temperature, float top_p, int max_new, int batch, uint64_t seed) {
-    char **ids, **prompts;
-    int n = read_prompts(prompts_path, &ids, &prompts);
-    int total = n * n_cand;
-    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < n_cand; c++) {
-            requests[i * n_cand + c] = prompts[i];
-            seeds[i * n_cand + c] = item_seed(seed, "candidate", ids[i], c);
-        }
-    char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    int *tokens = xcalloc((size_t)(total ? total : 1), sizeof(int));
-    chat_generate(m, tok, requests, total, seeds, temperature, top_p, max_new, batch, "gen-responses", texts, tokens);
-    AtomicFile af;
-    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < n_cand; c++) {
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, ids[i]);
-            fprintf(af.f, ", \"candidate\": %d, \"prompt\": ", c);
-            json_write_cstring(af.f, prompts[i]);
-            fprintf(af.f, ", \"response\": ");
-            json_write_cstring(af.f, texts[i * n_cand + c]);
-            fprintf(af.f, ", \"tokens\": %d}\n", tokens[i * n_cand + c]);
-        }
-    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    for (int i = 0; i < total; i++) free(texts[i]);
-    for (int i = 0; i < n; i++) free(ids[i]), free(prompts[i]);
-    free(ids), free(prompts), free(requests), free(seeds), free(texts), free(tokens);
-}
-
-// One record per (prompt id, candidate): a candidates.jsonl or judgments.jsonl line.
-typedef struct {
-    char *id, *prompt, *response;
-    int candidate, tokens;
-    double mean;             // judge's mean score (judgments only; NaN: unscored)
-    int n_scored, n_samples;
-} CandidateRecord;
-
-static void candidate_records_free(CandidateRecord *r, int n) {
-    for (int i = 0; i < n; i++) free(r[i].id), free(r[i].prompt), free(r[i].response);
-    free(r);
-}
-
-static int read_candidates(const char *path, CandidateRecord **out) {
-    JsonlReader r;
-    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
-    const JsonValue *rec;
-    int rc, n = 0;
-    *out = NULL;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        const char *id = json_get_string(rec, "id"), *prompt = json_get_string(rec, "prompt");
-        const char *response = json_get_string(rec, "response");
-        long long cand, tokens = 0;
-        if (!id || !prompt || !response || json_get_int(rec, "candidate", &cand) < 0)
-            fatal("%s:%ld: a candidate record needs \"id\", \"candidate\", \"prompt\" and \"response\"", path, r.line);
-        json_get_int(rec, "tokens", &tokens);
-        *out = xrealloc(*out, (size_t)(n + 1) * sizeof **out);
-        CandidateRecord *c = &(*out)[n++];
-        c->id = xstrdup(id), c->prompt = xstrdup(prompt), c->response = xstrdup(response);
-        c->candidate = (int)cand, c->tokens = (int)tokens;
-        double mean;
-        c->mean = json_get_number(rec, "mean", &mean) == 0 ? mean : NAN;
-        long long k = 0;
-        json_get_int(rec, "n_scored", &k);
-        c->n_scored = (int)k;
-        const JsonValue *sc = json_get(rec, "scores");
-        c->n_samples = sc && sc->type == JSON_ARRAY ? sc->count : 0;
-    }
-    if (rc < 0) fatal("%s", srl_error);
-    jsonl_close(&r);
-    return n;
-}
-
-// LLM-as-a-Judge on every candidate: K sampled judgments, parsed, averaged.
-static void stage_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *candidates_path,
-                        const char *out_path, int k, float temperature, int max_new, int batch, uint64_t seed) {
-    CandidateRecord *c;
-    int n = read_candidates(candidates_path, &c);
-    const char **instr = xmalloc((size_t)(n ? n : 1) * sizeof(char *)), **resp = xmalloc((size_t)(n ? n : 1) * sizeof(char *));
-    const char **keys = xmalloc((size_t)(n ? n : 1) * sizeof(char *));
-    int *key_index = xmalloc((size_t)(n ? n : 1) * sizeof(int));
-    for (int i = 0; i < n; i++) instr[i] = c[i].prompt, resp[i] = c[i].response, keys[i] = c[i].id, key_index[i] = c[i].candidate;
-    Judgments j;
-    judge_responses(m, tok, template_text, instr, resp, keys, key_index, n, k, temperature, seed, "judge", max_new, batch, &j);
-    AtomicFile af;
-    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
-    for (int i = 0; i < n; i++) {
-        fprintf(af.f, "{\"id\": ");
-        json_write_cstring(af.f, c[i].id);
-        fprintf(af.f, ", \"candidate\": %d, \"prompt\": ", c[i].candidate);
-        json_write_cstring(af.f, c[i].prompt);
-        fprintf(af.f, ", \"response\": ");
-        json_write_cstring(af.f, c[i].response);
-        fprintf(af.f, ", \"tokens\": %d, \"scores\": ", c[i].tokens);
-        json_write_number_array(af.f, j.scores + (size_t)i * k, k);
-        fprintf(af.f, ", \"status\": [");
-        for (int s = 0; s < k; s++) fprintf(af.f, "%s\"%s\"", s ? ", " : "", judge_score_status_name(j.status[i * k + s]));
-        fprintf(af.f, "], \"mean\": ");
-        json_write_number(af.f, j.mean[i]);
-        fprintf(af.f, ", \"n_scored\": %d, \"judgments\": ", j.n_scored[i]);
-        json_write_string_array(af.f, j.texts + (size_t)i * k, k);
-        fprintf(af.f, "}\n");
-    }
-    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    judgments_free(&j);
-    candidate_records_free(c, n);
-    free(instr), free(resp), free(keys), free(key_index);
-}
-
-static int compare_candidate_keys(const void *a, const void *b) {
-    const CandidateRecord *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
-    return c ? c : x->candidate - y->candidate;
-}
-
-typedef struct {
-    int prompts, kept, tie, too_few, low_chosen, candidates, unscored_candidates, empty_candidates, samples, unparsed_samples;
-} PairStats;
-
-// Per prompt: the highest mean score chosen, the lowest rejected (with optional length
-// control); ties and prompts with fewer than two scored candidates dropped and counted.
-// An empty response (the model ended its turn at once) takes no part, whatever its score:
-// DPO refuses a pair with an empty side, and a pair is no place to teach "say something".
-// With grader_control, the world's grader scores the candidates instead of the judge: the
-// control run that shows what DPO could do with a perfect judge (never the default).
-// min_chosen > 0 also drops (and counts) a pair whose chosen mean score is below it: with
-// min_chosen 5 only answers that every judge sample scored 5 are chosen.
-static void stage_pairs(const char *judgments_path, const char *out_path, double length_rho, double min_chosen,
-                        int grader_control, PairStats *st) {
-    CandidateRecord *c;
-    int n = read_candidates(judgments_path, &c);
-    qsort(c, (size_t)n, sizeof *c, compare_candidate_keys);
-    memset(st, 0, sizeof *st);
-    AtomicFile af;
-    if (atomic_open(&af, out_path) < 0) fatal("%s", srl_error);
-    for (int i0 = 0; i0 < n;) {
-        int i1 = i0;
-        while (i1 < n && strcmp(c[i1].id, c[i0].id) == 0) i1++;
-        int k = i1 - i0;
-        JudgedCandidate *jc = xmalloc((size_t)k * sizeof *jc);
-        for (int i = 0; i < k; i++) {
-            CandidateRecord *r = &c[i0 + i];
-            jc[i].index = r->candidate;
-            jc[i].length = r->tokens;
-            if (grader_control) {
-                WorldGrade g;
-                jc[i].scored = world_grade(r->prompt, r->response, &g) == 0;
-                jc[i].mean = jc[i].scored ? g.score : NAN;
-            } else {
-                jc[i].scored = r->n_scored > 0 && isfinite(r->mean);
-                jc[i].mean = r->mean;
-            }
-            if (r->response[0] == 0 && jc[i].scored) jc[i].scored = 0, st->empty_candidates++;
-            st->candidates++;
-            st->unscored_candidates += !jc[i].scored;
-            st->samples += r->n_samples;
-            st->unparsed_samples += r->n_samples - r->n_scored;
-        }
-        PairChoice pc;
-        judge_select_pair(jc, k, length_rho, min_chosen, &pc);
-        st->prompts++;
-        if (pc.status == JUDGE_PAIR_TIE) st->tie++;
-        else if (pc.status == JUDGE_PAIR_TOO_FEW) st->too_few++;
-        else if (pc.status == JUDGE_PAIR_LOW_CHOSEN) st->low_chosen++;
-        else {
-            st->kept++;
-            const CandidateRecord *ch = NULL, *rj = NULL;
-            for (int i = i0; i < i1; i++) {
-                if (c[i].candidate == pc.chosen) ch = &c[i];
-                if (c[i].candidate == pc.rejected) rj = &c[i];
-            }
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, c[i0].id);
-            fprintf(af.f, ", \"prompt\": [{\"role\": \"user\", \"content\": ");
-            json_write_cstring(af.f, c[i0].prompt);
-            fprintf(af.f, "}], \"chosen\": [{\"role\": \"assistant\", \"content\": ");
-            json_write_cstring(af.f, ch->response);
-            fprintf(af.f, "}], \"rejected\": [{\"role\": \"assistant\", \"content\": ");
-            json_write_cstring(af.f, rj->response);
-            fprintf(af.f, "}], \"score_chosen\": ");
-            json_write_number(af.f, pc.score_chosen);
-            fprintf(af.f, ", \"score_rejected\": ");
-            json_write_number(af.f, pc.score_rejected);
-            fprintf(af.f, ", \"chosen_candidate\": %d, \"rejected_candidate\": %d}\n", pc.chosen, pc.rejected);
-        }
-        free(jc);
-        i0 = i1;
-    }
-    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    candidate_records_free(c, n);
-}
-
-static void write_pair_stats(const char *path, const PairStats *st) {
-    char text[512];
-    int len = snprintf(text, sizeof text,
-                       "{\"prompts\": %d, \"kept\": %d, \"dropped_tie\": %d, \"dropped_too_few\": %d, \"dropped_low_chosen\": %d, \"candidates\": %d, "
-                       "\"unscored_candidates\": %d, \"empty_candidates\": %d, \"judge_samples\": %d, "
-                       "\"unparsed_samples\": %d}\n",
-                       st->prompts, st->kept, st->tie, st->too_few, st->low_chosen, st->candidates, st->unscored_candidates,
-                       st->empty_candidates, st->samples, st->unparsed_samples);
-    if (write_file_atomic(path, text, (size_t)len) < 0) fatal("%s", srl_error);
-}
-
-// Preference pairs (TRL format) as chosen and rejected token sequences, each the prompt and
-// one response through the chat template, the response's tokens as targets.
-static int load_pairs(const Tokenizer *tok, const char *path, int max_len, SeqSet *chosen, SeqSet *rejected) {
-    JsonlReader r;
-    if (jsonl_open(&r, path) < 0) fatal("%s", srl_error);
-    const JsonValue *rec;
-    int rc, skipped = 0;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        const JsonValue *pr = json_get(rec, "prompt"), *ch = json_get(rec, "chosen"), *rj = json_get(rec, "rejected");
-        const char *id = json_get_string(rec, "id");
-        const char *user = pr && pr->type == JSON_ARRAY && pr->child ? json_get_string(pr->child, "content")
-                                                                     : json_get_string(rec, "prompt");
-        const char *cs = ch && ch->type == JSON_ARRAY && ch->child ? json_get_string(ch->child, "content")
-                                                                   : json_get_string(rec, "chosen");
-        const char *rs = rj && rj->type == JSON_ARRAY && rj->child ? json_get_string(rj->child, "content")
-                                                                   : json_get_string(rec, "rejected");
-        if (!id || !user || !cs || !rs) fatal("%s:%ld: a preference record needs \"id\", \"prompt\", \"chosen\" and \"rejected\"", path, r.line);
-        if (!*cs || !*rs) fatal("%s:%ld: a preference record has an empty response", path, r.line);
-        ChatMessage mc[2] = {{"user", user}, {"assistant", cs}}, mr[2] = {{"user", user}, {"assistant", rs}};
-        int *ic, *ir, nc, nr;
-        unsigned char *kc, *kr;
-        if (chat_encode(tok, mc, 2, 0, &ic, &kc, &nc) < 0 || chat_encode(tok, mr, 2, 0, &ir, &kr, &nr) < 0)
-            fatal("%s:%ld: %s", path, r.line, srl_error);
-        if (nc > max_len || nr > max_len) skipped++;
-        else {
-            seqset_add(chosen, ic, kc, nc, id);
-            seqset_add(rejected, ir, kr, nr, id);
-        }
-        free(ic), free(ir), free(kc), free(kr);
-    }
-    if (rc < 0) fatal("%s", srl_error);
-    jsonl_close(&r);
-    if (skipped) warnf("%s: %d pairs longer than %d tokens were skipped", path, skipped, max_len);
-    return chosen->n;
-}
-
-// DPO from the model that made the pairs: its log-probs (the frozen reference) are computed
-// once, stored beside the pairs in out_dir/reference_logprobs.jsonl, then the policy trains.
-// replay_files (comma-separated chat files, or NULL): trained on beside the pairs (cfg's weight).
-static void stage_dpo(const char *model_path, const char *pairs_path, const char *replay_files, const char *out_dir,
-                      const DPOTrainConfig *cfg, int batch_eval, const LoRAFlags *lora) {
-    Model m;
-    load_stage_model(&m, model_path, lora);
-    char base[4096];
-    adapter_base_name(model_path, base, sizeof base);
-    Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    SeqSet chosen = {0}, rejected = {0}, replay = {0};
-    load_pairs(tok, pairs_path, m.config.max_seq_len, &chosen, &rejected);
-    if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
-    if (chosen.n == 0) {  // nothing to learn from: the next model is this one, and the log says so
-        warnf("dpo: %s holds no usable pairs; the model is kept unchanged", pairs_path);
-        char *log = path_join(out_dir, "train_log.jsonl");
-        if (write_file_atomic(log, "", 0) < 0) fatal("%s", srl_error);
-        free(log);
-        save_model_folder(&m, out_dir, tok, "dpo (no pairs)", base);
-        tokenizer_free(tok);
-        model_free(&m);
-        return;
-    }
-    if (replay_files) {  // read before the reference log-probs, so that a bad file fails at once
-        load_chat_files(tok, replay_files, m.config.max_seq_len, &replay);
-        fprintf(stderr, "dpo: %d replay sequences beside the pairs, weight %g\n", replay.n, (double)cfg->replay_weight);
-    }
-    char *ref_path = path_join(out_dir, "reference_logprobs.jsonl");
-    double *ref_c = xmalloc((size_t)chosen.n * sizeof(double)), *ref_r = xmalloc((size_t)chosen.n * sizeof(double));
-    int have = 0;
-    if (file_exists(ref_path)) {  // computed before an interruption: read back, keyed by id
-        JsonlReader r;
-        if (jsonl_open(&r, ref_path) < 0) fatal("%s", srl_error);
-        const JsonValue *rec;
-        int rc;
-        while ((rc = jsonl_next(&r, &rec)) > 0 && have < chosen.n) {
-            const char *id = json_get_string(rec, "id");
-            if (!id || strcmp(id, chosen.keys[have]) != 0 || json_get_number(rec, "ref_chosen", &ref_c[have]) < 0 ||
-                json_get_number(rec, "ref_rejected", &ref_r[have]) < 0)
-                break;
-            have++;
-        }
-        jsonl_close(&r);
-        if (have != chosen.n) have = 0;  // stale: compute again
-    }
-    if (!have) {
-        fprintf(stderr, "dpo: reference log-probs of %d pairs\n", chosen.n);
-        sequence_logprobs(&m, &chosen, batch_eval, ref_c);
-        sequence_logprobs(&m, &rejected, batch_eval, ref_r);
-        AtomicFile af;
-        if (atomic_open(&af, ref_path) < 0) fatal("%s", srl_error);
-        for (int i = 0; i < chosen.n; i++) {
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, chosen.keys[i]);
-            // the shortest form that reads back to the same double: a DPO resumed from a checkpoint
-            // reads these back and must train exactly as the uninterrupted run did
-            fprintf(af.f, ", \"ref_chosen\": ");
-            json_write_number(af.f, ref_c[i]);
-            fprintf(af.f, ", \"ref_rejected\": ");
-            json_write_number(af.f, ref_r[i]);
-            fprintf(af.f, "}\n");
-        }
-        if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-    }
-    // the reference was the model as loaded (base plus its adapter, if any); now the policy trains
-    prepare_training(&m, model_path, lora, cfg->seed);
-    DPOTrainConfig c = *cfg;
-    c.out_dir = out_dir;
-    c.replay = replay.n > 0 ? &replay : NULL;
-    if (train_dpo(&m, &chosen, &rejected, ref_c, ref_r, &c) < 0) fatal("%s", srl_error);
-    save_model_folder(&m, out_dir, tok, "dpo", base);
-    free(ref_path), free(ref_c), free(ref_r);
-    seqset_free(&chosen), seqset_free(&rejected), seqset_free(&replay);
-    tokenizer_free(tok);
-    model_free(&m);
-}
-
-// ----------------------------------------------------------------------------
-// EFT data: the paper's construction on human-ranked replies, or the task world's graded ones
-
-typedef struct {
-    char *instruction, *response, *judgment;
-    int score;
-    char *id;
-} EftExample;
-
-static void write_eft_records(const char *path, const char *template_text, EftExample *ex, const int *order, int n) {
-    AtomicFile af;
-    if (atomic_open(&af, path) < 0) fatal("%s", srl_error);
-    for (int i = 0; i < n; i++) {
-        const EftExample *e = &ex[order[i]];
-        char *prompt = judge_format_prompt(template_text, e->instruction, e->response);
-        fprintf(af.f, "{\"id\": ");
-        json_write_cstring(af.f, e->id);
-        fprintf(af.f, ", \"instruction\": ");
-        json_write_cstring(af.f, e->instruction);
-        fprintf(af.f, ", \"response\": ");
-        json_write_cstring(af.f, e->response);
-        fprintf(af.f, ", \"score\": %d, \"messages\": [{\"role\": \"user\", \"content\": ", e->score);
-        json_write_cstring(af.f, prompt);
-        fprintf(af.f, "}, {\"role\": \"assistant\", \"content\": ");
-        json_write_cstring(af.f, e->judgment);
-        fprintf(af.f, "}]}\n");
-        free(prompt);
-    }
-    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-}
-
-// "The most common score is downsampled": examples of the most frequent score are cut to the
-// count of the second most frequent one (keeping the first ones in order). Returns the count
-// kept; keep[i] says which.
-static int downsample_top_score(const EftExample *ex, int n, unsigned char *keep) {
-    int counts[6] = {0};
-    for (int i = 0; i < n; i++) counts[ex[i].score]++;
-    int top = 0;
-    for (int s = 1; s < 6; s++)
-        if (counts[s] > counts[top]) top = s;
-    int second = 0;
-    for (int s = 0; s < 6; s++)
-        if (s != top && counts[s] > second) second = counts[s];
-    int seen = 0, kept = 0;
-    for (int i = 0; i < n; i++) {
-        keep[i] = ex[i].score != top || seen++ < second;
-        kept += keep[i];
-    }
-    return kept;
-}
-
-static void eft_free(EftExample *ex, int n) {
-    for (int i = 0; i < n; i++) free(ex[i].instruction), free(ex[i].response), free(ex[i].judgment), free(ex[i].id);
-    free(ex);
-}
-
-// Task world: the SFT baseline answers the EFT seed's instructions (samples at T 0.7); the
-// world's grader writes the judgment of each answer (standing in for the human raters who
-// rank replies in the paper), the most common score is downsampled, and the result joins the
-// world's synthetic EFT seed. The model then learns to judge its own kind of answers.
-static void stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, const char *template_text,
-                                 const char *out_dir, int n_prompts, int samples, int max_new, int batch, uint64_t seed) {
-    char *seed_path = path_join(data_dir, "eft_seed.jsonl");
-    char **ids, **instructions;
-    int n_all = read_requests(seed_path, &ids, &instructions);
-    // distinct instructions, in file order, up to n_prompts
-    char **uniq = xmalloc((size_t)(n_all ? n_all : 1) * sizeof(char *)), **uniq_ids = xmalloc((size_t)(n_all ? n_all : 1) * sizeof(char *));
-    int n = 0;
-    for (int i = 0; i < n_all && n < n_prompts; i++) {
-        int dup = 0;
-        for (int j = 0; j < n && !dup; j++) dup = strcmp(uniq[j], instructions[i]) == 0;
-        if (!dup) uniq[n] = instructions[i], uniq_ids[n] = ids[i], n++;
-    }
-    int total = n * samples;
-    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    for (int i = 0; i < n; i++)
-        for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(seed, "eft-prep", uniq_ids[i], s);
-    char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    chat_generate(m, tok, requests, total, seeds, 0.7f, 0.9f, max_new, batch, "eft-prep", texts, NULL);
-    EftExample *ex = xcalloc((size_t)(total ? total : 1), sizeof(EftExample));
-    int n_ex = 0;
-    for (int i = 0; i < total; i++) {
-        WorldGrade g;
-        char *judgment = world_judgment(requests[i], texts[i]);
-        if (!judgment || world_grade(requests[i], texts[i], &g) < 0) {
-            free(judgment);
-            continue;
-        }
-        char id[96];
-        snprintf(id, sizeof id, "%s-own%d", uniq_ids[i / samples], i % samples);
-        ex[n_ex++] = (EftExample){xstrdup(requests[i]), xstrdup(texts[i]), judgment, g.score, xstrdup(id)};
-    }
-    unsigned char *keep = xmalloc((size_t)(n_ex ? n_ex : 1));
-    int kept = downsample_top_score(ex, n_ex, keep);
-    int *order = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int)), n_order = 0;
-    for (int i = 0; i < n_ex; i++)
-        if (keep[i]) order[n_order++] = i;
-    int hist[6] = {0};
-    for (int i = 0; i < n_order; i++) hist[ex[order[i]].score]++;
-    fprintf(stderr, "eft-prep: %d own answers graded, %d kept after downsampling the most common score (0..5: %d %d %d %d %d %d)\n",
-            n_ex, kept, hist[0], hist[1], hist[2], hist[3], hist[4], hist[5]);
-    if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
-    char *own_path = path_join(out_dir, "eft_own.jsonl");
-    write_eft_records(own_path, template_text, ex, order, n_order);
-    // eft_train.jsonl: the world's synthetic EFT seed, then the graded own answers
-    char *train_path = path_join(out_dir, "eft_train.jsonl"), *seed_text, *own_text;
-    size_t seed_len, own_len;
-    if (read_file(seed_path, &seed_text, &seed_len, 0) < 0 || read_file(own_path, &own_text, &own_len, 0) < 0) fatal("%s", srl_error);
-    Buf both = {0};
-    buf_append(&both, seed_text, seed_len);
-    if (seed_len && seed_text[seed_len - 1] != '\n') buf_append_char(&both, '\n');
-    buf_append(&both, own_text, own_len);
-    if (write_file_atomic(train_path, both.data ? both.data : "", both.len) < 0) fatal("%s", srl_error);
-    buf_free(&both);
-    free(seed_text), free(own_text), free(own_path), free(train_path), free(seed_path);
-    for (int i = 0; i < total; i++) free(texts[i]);
-    for (int i = 0; i < n_all; i++) free(ids[i]), free(instructions[i]);
-    eft_free(ex, n_ex);
-    free(ids), free(instructions), free(uniq), free(uniq_ids), free(requests), free(seeds), free(texts), free(keep), free(order);
-}
-
-// Human-ranked replies, one per response of a ranked record ({"id", "instruction", "responses",
-// "ranks"}), in file order; prompt_of[i] numbers the records.
-typedef struct {
-    int n, n_prompts;
-    char **instr, **resp, **keys;   // (n)
-    int *rank, *prompt_of, *key_index;   // (n) human rank (0 = best), record number, index in the record
-    int skipped_empty, skipped_too_long, prompts_too_few;
-} RankedReplies;
-
-static void ranked_replies_free(RankedReplies *r) {
-    for (int i = 0; i < r->n; i++) free(r->instr[i]), free(r->resp[i]), free(r->keys[i]);
-    free(r->instr), free(r->resp), free(r->keys), free(r->rank), free(r->prompt_of), free(r->key_index);
-    memset(r, 0, sizeof *r);
-}
-
-// Reads a ranked-candidates file (srl prepare-oasst writes one). A reply that is empty (all white
-// space) is skipped and counted; any other fault is an error naming the file and line.
-static int read_ranked_replies(const char *path, RankedReplies *out) {
-    memset(out, 0, sizeof *out);
-    JsonlReader r;
-    if (jsonl_open(&r, path) < 0) return -1;
-    const JsonValue *rec;
-    int rc, cap = 0;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        const char *id = json_get_string(rec, "id"), *instruction = json_get_string(rec, "instruction");
-        const JsonValue *rs = json_get(rec, "responses"), *rk = json_get(rec, "ranks");
-        if (!id || !instruction || !rs || rs->type != JSON_ARRAY) {
-            rc = errorf("%s:%ld: a ranked record needs \"id\", \"instruction\" (strings) and \"responses\" (a list of strings)", path, r.line);
-            break;
-        }
-        if (!rk || rk->type != JSON_ARRAY || rk->count != rs->count) {
-            rc = errorf("%s:%ld: a ranked record needs \"ranks\": the human ranking of each response, one number per response in "
-                        "the same order, 0 for the best (srl prepare-oasst takes them from the trees' \"rank\" fields)", path, r.line);
-            break;
-        }
-        if (!instruction[strspn(instruction, " \t\r\n")]) {
-            rc = errorf("%s:%ld: the instruction is empty", path, r.line);
-            break;
-        }
-        int j = 0;
-        for (const JsonValue *a = rs->child, *b = rk->child; a && b; a = a->next, b = b->next, j++) {
-            if (a->type != JSON_STRING || b->type != JSON_NUMBER || b->number != floor(b->number) || b->number < 0 || b->number > 1e6) {
-                rc = errorf("%s:%ld: response %d must be a string and its rank a whole number from 0", path, r.line, j + 1);
-                break;
-            }
-            if (!a->string[strspn(a->string, " \t\r\n")]) {
-                out->skipped_empty++;
-                continue;
-            }
-            if (out->n == cap) {
-                cap = grow_capacity(cap);
-                out->instr = xrealloc(out->instr, (size_t)cap * sizeof(char *));
-                out->resp = xrealloc(out->resp, (size_t)cap * sizeof(char *));
-                out->keys = xrealloc(out->keys, (size_t)cap * sizeof(char *));
-                out->rank = xrealloc(out->rank, (size_t)cap * sizeof(int));
-                out->prompt_of = xrealloc(out->prompt_of, (size_t)cap * sizeof(int));
-                out->key_index = xrealloc(out->key_index, (size_t)cap * sizeof(int));
-            }
-            int i = out->n++;
-            out->instr[i] = xstrdup(instruction), out->resp[i] = xstrdup(a->string), out->keys[i] = xstrdup(id);
-            out->rank[i] = (int)b->number, out->prompt_of[i] = out->n_prompts, out->key_index[i] = j;
-        }
-        if (rc < 0) break;
-        out->n_prompts++;
-    }
-    jsonl_close(&r);
-    if (rc < 0) ranked_replies_free(out);
-    return rc < 0 ? -1 : 0;
-}
-
-// Drops the replies whose judge prompt leaves no room for max_new tokens in the model's context
-// (counted), then the prompts left with fewer than two replies (counted): nothing is cut, nothing
-// is fatal.
-static int drop_unfit_replies(const Model *m, const Tokenizer *tok, const char *template_text, int max_new, RankedReplies *r) {
-    unsigned char *keep = xmalloc((size_t)(r->n ? r->n : 1));
-    for (int i = 0; i < r->n; i++) {
-        char *prompt = judge_format_prompt(template_text, r->instr[i], r->resp[i]);
-        ChatMessage msg = {"user", prompt};
-        int *ids, len;
-        int rc = chat_encode(tok, &msg, 1, 1, &ids, NULL, &len);
-        free(prompt);
-        if (rc < 0) {
-            free(keep);
-            return -1;
-        }
-        free(ids);
-        keep[i] = len + max_new <= m->config.max_seq_len;
-        r->skipped_too_long += !keep[i];
-    }
-    for (int i0 = 0; i0 < r->n;) {   // a prompt needs two replies left to be ranked
-        int i1 = i0, kept = 0;
-        while (i1 < r->n && r->prompt_of[i1] == r->prompt_of[i0]) kept += keep[i1++];
-        if (kept < 2) {
-            r->prompts_too_few++;
-            for (int i = i0; i < i1; i++) keep[i] = 0;
-        }
-        i0 = i1;
-    }
-    int n = 0;
-    for (int i = 0; i < r->n; i++) {
-        if (!keep[i]) {
-            free(r->instr[i]), free(r->resp[i]), free(r->keys[i]);
-            continue;
-        }
-        r->instr[n] = r->instr[i], r->resp[n] = r->resp[i], r->keys[n] = r->keys[i];
-        r->rank[n] = r->rank[i], r->prompt_of[n] = r->prompt_of[i], r->key_index[n] = r->key_index[i];
-        n++;
-    }
-    r->n = n;
-    free(keep);
-    return 0;
-}
-
-// The held-out prompts with all their replies and human ranks, as judge data ({"id",
-// "instruction", "responses", "ranks"}: srl eval --judge-data scores a judge against the ranks).
-static void write_ranked_eval(const char *path, const RankedReplies *r, int every) {
-    AtomicFile af;
-    if (atomic_open(&af, path) < 0) fatal("%s", srl_error);
-    for (int i0 = 0; i0 < r->n;) {
-        int i1 = i0;
-        while (i1 < r->n && r->prompt_of[i1] == r->prompt_of[i0]) i1++;
-        if (every > 0 && r->prompt_of[i0] % every == every - 1) {
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, r->keys[i0]);
-            fprintf(af.f, ", \"instruction\": ");
-            json_write_cstring(af.f, r->instr[i0]);
-            fprintf(af.f, ", \"responses\": [");
-            for (int i = i0; i < i1; i++) {
-                if (i > i0) fprintf(af.f, ", ");
-                json_write_cstring(af.f, r->resp[i]);
-            }
-            fprintf(af.f, "], \"ranks\": [");
-            for (int i = i0; i < i1; i++) fprintf(af.f, "%s%d", i > i0 ? ", " : "", r->rank[i]);
-            fprintf(af.f, "]}\n");
-        }
-        i0 = i1;
-    }
-    if (atomic_commit(&af) < 0) fatal("%s", srl_error);
-}
-
-// The paper's construction (Open Assistant): the SFT baseline judges every human-ranked reply
-// (K samples); a prompt's judgments are kept when the order of the judge's mean scores agrees
-// with the human ranking; each kept reply gives one example (the judge's first parsed
-// judgment); the most common score is downsampled; prompts are split into train and eval, and
-// the eval prompts are also written with all their replies and ranks, as judge data.
-static void stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
-                                  const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
-    RankedReplies rr;
-    if (read_ranked_replies(candidates_path, &rr) < 0 || drop_unfit_replies(m, tok, template_text, max_new, &rr) < 0) fatal("%s", srl_error);
-    if (rr.skipped_empty || rr.skipped_too_long || rr.prompts_too_few)
-        warnf("%s: skipped %d empty replies, %d replies whose judge prompt leaves no room for %d new tokens in the model's %d "
-              "positions, and %d prompts left with fewer than two replies",
-              candidates_path, rr.skipped_empty, rr.skipped_too_long, max_new, m->config.max_seq_len, rr.prompts_too_few);
-    int n = rr.n, n_prompts = rr.n_prompts;
-    char **instr = rr.instr, **resp = rr.resp, **keys = rr.keys;
-    int *rank = rr.rank, *prompt_of = rr.prompt_of, *key_index = rr.key_index;
-    Judgments jd;
-    judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, (const char *const *)keys,
-                    key_index, n, k, 0.7f, seed, "eft-prep", max_new, batch, &jd);
-    EftExample *ex = xcalloc((size_t)(n ? n : 1), sizeof(EftExample));
-    int *ex_prompt = xmalloc((size_t)(n ? n : 1) * sizeof(int));
-    int n_ex = 0, agreed = 0;
-    for (int i0 = 0; i0 < n;) {
-        int i1 = i0;
-        while (i1 < n && prompt_of[i1] == prompt_of[i0]) i1++;
-        int agree = i1 - i0 >= 2;
-        for (int a = i0; a < i1 && agree; a++) {
-            if (jd.n_scored[a] == 0) agree = 0;
-            for (int b = i0; b < i1 && agree; b++)
-                if (rank[a] < rank[b] && !(jd.mean[a] > jd.mean[b])) agree = 0;
-        }
-        if (agree) {
-            agreed++;
-            for (int a = i0; a < i1; a++) {
-                int s = 0;
-                while (jd.status[a * k + s] != JUDGE_SCORE_OK) s++;
-                char id[160];
-                snprintf(id, sizeof id, "%s-r%d", keys[a], key_index[a]);
-                ex_prompt[n_ex] = prompt_of[a];
-                ex[n_ex++] = (EftExample){xstrdup(instr[a]), xstrdup(resp[a]), xstrdup(jd.texts[a * k + s]),
-                                          (int)lround(jd.scores[a * k + s]), xstrdup(id)};
-            }
-        }
-        i0 = i1;
-    }
-    unsigned char *keep = xmalloc((size_t)(n_ex ? n_ex : 1));
-    downsample_top_score(ex, n_ex, keep);
-    int *train = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int)), *eval = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
-    int n_train = 0, n_eval = 0, every = eval_fraction > 0 ? (int)(1.0 / eval_fraction + 0.5) : 0;
-    for (int i = 0; i < n_ex; i++) {
-        if (!keep[i]) continue;
-        if (every > 0 && ex_prompt[i] % every == every - 1) eval[n_eval++] = i;  // split by prompt
-        else train[n_train++] = i;
-    }
-    fprintf(stderr, "eft-prep: %d of %d prompts judged in the human order; %d train and %d eval examples\n", agreed, n_prompts,
-            n_train, n_eval);
-    if (make_dirs(out_dir) < 0) fatal("%s", srl_error);
-    char *tp = path_join(out_dir, "eft_train.jsonl"), *ep = path_join(out_dir, "eft_eval.jsonl");
-    char *rp = path_join(out_dir, "eft_eval_ranked.jsonl");
-    write_eft_records(tp, template_text, ex, train, n_train);
-    write_eft_records(ep, template_text, ex, eval, n_eval);
-    write_ranked_eval(rp, &rr, every);
-    free(tp), free(ep), free(rp);
-    free(ex_prompt), free(keep), free(train), free(eval);
-    ranked_replies_free(&rr);
-    eft_free(ex, n_ex);
-    judgments_free(&jd);
 }
 
 // ----------------------------------------------------------------------------
@@ -3264,10 +1770,6 @@ static int cmd_prepare_oasst(Options *o) {
 // ----------------------------------------------------------------------------
 // the stage commands
 
-static const GenPromptsConfig GEN_PROMPTS_DEFAULTS = {.n_prompts = 400, .shots_seed = 6, .shots_pool = 2, .temperature = 0.6f,
-                                                      .top_p = 0.9f, .max_new = 48, .batch = 64, .min_words = 4,
-                                                      .max_words = 40, .rouge_max = 0.7, .seed = 1};
-
 static void help_gen_prompts(void) {
     const GenPromptsConfig *d = &GEN_PROMPTS_DEFAULTS;
     printf("usage: srl gen-prompts --model DIR --seed-data ift_seed.jsonl --out prompts.jsonl [options]\n"
@@ -3309,7 +1811,7 @@ static int cmd_gen_prompts(Options *o) {
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
     PromptStats st;
-    stage_gen_prompts(&m, tok, seed_data, out, prefix, &c, &st);
+    if (stage_gen_prompts(&m, tok, seed_data, out, prefix, &c, &st) < 0) fatal("%s", srl_error);
     printf("gen-prompts: %d generated, %d kept; dropped: %d unfinished, %d too short, %d too long, %d blacklisted, %d "
            "duplicates, %d near-duplicates\n",
            st.generated, st.kept, st.unfinished, st.too_short, st.too_long, st.blacklisted, st.duplicate, st.similar);
@@ -3339,7 +1841,7 @@ static int cmd_gen_responses(Options *o) {
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    stage_gen_responses(&m, tok, prompts, out, n, t, top_p, max_new, batch, seed);
+    if (stage_gen_responses(&m, tok, prompts, out, n, t, top_p, max_new, batch, seed) < 0) fatal("%s", srl_error);
     tokenizer_free(tok);
     model_free(&m);
     return 0;
@@ -3359,7 +1861,7 @@ static const char HELP_JUDGE[] =
 static int cmd_judge(Options *o) {
     if (wants_help(o, HELP_JUDGE)) return 0;
     const char *model_path = opt_required(o, "model"), *cands = opt_required(o, "candidates"), *out = opt_required(o, "out");
-    char *template_text = read_template(opt_str(o, "template", NULL));
+    char *template_text = read_template_or_die(opt_str(o, "template", NULL));
     int k = (int)opt_long(o, "samples", 3, 1, 64);
     float t = (float)opt_double(o, "temperature", 0.7, 0, 10);
     int max_new = (int)opt_long(o, "max-new-tokens", 160, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
@@ -3370,7 +1872,7 @@ static int cmd_judge(Options *o) {
     Model m;
     load_model_as_or_die(&m, model_path, dtype);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    stage_judge(&m, tok, template_text, cands, out, k, t, max_new, batch, seed);
+    if (stage_judge(&m, tok, template_text, cands, out, k, t, max_new, batch, seed) < 0) fatal("%s", srl_error);
     free(template_text);
     tokenizer_free(tok);
     model_free(&m);
@@ -3408,9 +1910,9 @@ static int cmd_pairs(Options *o) {
     options_done(o);
     check_out_folder("pairs", out);
     PairStats st;
-    stage_pairs(judgments, out, rho, min_chosen, grader, &st);
+    if (stage_pairs(judgments, out, rho, min_chosen, grader, &st) < 0) fatal("%s", srl_error);
     char *sp = stats_path_for(out);
-    write_pair_stats(sp, &st);
+    if (write_pair_stats(sp, &st) < 0) fatal("%s", srl_error);
     printf("pairs: %d prompts, %d pairs kept, %d dropped as ties, %d with fewer than 2 scored candidates, %d with the "
            "chosen below --min-chosen; %d of %d judge samples unparsed; %d empty responses left out\n",
            st.prompts, st.kept, st.tie, st.too_few, st.low_chosen, st.unparsed_samples, st.samples, st.empty_candidates);
@@ -3444,9 +1946,6 @@ static DPOTrainConfig read_dpo_flags(Options *o, DPOTrainConfig d) {
     return d;
 }
 
-static const DPOTrainConfig DPO_DEFAULTS = {.beta = 0.1f, .nll_alpha = 0.0f, .epochs = 1, .batch_size = 16, .lr = 1e-6f,
-                                            .lr_min = 1e-7f, .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
-
 static int cmd_dpo(Options *o) {
     if (wants_help(o, HELP_DPO)) {
         print_lora_help();
@@ -3473,7 +1972,7 @@ static int cmd_dpo(Options *o) {
     int force = opt_flag(o, "force");
     options_done(o);
     if (stage_skip(out, force, "dpo")) return 0;
-    stage_dpo(model_path, pairs, replay, out, &d, 16, &lora);
+    if (stage_dpo(model_path, pairs, replay, out, &d, 16, &lora) < 0) fatal("%s", srl_error);
     return 0;
 }
 
@@ -3503,7 +2002,7 @@ static int cmd_eft_prep(Options *o) {
     if (wants_help(o, HELP_EFT_PREP)) return 0;
     const char *model_path = opt_required(o, "model"), *out = opt_required(o, "out");
     const char *world = opt_str(o, "world", NULL), *cands = opt_str(o, "candidates", NULL);
-    char *template_text = read_template(opt_str(o, "template", NULL));
+    char *template_text = read_template_or_die(opt_str(o, "template", NULL));
     int k = (int)opt_long(o, "samples", 3, 1, 64), n_prompts = (int)opt_long(o, "prompts", 1000, 1, 1 << 24);
     int answers = (int)opt_long(o, "answers", 2, 1, 64), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     double eval_fraction = opt_double(o, "eval-fraction", 0.25, 0, 0.9);
@@ -3514,8 +2013,9 @@ static int cmd_eft_prep(Options *o) {
     Model m;
     load_model_or_die(&m, model_path);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    if (world) stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed);
-    else stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
+    int err = world ? stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed)
+                    : stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
+    if (err < 0) fatal("%s", srl_error);
     free(template_text);
     tokenizer_free(tok);
     model_free(&m);
@@ -3524,196 +2024,6 @@ static int cmd_eft_prep(Options *o) {
 
 // ----------------------------------------------------------------------------
 // srl run: the whole method
-
-typedef struct {
-    const char *base, *data, *out, *prompt_model, *template_path, *m1_mode, *stop_after;
-    const char *eval_data;  // the folder whose test.jsonl and judge_test.jsonl are evaluated on (data)
-    int iterations, n_prompts, n_candidates, judge_samples, eft_prompts, eft_answers, batch;
-    int max_new, judge_max_new, eval_judge_samples;
-    float judge_temperature;  // the loop's judge samples (the evaluation's stay at 0.7)
-    float candidate_temperature;  // the loop's candidates (0.7, as the paper)
-    double length_rho, min_chosen;
-    double rouge_max;     // gen-prompts' near-duplicate threshold (ROUGE-L against every known request)
-    int grader_pairs;
-    int gap_items;        // held-out requests M1's gap is measured on (the first ones of test.jsonl; 0: all)
-    int sft_epochs, m1_epochs, save_every;
-    double sft_lr, m1_lr;  // the SFT baseline's and M1's peak learning rates (the rest as SFT_DEFAULTS)
-    TrainFlags ift, m1;    // made from SFT_DEFAULTS and the four fields above
-    DPOTrainConfig dpo;
-    LoRAFlags lora;          // every training stage's (r 0: none)
-    uint64_t seed;
-} RunConfig;
-
-// srl run's defaults: the task world from the committed M0. The near-duplicate threshold is
-// looser than gen-prompts' 0.7 (the paper's), because the world's requests are phrased from
-// one table: at 0.7 the filter drops 97 % of M0's new requests as near-duplicates of the seed's,
-// and 300 prompts cost 7,680 generated; at 0.9 it keeps nine in ten and the loop can afford
-// enough prompts to cover the request space the test set draws from.
-static const RunConfig RUN_DEFAULTS = {
-    .base = "tinymodels/m0", .data = "data/world", .out = "runs/world", .m1_mode = "sequential",
-    .iterations = 2, .n_prompts = 500, .n_candidates = 4, .judge_samples = 2, .eft_prompts = 1000, .eft_answers = 3,
-    .batch = 64, .max_new = 64, .judge_max_new = 160, .eval_judge_samples = 1, .judge_temperature = 0.7f,
-    .candidate_temperature = 0.7f, .length_rho = -1, .min_chosen = 0, .rouge_max = 0.9, .gap_items = 200,
-    .sft_epochs = 5, .m1_epochs = 1, .save_every = 200, .sft_lr = 1e-3, .m1_lr = 1e-3,
-    .dpo = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 2, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f, .warmup = 0.1f,
-            .weight_decay = 0.0f, .grad_clip = 1.0f, .replay_weight = 0.0f, .seed = 1},
-    .seed = 1};
-
-static char *run_path(const RunConfig *rc, const char *name) { return path_join(rc->out, name); }
-
-// --stop-after NAME ends the run once that stage is done (to test resuming; to look at a stage).
-static void stop_if(const RunConfig *rc, const char *stage) {
-    if (rc->stop_after && strcmp(rc->stop_after, stage) == 0) {
-        fprintf(stderr, "stopping after %s, as asked (run again to go on)\n", stage);
-        exit(0);
-    }
-}
-
-static char *data_path(const RunConfig *rc, const char *name) { return path_join(rc->data, name); }
-
-// Evaluates one model into out/eval/<name>/ (skipped when its metrics.json exists).
-static void run_eval_model(const RunConfig *rc, const char *name, const char *model_dir, const char *template_text) {
-    char sub[128];
-    snprintf(sub, sizeof sub, "eval/%s", name);
-    char *dir = run_path(rc, sub), *metrics = path_join(dir, "metrics.json");
-    if (file_exists(metrics)) {
-        free(dir), free(metrics);
-        return;
-    }
-    if (make_dirs(dir) < 0) fatal("%s", srl_error);
-    Model m;
-    load_model_or_die(&m, model_dir);
-    Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
-    char *test = path_join(rc->eval_data, "test.jsonl"), *judge_test = path_join(rc->eval_data, "judge_test.jsonl");
-    char *responses = path_join(dir, "responses.jsonl"), *judgments = path_join(dir, "judgments.jsonl");
-    InstructionEval e;
-    eval_instructions(&m, tok, test, rc->max_new, rc->batch, responses, &e);
-    JudgeEval je;
-    eval_judge(&m, tok, template_text, judge_test, rc->eval_judge_samples, 0.7f, rc->seed, rc->judge_max_new, rc->batch,
-               judgments, &je);
-    Buf b = {0};
-    const JudgeMetrics *jm = &je.metrics;
-    buf_printf(&b, "{\"model\": \"%s\", ", name);
-    buf_json_number(&b, "accuracy", e.accuracy, 0);
-    buf_json_number(&b, "mean_score", e.mean_score, 0);
-    buf_json_number(&b, "mean_tokens", e.mean_tokens, 0);
-    buf_json_number(&b, "repeat_share", e.repeat_share, 0);
-    buf_printf(&b, "\"items\": %d, ", e.n);
-    buf_json_number(&b, "judge_pairwise", jm->pairwise_accuracy, 0);
-    buf_json_number(&b, "judge_five_best", jm->five_best, 0);
-    buf_json_number(&b, "judge_exact", jm->exact_match, 0);
-    buf_json_number(&b, "judge_spearman", jm->spearman, 0);
-    buf_json_number(&b, "judge_kendall", jm->kendall_tau_b, 0);
-    buf_json_number(&b, "judge_parse_rate", jm->parse_rate, 0);
-    judgment_lines_json(&b, "judge_", &je.lines, 1);  // the judge samples beside the grader's judgments
-    buf_printf(&b, "}\n");
-    if (write_file_atomic(metrics, b.data, b.len) < 0) fatal("%s", srl_error);
-    print_instruction_eval(name, &e);
-    print_judge_eval(name, &je);
-    buf_free(&b);
-    instruction_eval_free(&e);
-    free(test), free(judge_test), free(responses), free(judgments), free(dir), free(metrics);
-    tokenizer_free(tok);
-    model_free(&m);
-}
-
-// M1's gap on test.jsonl into OUT/eval/m1/gap.json (skipped when that exists).
-static void run_gap(const RunConfig *rc, const char *model_dir, const char *template_text) {
-    char *dir = run_path(rc, "eval/m1"), *json = path_join(dir, "gap.json"), *records = path_join(dir, "gap.jsonl");
-    if (!file_exists(json)) {
-        fprintf(stderr, "== the gap: M1 judging its own candidates of the held-out requests\n");
-        if (make_dirs(dir) < 0) fatal("%s", srl_error);
-        Model m;
-        load_model_or_die(&m, model_dir);
-        Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
-        GapConfig gc = {.candidates = rc->n_candidates, .temperature = rc->candidate_temperature, .judge_samples = rc->judge_samples,
-                        .judge_temperature = rc->judge_temperature, .max_new = rc->max_new, .judge_max_new = rc->judge_max_new,
-                        .batch = rc->batch, .max_items = rc->gap_items, .seed = rc->seed};
-        char *test = path_join(rc->eval_data, "test.jsonl");
-        GapEval ge;
-        eval_gap(&m, tok, template_text, test, &gc, records, &ge);
-        write_gap_json(json, &ge);
-        print_gap_eval("m1", &ge);
-        free(test);
-        tokenizer_free(tok);
-        model_free(&m);
-    }
-    free(dir), free(json), free(records);
-}
-
-static void run_iteration(const RunConfig *rc, int t, const char *template_text) {
-    char name[64];
-    snprintf(name, sizeof name, "iter%d", t);
-    char *dir = run_path(rc, name);
-    if (make_dirs(dir) < 0) fatal("%s", srl_error);
-    char model_name[32], next_name[32];
-    snprintf(model_name, sizeof model_name, "m%d", t);
-    snprintf(next_name, sizeof next_name, "m%d", t + 1);
-    char *model_dir = run_path(rc, model_name), *next_dir = run_path(rc, next_name);
-    char *prompts = path_join(dir, "prompts.jsonl"), *cands = path_join(dir, "candidates.jsonl");
-    char *judgments = path_join(dir, "judgments.jsonl"), *pairs = path_join(dir, "pairs.jsonl");
-    char *pair_stats = path_join(dir, "pairs.stats.json"), *ift = data_path(rc, "ift_seed.jsonl");
-    fprintf(stderr, "== iteration %d: %s -> %s\n", t, model_name, next_name);
-    Tokenizer *tok = load_tokenizer_for(NULL, model_dir);
-    char *prompt_stats = path_join(dir, "prompts.stats.json");
-    if (!file_exists(prompts) || !file_exists(prompt_stats)) {
-        const char *pm = rc->prompt_model ? rc->prompt_model : model_dir;
-        Model m;
-        load_model_or_die(&m, pm);
-        GenPromptsConfig gc = GEN_PROMPTS_DEFAULTS;
-        gc.n_prompts = rc->n_prompts, gc.batch = rc->batch, gc.rouge_max = rc->rouge_max, gc.seed = rc->seed + (uint64_t)t;
-        PromptStats st;
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "it%d", t);
-        stage_gen_prompts(&m, tok, ift, prompts, prefix, &gc, &st);
-        Buf b = {0};
-        buf_printf(&b,
-                   "{\"generated\": %d, \"kept\": %d, \"unfinished\": %d, \"too_short\": %d, \"too_long\": %d, "
-                   "\"blacklisted\": %d, \"duplicate\": %d, \"near_duplicate\": %d}\n",
-                   st.generated, st.kept, st.unfinished, st.too_short, st.too_long, st.blacklisted, st.duplicate, st.similar);
-        if (write_file_atomic(prompt_stats, b.data, b.len) < 0) fatal("%s", srl_error);
-        buf_free(&b);
-        model_free(&m);
-    }
-    char stage[32];
-    snprintf(stage, sizeof stage, "prompts%d", t);
-    stop_if(rc, stage);
-    if (!file_exists(cands) || !file_exists(judgments)) {
-        Model m;
-        load_model_or_die(&m, model_dir);
-        if (!file_exists(cands))
-            stage_gen_responses(&m, tok, prompts, cands, rc->n_candidates, rc->candidate_temperature, 0.9f, rc->max_new, rc->batch, rc->seed + (uint64_t)t);
-        snprintf(stage, sizeof stage, "candidates%d", t);
-        stop_if(rc, stage);
-        if (!file_exists(judgments))
-            stage_judge(&m, tok, template_text, cands, judgments, rc->judge_samples, rc->judge_temperature, rc->judge_max_new, rc->batch,
-                        rc->seed + (uint64_t)t);
-        model_free(&m);
-    }
-    snprintf(stage, sizeof stage, "judgments%d", t);
-    stop_if(rc, stage);
-    if (!file_exists(pairs) || !file_exists(pair_stats)) {
-        PairStats st;
-        stage_pairs(judgments, pairs, rc->length_rho, rc->min_chosen, rc->grader_pairs, &st);
-        write_pair_stats(pair_stats, &st);
-        fprintf(stderr, "pairs: %d prompts, %d kept, %d ties, %d too few scored", st.prompts, st.kept, st.tie, st.too_few);
-        if (rc->min_chosen > 0) fprintf(stderr, ", %d with the chosen below %g", st.low_chosen, rc->min_chosen);
-        fprintf(stderr, "\n");
-    }
-    snprintf(stage, sizeof stage, "pairs%d", t);
-    stop_if(rc, stage);
-    if (!stage_done(next_dir)) {
-        DPOTrainConfig d = rc->dpo;
-        d.seed = rc->seed + (uint64_t)t;
-        char *eft_train = run_path(rc, "eft/eft_train.jsonl");
-        stage_dpo(model_dir, pairs, d.replay_weight > 0 ? eft_train : NULL, next_dir, &d, 32, &rc->lora);
-        free(eft_train);
-    }
-    stop_if(rc, next_name);
-    tokenizer_free(tok);
-    free(prompt_stats);
-    free(dir), free(model_dir), free(next_dir), free(prompts), free(cands), free(judgments), free(pairs), free(pair_stats), free(ift);
-}
 
 static void help_run(void) {
     const RunConfig *d = &RUN_DEFAULTS;
@@ -3807,82 +2117,7 @@ static int cmd_run(Options *o) {
     rc.lora = read_lora_flags(o, LORA_DEFAULTS);
     options_done(o);
     if (strcmp(rc.m1_mode, "joint") != 0 && strcmp(rc.m1_mode, "sequential") != 0) fatal("run: --m1 is joint or sequential");
-    if (make_dirs(rc.out) < 0) fatal("%s", srl_error);
-    double t0 = now_seconds();
-    char *template_text;
-    {
-        char *default_template = data_path(&rc, "judge_template.txt");
-        template_text = read_template(rc.template_path ? rc.template_path : (file_exists(default_template) ? default_template : NULL));
-        free(default_template);
-    }
-    char *ift = data_path(&rc, "ift_seed.jsonl"), *sft_dir = run_path(&rc, "sft"), *eft_dir = run_path(&rc, "eft");
-    char *eft_train = path_join(eft_dir, "eft_train.jsonl"), *m1_dir = run_path(&rc, "m1");
-    if (!rc.prompt_model) rc.prompt_model = rc.base;
-    // 1. the SFT baseline
-    if (!stage_done(sft_dir)) {
-        fprintf(stderr, "== SFT baseline: %s + IFT seed\n", rc.base);
-        stage_sft(rc.base, NULL, ift, sft_dir, &rc.ift, 0, 1, &rc.lora);
-    }
-    stop_if(&rc, "sft");
-    // 2. EFT data
-    if (!file_exists(eft_train)) {
-        fprintf(stderr, "== EFT data from the SFT baseline's own answers\n");
-        Model m;
-        load_model_or_die(&m, sft_dir);
-        Tokenizer *tok = load_tokenizer_for(NULL, sft_dir);
-        stage_eft_prep_world(&m, tok, rc.data, template_text, eft_dir, rc.eft_prompts, rc.eft_answers, rc.max_new, rc.batch, rc.seed);
-        tokenizer_free(tok);
-        model_free(&m);
-    }
-    stop_if(&rc, "eft");
-    // 3. M1
-    if (!stage_done(m1_dir)) {
-        Buf files = {0};
-        buf_printf(&files, "%s,%s", ift, eft_train);
-        int joint = strcmp(rc.m1_mode, "joint") == 0;
-        fprintf(stderr, "== M1: %s + IFT + EFT\n", joint ? rc.base : "SFT baseline");
-        stage_sft(joint ? rc.base : sft_dir, NULL, files.data, m1_dir, &rc.m1, 0, 1, &rc.lora);
-        buf_free(&files);
-    }
-    stop_if(&rc, "m1");
-    // 3b. before the loop: can M1 pick its own best answer? Its generation-verification gap on
-    // the held-out requests, with the loop's N, K and temperatures
-    run_gap(&rc, m1_dir, template_text);
-    stop_if(&rc, "gap");
-    // 4. self-rewarding iterations
-    for (int t = 1; t <= rc.iterations; t++) run_iteration(&rc, t, template_text);
-    // 5. evaluation
-    fprintf(stderr, "== evaluation\n");
-    run_eval_model(&rc, "sft", sft_dir, template_text);
-    for (int t = 1; t <= rc.iterations + 1; t++) {
-        char name[16];
-        snprintf(name, sizeof name, "m%d", t);
-        char *dir = run_path(&rc, name);
-        run_eval_model(&rc, name, dir, template_text);
-        free(dir);
-    }
-    // 6. the report
-    Buf settings = {0};
-    // the paths are the user's: escaped, so that a quote or backslash in one keeps report.json valid
-    buf_append_str(&settings, "{\"base\": ");
-    buf_json_string(&settings, rc.base, strlen(rc.base));
-    buf_append_str(&settings, ", \"data\": ");
-    buf_json_string(&settings, rc.data, strlen(rc.data));
-    buf_append_str(&settings, ", \"eval_data\": ");
-    buf_json_string(&settings, rc.eval_data, strlen(rc.eval_data));
-    buf_printf(&settings,
-               ", \"m1\": \"%s\", \"iterations\": %d, \"prompts\": %d, \"candidates\": %d, "
-               "\"judge_samples\": %d, \"judge_temperature\": %g, \"candidate_temperature\": %g, \"length_rho\": %g, \"grader_pairs\": %s, \"beta\": %g, \"nll_alpha\": %g, "
-               "\"dpo_lr\": %g, \"dpo_epochs\": %d, \"dpo_replay\": %g, \"min_chosen\": %g, \"seed\": %llu}",
-               rc.m1_mode, rc.iterations, rc.n_prompts, rc.n_candidates, rc.judge_samples, (double)rc.judge_temperature, (double)rc.candidate_temperature, rc.length_rho,
-               rc.grader_pairs ? "true" : "false", rc.dpo.beta, rc.dpo.nll_alpha, rc.dpo.lr, rc.dpo.epochs,
-               (double)rc.dpo.replay_weight, rc.min_chosen, (unsigned long long)rc.seed);
-    if (write_run_report(rc.out, rc.iterations, settings.data, strcmp(template_text, WORLD_JUDGE_TEMPLATE) == 0, stdout) < 0)
-        fatal("%s", srl_error);
-    buf_free(&settings);
-    printf("report: %s/report.md (and report.json, accuracy.svg, judge.svg, pairs.svg, dpo.svg)\n", rc.out);
-    fprintf(stderr, "run finished in %.1fs\n", now_seconds() - t0);
-    free(template_text), free(ift), free(sft_dir), free(eft_dir), free(eft_train), free(m1_dir);
+    if (run_pipeline(&rc) < 0) fatal("%s", srl_error);
     return 0;
 }
 

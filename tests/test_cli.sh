@@ -6,7 +6,9 @@
 #  - sft's and eval's --tokenizer, run's token budgets are in their help;
 #  - an error names no option the command lacks (eft-prep with a llama2.c file, no tokenizer);
 #  - srl eval on requests that are not task-world instructions says why there is no accuracy;
-#  - srl info on a file that is no model says what a model is.
+#  - srl info on a file that is no model says what a model is;
+#  - a pipeline stage that meets a bad record returns an error naming the file and line, which the
+#    command prints, and writes no output (pairs alone, and inside srl run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRL=${SRL:-./srl}
@@ -111,6 +113,25 @@ if fails info --model tinymodels/m0/config.json && [[ $err == *"a model is a Hug
     ok "info --model config.json: says what a model is"
 else
     bad "info --model config.json: $err"
+fi
+
+# 8. a stage's error names the file and the line, and no output (nor a temp file) is left
+printf '%s\n' '{"id": "p1", "candidate": 0, "prompt": "a", "response": "b", "mean": 5, "n_scored": 1}' \
+    '{"id": "p1", "prompt": "a", "response": "c", "mean": 1, "n_scored": 1}' >"$tmp/judged.jsonl"
+if fails pairs --judgments "$tmp/judged.jsonl" --out "$tmp/pairs.jsonl" &&
+    [[ $err == *"$tmp/judged.jsonl:2: a candidate record needs"* ]] && [ -z "$(ls "$tmp" | grep '^pairs')" ]; then
+    ok "pairs on a bad record: $err, no pairs file"
+else
+    bad "pairs on a bad record: $err; left: $(ls "$tmp" | grep '^pairs' | tr '\n' ' ')"
+fi
+mkdir -p "$tmp/badworld"
+head -2 data/world/ift_seed.jsonl >"$tmp/badworld/ift_seed.jsonl"
+echo '{"id": "broken", "messages": [{"role": "user"}]}' >>"$tmp/badworld/ift_seed.jsonl"
+if fails run --model tinymodels/m0 --data "$tmp/badworld" --out "$tmp/run" &&
+    [[ $err == *"$tmp/badworld/ift_seed.jsonl:3: message 1 needs"* ]] && [ ! -e "$tmp/run/sft/srl_done.json" ]; then
+    ok "run on a bad IFT record: the SFT stage's error reaches the command line: $err"
+else
+    bad "run on a bad IFT record: $err"
 fi
 
 if [ $fail -ne 0 ]; then echo "test_cli: FAILED"; exit 1; fi
