@@ -604,31 +604,41 @@ int stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, con
 // ----------------------------------------------------------------------------
 // 4. Candidate responses (paper §2.2, spec stage 5): N sampled responses to every new prompt.
 
+// Appends copies of (id, text) at index n of the parallel arrays ids and texts (capacity *cap).
+static void id_text_append(char ***ids, char ***texts, int n, int *cap, const char *id, const char *text) {
+    if (n == *cap) {
+        *cap = grow_capacity(*cap);
+        *ids = xrealloc(*ids, (size_t)*cap * sizeof(char *));
+        *texts = xrealloc(*texts, (size_t)*cap * sizeof(char *));
+    }
+    (*ids)[n] = xstrdup(id), (*texts)[n] = xstrdup(text);
+}
+
+// The end of a reader of (id, text) records: n, or after an error (rc < 0) -1 with both freed.
+static int id_texts_done(int rc, int n, char ***ids, char ***texts) {
+    if (rc >= 0) return n;
+    strings_free(*ids, n), strings_free(*texts, n);
+    *ids = NULL, *texts = NULL;
+    return -1;
+}
+
 // The records of a prompts file: {"id", "prompt"}. The count, or -1 (nothing left allocated).
 static int read_prompts(const char *path, char ***ids, char ***prompts) {
     *ids = NULL, *prompts = NULL;
     JsonlReader r;
     if (jsonl_open(&r, path) < 0) return -1;
     const JsonValue *rec;
-    int rc, n = 0;
+    int rc, n = 0, cap = 0;
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         const char *id = json_get_string(rec, "id"), *prompt = json_get_string(rec, "prompt");
         if (!id || !prompt) {
             rc = errorf("%s:%ld: a prompt record needs string \"id\" and \"prompt\"", path, r.line);
             break;
         }
-        *ids = xrealloc(*ids, (size_t)(n + 1) * sizeof(char *));
-        *prompts = xrealloc(*prompts, (size_t)(n + 1) * sizeof(char *));
-        (*ids)[n] = xstrdup(id), (*prompts)[n] = xstrdup(prompt);
-        n++;
+        id_text_append(ids, prompts, n++, &cap, id, prompt);
     }
     jsonl_close(&r);
-    if (rc < 0) {
-        strings_free(*ids, n), strings_free(*prompts, n);
-        *ids = NULL, *prompts = NULL;
-        return -1;
-    }
-    return n;
+    return id_texts_done(rc, n, ids, prompts);
 }
 
 // N candidate responses per prompt, sampled.
@@ -1895,25 +1905,13 @@ static int read_requests(const char *path, char ***ids, char ***requests) {
             rc = errorf("%s:%ld: no user message or instruction in the record", path, r.line);
             break;
         }
-        if (n == cap) {
-            cap = grow_capacity(cap);
-            *ids = xrealloc(*ids, (size_t)cap * sizeof(char *));
-            *requests = xrealloc(*requests, (size_t)cap * sizeof(char *));
-        }
         const char *id = json_get_string(rec, "id");
         char fallback[32];
         snprintf(fallback, sizeof fallback, "line-%ld", r.line);
-        (*ids)[n] = xstrdup(id ? id : fallback);
-        (*requests)[n] = xstrdup(instruction);
-        n++;
+        id_text_append(ids, requests, n++, &cap, id ? id : fallback, instruction);
     }
     jsonl_close(&r);
-    if (rc < 0) {
-        strings_free(*ids, n), strings_free(*requests, n);
-        *ids = NULL, *requests = NULL;
-        return -1;
-    }
-    return n;
+    return id_texts_done(rc, n, ids, requests);
 }
 
 // generation through the chat template
