@@ -292,7 +292,8 @@ static int write_ranked_eval(const char *path, const RankedReplies *r, int every
 // judgment); the most common score is downsampled; prompts are split into train and eval, and
 // the eval prompts are also written with all their replies and ranks, as judge data.
 int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
-                          const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
+                          const char *out_dir, const EftPrepConfig *cfg) {
+    int k = cfg->samples, max_new = cfg->judge_max_new;
     RankedReplies rr;
     if (read_ranked_replies(candidates_path, &rr) < 0) return -1;
     if (drop_unfit_replies(m, tok, template_text, max_new, &rr) < 0) {
@@ -308,7 +309,7 @@ int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates
     int *rank = rr.rank, *prompt_of = rr.prompt_of, *key_index = rr.key_index;
     Judgments jd;
     if (judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, (const char *const *)keys,
-                        key_index, n, k, 0.7f, seed, "eft-prep", max_new, batch, &jd) < 0) {
+                        key_index, n, k, 0.7f, cfg->seed, "eft-prep", max_new, cfg->batch, &jd) < 0) {
         ranked_replies_free(&rr);
         return -1;
     }
@@ -341,7 +342,7 @@ int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates
     unsigned char *keep = xmalloc((size_t)(n_ex ? n_ex : 1));
     downsample_top_score(ex, n_ex, keep);
     int *train = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int)), *eval = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
-    int n_train = 0, n_eval = 0, every = eval_fraction > 0 ? (int)(1.0 / eval_fraction + 0.5) : 0;
+    int n_train = 0, n_eval = 0, every = cfg->eval_fraction > 0 ? (int)(1.0 / cfg->eval_fraction + 0.5) : 0;
     for (int i = 0; i < n_ex; i++) {
         if (!keep[i]) continue;
         if (every > 0 && ex_prompt[i] % every == every - 1) eval[n_eval++] = i;  // split by prompt
@@ -388,7 +389,8 @@ static int concat_files(const char *path, const char *first, const char *second)
 // rank replies in the paper), the most common score is downsampled, and the result joins the
 // world's synthetic EFT seed. The model then learns to judge its own kind of answers.
 int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, const char *template_text,
-                         const char *out_dir, int n_prompts, int samples, int max_new, int batch, uint64_t seed) {
+                         const char *out_dir, const EftPrepConfig *cfg) {
+    int n_prompts = cfg->n_prompts, samples = cfg->answers;
     char *seed_path = path_join(data_dir, "eft_seed.jsonl");
     char **ids, **instructions;
     int n_all = read_requests(seed_path, &ids, &instructions);
@@ -408,9 +410,9 @@ int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, c
     const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
     uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
     for (int i = 0; i < n; i++)
-        for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(seed, "eft-prep", uniq_ids[i], s);
+        for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(cfg->seed, "eft-prep", uniq_ids[i], s);
     char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    int rc = chat_generate(m, tok, requests, total, seeds, 0.7f, 0.9f, max_new, batch, "eft-prep", texts, NULL);
+    int rc = chat_generate(m, tok, requests, total, seeds, 0.7f, 0.9f, cfg->answer_max_new, cfg->batch, "eft-prep", texts, NULL);
     EftExample *ex = xcalloc((size_t)(total ? total : 1), sizeof(EftExample));
     int n_ex = 0;
     for (int i = 0; i < total && rc == 0; i++) {
@@ -1634,8 +1636,10 @@ static int run_eft(const RunConfig *rc, const char *sft_dir, const char *eft_dir
     Model m;
     Tokenizer *tok;
     if (load_model_and_tokenizer(&m, &tok, sft_dir) < 0) return -1;
-    int err = stage_eft_prep_world(&m, tok, rc->data, template_text, eft_dir, rc->eft_prompts, rc->eft_answers, rc->max_new,
-                                   rc->batch, rc->seed);
+    EftPrepConfig ec = EFT_PREP_DEFAULTS;
+    ec.n_prompts = rc->eft_prompts, ec.answers = rc->eft_answers, ec.answer_max_new = rc->max_new;
+    ec.batch = rc->batch, ec.seed = rc->seed;
+    int err = stage_eft_prep_world(&m, tok, rc->data, template_text, eft_dir, &ec);
     tokenizer_free(tok);
     model_free(&m);
     return err;

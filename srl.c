@@ -1976,45 +1976,51 @@ static int cmd_dpo(Options *o) {
     return 0;
 }
 
-static const char HELP_EFT_PREP[] =
-    "usage: srl eft-prep --model SFT_DIR --out DIR (--world DATA_DIR | --candidates eft_candidates.jsonl)\n"
-    "\n"
-    "Builds the EFT (evaluation fine-tuning) set that teaches the model to judge.\n"
-    "--candidates (the paper's construction, e.g. from srl prepare-oasst): the SFT baseline judges\n"
-    "every human-ranked reply (--samples times); a prompt is kept when the order of its judge\n"
-    "scores agrees with the human ranking; the most common score is downsampled; prompts are\n"
-    "split into DIR/eft_train.jsonl and DIR/eft_eval.jsonl.\n"
-    "--world (the task world): the SFT baseline's own answers to the EFT seed's instructions are\n"
-    "graded by the world's grader, which also writes their judgments (standing in for human\n"
-    "raters); the most common score is downsampled; DIR/eft_train.jsonl = the world's synthetic\n"
-    "EFT seed + these graded own answers.\n"
-    "  --template FILE  --samples K (3)  --prompts N (world: instructions answered, 1000)\n"
-    "  --max-new-tokens N (candidates: each judgment's budget, 256; a reply whose judge prompt leaves no\n"
-    "                   room for it in the model's context is skipped and counted; world: each answer's, 64)\n"
-    "  --answers N (world: answers per instruction, 2)  --eval-fraction F (0.25)  --batch N  --seed S\n";
-
-// The token budgets of eft-prep: a judgment of a ranked reply, an answer to a world instruction.
-static const struct {
-    int ranked_max_new, world_max_new;
-} eft_prep_defaults = {.ranked_max_new = 256, .world_max_new = 64};
+static void help_eft_prep(void) {
+    const EftPrepConfig *d = &EFT_PREP_DEFAULTS;
+    printf("usage: srl eft-prep --model SFT_DIR --out DIR (--world DATA_DIR | --candidates eft_candidates.jsonl)\n"
+           "\n"
+           "Builds the EFT (evaluation fine-tuning) set that teaches the model to judge.\n"
+           "--candidates (the paper's construction, e.g. from srl prepare-oasst): the SFT baseline judges\n"
+           "every human-ranked reply (--samples times); a prompt is kept when the order of its judge\n"
+           "scores agrees with the human ranking; the most common score is downsampled; prompts are\n"
+           "split into DIR/eft_train.jsonl and DIR/eft_eval.jsonl.\n"
+           "--world (the task world): the SFT baseline's own answers to the EFT seed's instructions are\n"
+           "graded by the world's grader, which also writes their judgments (standing in for human\n"
+           "raters); the most common score is downsampled; DIR/eft_train.jsonl = the world's synthetic\n"
+           "EFT seed + these graded own answers.\n"
+           "  --template FILE  --samples K (%d)  --prompts N (world: instructions answered, %d)\n"
+           "  --max-new-tokens N (candidates: each judgment's budget, %d; a reply whose judge prompt leaves no\n"
+           "                   room for it in the model's context is skipped and counted; world: each answer's, %d)\n"
+           "  --answers N (world: answers per instruction, %d)  --eval-fraction F (%g)  --batch N  --seed S\n",
+           d->samples, d->n_prompts, d->judge_max_new, d->answer_max_new, d->answers, d->eval_fraction);
+}
 
 static int cmd_eft_prep(Options *o) {
-    if (wants_help(o, HELP_EFT_PREP)) return 0;
+    if (opt_flag(o, "help")) {
+        help_eft_prep();
+        return 0;
+    }
     const char *model_path = opt_required(o, "model"), *out = opt_required(o, "out");
     const char *world = opt_str(o, "world", NULL), *cands = opt_str(o, "candidates", NULL);
     char *template_text = read_template_or_die(opt_str(o, "template", NULL));
-    int k = (int)opt_long(o, "samples", 3, 1, 64), n_prompts = (int)opt_long(o, "prompts", 1000, 1, 1 << 24);
-    int answers = (int)opt_long(o, "answers", 2, 1, 64), batch = (int)opt_long(o, "batch", 64, 1, 4096);
-    double eval_fraction = opt_double(o, "eval-fraction", 0.25, 0, 0.9);
-    uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
-    int max_new = (int)opt_long(o, "max-new-tokens", cands ? eft_prep_defaults.ranked_max_new : eft_prep_defaults.world_max_new, 1, 1 << 16);
+    EftPrepConfig c = EFT_PREP_DEFAULTS;
+    c.samples = (int)opt_long(o, "samples", c.samples, 1, 64);
+    c.n_prompts = (int)opt_long(o, "prompts", c.n_prompts, 1, 1 << 24);
+    c.answers = (int)opt_long(o, "answers", c.answers, 1, 64);
+    c.batch = (int)opt_long(o, "batch", c.batch, 1, 4096);
+    c.eval_fraction = opt_double(o, "eval-fraction", c.eval_fraction, 0, 0.9);
+    c.seed = (uint64_t)opt_long(o, "seed", (long)c.seed, 0, 0x7fffffffffffffffL);
+    // one option, two budgets: a judgment's (--candidates) or an answer's (--world)
+    int *max_new = cands ? &c.judge_max_new : &c.answer_max_new;
+    *max_new = (int)opt_long(o, "max-new-tokens", *max_new, 1, 1 << 16);
     options_done(o);
     if (!!world == !!cands) fatal("eft-prep: give exactly one of --world and --candidates");
     Model m;
     load_model_or_die(&m, model_path);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    int err = world ? stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed)
-                    : stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
+    int err = world ? stage_eft_prep_world(&m, tok, world, template_text, out, &c)
+                    : stage_eft_prep_ranked(&m, tok, cands, template_text, out, &c);
     if (err < 0) fatal("%s", srl_error);
     free(template_text);
     tokenizer_free(tok);
