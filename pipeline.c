@@ -1096,6 +1096,7 @@ int stage_dpo(const char *model_path, const char *pairs_path, const char *replay
 void instruction_eval_free(InstructionEval *e) {
     for (int i = 0; i < e->n; i++) free(e->ids[i]), free(e->instructions[i]), free(e->responses[i]);
     free(e->ids), free(e->instructions), free(e->responses), free(e->scores), free(e->tokens), free(e->families);
+    free(e->sampled_perfect);
     memset(e, 0, sizeof *e);
 }
 
@@ -1111,16 +1112,48 @@ static int write_instruction_eval(const char *out_path, const InstructionEval *e
         fprintf(af.f, ", \"response\": ");
         json_write_cstring(af.f, e->responses[i]);
         if (e->scores[i] >= 0)
-            fprintf(af.f, ", \"score\": %d, \"family\": \"%s\", \"tokens\": %d}\n", e->scores[i],
+            fprintf(af.f, ", \"score\": %d, \"family\": \"%s\", \"tokens\": %d", e->scores[i],
                     world_family_names[e->families[i]], e->tokens[i]);
-        else fprintf(af.f, ", \"score\": null, \"tokens\": %d}\n", e->tokens[i]);
+        else fprintf(af.f, ", \"score\": null, \"tokens\": %d", e->tokens[i]);
+        if (e->samples && e->scores[i] >= 0) fprintf(af.f, ", \"samples\": %d, \"sampled_perfect\": %d", e->samples, e->sampled_perfect[i]);
+        fprintf(af.f, "}\n");
     }
     return atomic_commit(&af) < 0 ? -1 : 0;
 }
 
-// Greedy responses to every request of test_path, graded by the world's grader; written to
-// out_path (JSON Lines, one per item) when given.
-int eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int max_new, int batch,
+// cfg->samples answers to every graded request at cfg->temperature, each seeded by its request's
+// id and its number (as the loop's candidates are), graded: e->sampled_perfect, sampled_accuracy.
+static int sample_instructions(Model *m, const Tokenizer *tok, const InstructionEvalConfig *cfg, InstructionEval *e) {
+    int s = cfg->samples, total = 0;
+    e->samples = s;
+    e->sampled_perfect = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
+    for (int i = 0; i < e->n; i++) total += e->scores[i] >= 0 ? s : 0;
+    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
+    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
+    int *item = xmalloc((size_t)(total ? total : 1) * sizeof(int)), k = 0;
+    for (int i = 0; i < e->n; i++)
+        for (int j = 0; j < s && e->scores[i] >= 0; j++, k++)
+            requests[k] = e->instructions[i], seeds[k] = item_seed(cfg->seed, "eval-sample", e->ids[i], j), item[k] = i;
+    char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
+    int *tokens = xcalloc((size_t)(total ? total : 1), sizeof(int)), graded = 0;
+    int rc = chat_generate(m, tok, requests, total, seeds, cfg->temperature, cfg->top_p, cfg->max_new, cfg->batch,
+                           "eval-sampled", texts, tokens);
+    double perfect = 0;
+    for (k = 0; k < total && rc == 0; k++) {
+        WorldGrade g;
+        int ok = world_grade(requests[k], texts[k], &g) == 0 && g.score == 5;
+        e->sampled_perfect[item[k]] += ok, perfect += ok;
+        free(texts[k]);
+    }
+    for (int i = 0; i < e->n; i++) graded += e->scores[i] >= 0;
+    e->sampled_accuracy = graded && s ? perfect / ((double)graded * s) : NAN;
+    free(requests), free(seeds), free(item), free(texts), free(tokens);
+    return rc < 0 ? -1 : 0;
+}
+
+// Greedy responses to every request of test_path, graded by the world's grader, and
+// cfg->samples sampled ones per request; written to out_path (JSON Lines, one per item) when given.
+int eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, const InstructionEvalConfig *cfg,
                       const char *out_path, InstructionEval *e) {
     memset(e, 0, sizeof *e);
     e->n = read_requests(test_path, &e->ids, &e->instructions);
@@ -1132,7 +1165,7 @@ int eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int
     e->tokens = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
     e->scores = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
     e->families = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
-    if (chat_generate(m, tok, (const char *const *)e->instructions, e->n, NULL, 0.0f, 1.0f, max_new, batch, "eval",
+    if (chat_generate(m, tok, (const char *const *)e->instructions, e->n, NULL, 0.0f, 1.0f, cfg->max_new, cfg->batch, "eval",
                       e->responses, e->tokens) < 0) {
         instruction_eval_free(e);
         return -1;
@@ -1152,7 +1185,8 @@ int eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int
     e->mean_score = graded ? sum / graded : NAN;
     e->mean_tokens = graded ? tokens / graded : NAN;
     e->repeat_share = graded ? repeats / graded : NAN;
-    if (out_path && write_instruction_eval(out_path, e) < 0) {
+    e->sampled_accuracy = NAN;
+    if ((cfg->samples > 0 && sample_instructions(m, tok, cfg, e) < 0) || (out_path && write_instruction_eval(out_path, e) < 0)) {
         instruction_eval_free(e);
         return -1;
     }
@@ -1188,6 +1222,16 @@ void print_instruction_eval(const char *name, const InstructionEval *e) {
         if (n) buf_printf(&b, "%s %s %.1f%% (%d/%d)", b.len ? "," : "", world_kind_names[k], 100.0 * exact / n, exact, n);
     }
     if (b.len) printf("  by kind:%s\n", b.data);
+    if (e->samples) {
+        buf_clear(&b);
+        for (int k = 0; k < WORLD_N_KINDS; k++) {
+            int n = 0, perfect = 0;
+            for (int i = 0; i < e->n; i++)
+                if (e->scores[i] >= 0 && world_family_kind(e->families[i]) == k) n += e->samples, perfect += e->sampled_perfect[i];
+            if (n) buf_printf(&b, ", %s %.1f%% (%d/%d)", world_kind_names[k], 100.0 * perfect / n, perfect, n);
+        }
+        printf("  sampled (%d answers per request): accuracy %.1f%%%s\n", e->samples, 100 * e->sampled_accuracy, b.data ? b.data : "");
+    }
     buf_free(&b);
 }
 
@@ -1495,7 +1539,8 @@ static int write_eval_metrics(const char *path, const char *name, const Instruct
     buf_json_number(&b, "mean_score", e->mean_score, 0);
     buf_json_number(&b, "mean_tokens", e->mean_tokens, 0);
     buf_json_number(&b, "repeat_share", e->repeat_share, 0);
-    buf_printf(&b, "\"items\": %d, ", e->n);
+    buf_printf(&b, "\"items\": %d, \"samples\": %d, ", e->n, e->samples);
+    buf_json_number(&b, "sampled_accuracy", e->sampled_accuracy, 0);
     buf_json_number(&b, "judge_pairwise", jm->pairwise_accuracy, 0);
     buf_json_number(&b, "judge_five_best", jm->five_best, 0);
     buf_json_number(&b, "judge_exact", jm->exact_match, 0);
@@ -1528,7 +1573,9 @@ static int run_eval_model(const RunConfig *rc, const char *name, const char *mod
     char *responses = path_join(dir, "responses.jsonl"), *judgments = path_join(dir, "judgments.jsonl");
     InstructionEval e;
     JudgeEval je;
-    int err = eval_instructions(&m, tok, test, rc->max_new, rc->batch, responses, &e);
+    InstructionEvalConfig ic = {.max_new = rc->max_new, .batch = rc->batch, .samples = rc->eval_samples,
+                                .temperature = rc->candidate_temperature, .top_p = 0.9f, .seed = rc->seed};
+    int err = eval_instructions(&m, tok, test, &ic, responses, &e);
     if (err == 0) {
         err = eval_judge(&m, tok, template_text, judge_test, rc->eval_judge_samples, 0.7f, rc->seed, rc->judge_max_new,
                          rc->batch, judgments, &je);

@@ -82,12 +82,25 @@ typedef struct {
 static const DPOTrainConfig DPO_DEFAULTS = {.beta = 0.1f, .nll_alpha = 0.0f, .epochs = 1, .batch_size = 16, .lr = 1e-6f,
                                             .lr_min = 1e-7f, .warmup = 0.1f, .weight_decay = 0.0f, .grad_clip = 1.0f, .seed = 1};
 
+// Instruction following on held-out requests: one greedy answer per request (the headline
+// accuracy), and `samples` answers per request at the loop's temperature. DPO trains the
+// distribution the loop's candidates are drawn from, which can improve while its mode stays.
+typedef struct {
+    int max_new, batch;
+    int samples;             // answers per request at temperature (0: greedy only)
+    float temperature, top_p;
+    uint64_t seed;
+} InstructionEvalConfig;
+
 typedef struct {
     int n;
     char **ids, **instructions, **responses;
-    int *scores, *tokens, *families;   // score -1: not a task-world instruction
+    int *scores, *tokens, *families;   // (n) of the greedy answers; score -1: not a task-world instruction
     double accuracy, mean_score, mean_tokens;
     double repeat_share;               // answers that name one item twice (the commonest flaw of lists)
+    int samples;                       // sampled answers per request (0: none)
+    int *sampled_perfect;              // (n) of them scored 5
+    double sampled_accuracy;           // their share scored 5, over the graded requests
 } InstructionEval;
 
 typedef struct {
@@ -119,6 +132,7 @@ typedef struct {
     const char *eval_data;  // the folder whose test.jsonl and judge_test.jsonl are evaluated on (data)
     int iterations, n_prompts, n_candidates, judge_samples, eft_prompts, eft_answers, batch;
     int max_new, judge_max_new, eval_judge_samples;
+    int eval_samples;         // held-out answers per request at the candidates' temperature, beside the greedy one
     float judge_temperature;  // the loop's judge samples (the evaluation's stay at 0.7)
     float candidate_temperature;  // the loop's candidates (0.7, as the paper)
     double length_rho, min_chosen;
@@ -141,7 +155,7 @@ typedef struct {
 static const RunConfig RUN_DEFAULTS = {
     .base = "tinymodels/m0", .data = "data/world", .out = "runs/world", .m1_mode = "sequential",
     .iterations = 2, .n_prompts = 500, .n_candidates = 4, .judge_samples = 2, .eft_prompts = 1000, .eft_answers = 3,
-    .batch = 64, .max_new = 64, .judge_max_new = 160, .eval_judge_samples = 1, .judge_temperature = 0.7f,
+    .batch = 64, .max_new = 64, .judge_max_new = 160, .eval_judge_samples = 1, .eval_samples = 8, .judge_temperature = 0.7f,
     .candidate_temperature = 0.7f, .length_rho = -1, .min_chosen = 0, .rouge_max = 0.9, .gap_items = 200,
     .sft_epochs = 5, .m1_epochs = 1, .save_every = 200, .sft_lr = 1e-3, .m1_lr = 1e-3,
     .dpo = {.beta = 0.1f, .nll_alpha = 1.0f, .epochs = 2, .batch_size = 16, .lr = 1e-4f, .lr_min = 1e-5f, .warmup = 0.1f,
@@ -174,7 +188,7 @@ int stage_dpo(const char *model_path, const char *pairs_path, const char *replay
 
 // evaluation
 void instruction_eval_free(InstructionEval *e);
-int eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, int max_new, int batch,
+int eval_instructions(Model *m, const Tokenizer *tok, const char *test_path, const InstructionEvalConfig *cfg,
                       const char *out_path, InstructionEval *e);
 void print_instruction_eval(const char *name, const InstructionEval *e);
 int eval_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *path, int k, float temperature,

@@ -50,6 +50,13 @@ typedef struct {
     int kind_n[WORLD_N_KINDS];
     double kind_acc[WORLD_N_KINDS], kind_lo[WORLD_N_KINDS], kind_hi[WORLD_N_KINDS];
     double kind_diff[WORLD_N_KINDS], kind_diff_lo[WORLD_N_KINDS], kind_diff_hi[WORLD_N_KINDS];
+    // at the loop's temperature: per item the share of its sampled answers scored 5 (NaN when
+    // none was sampled), per kind the mean share, its interval, and the paired difference
+    // against the model before
+    int samples;
+    double *sampled;         // (n)
+    double kind_sampled[WORLD_N_KINDS], kind_sampled_lo[WORLD_N_KINDS], kind_sampled_hi[WORLD_N_KINDS];
+    double kind_sampled_diff[WORLD_N_KINDS], kind_sampled_diff_lo[WORLD_N_KINDS], kind_sampled_diff_hi[WORLD_N_KINDS];
 } ModelReport;
 
 // The judge's metrics as srl eval writes them to metrics.json (the same keys go into
@@ -114,6 +121,19 @@ static int load_json_file(const char *path, JsonDoc *doc, char **text) {
     return 0;
 }
 
+// The mean of x over r's items of kind k that have a value (x not NaN), with its bootstrap
+// interval; returns how many items that is.
+static int kind_mean_ci(const ModelReport *r, const double *x, int k, double *mean, double *lo, double *hi) {
+    double *v = xmalloc((size_t)(r->n ? r->n : 1) * sizeof(double)), sum = 0;
+    int m = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->kind[i] == k && !isnan(x[i])) sum += x[i], v[m++] = x[i];
+    *mean = m ? sum / m : NAN;
+    bootstrap_mean_ci(v, m, 2000, 7, 0.95, lo, hi);
+    free(v);
+    return m;
+}
+
 static int load_model_report(const char *run_dir, const char *name, ModelReport *r) {
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", name);
@@ -151,10 +171,16 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
             r->score = xrealloc(r->score, (size_t)cap * sizeof(double));
             r->exact = xrealloc(r->exact, (size_t)cap * sizeof(double));
             r->kind = xrealloc(r->kind, (size_t)cap * sizeof(int));
+            r->sampled = xrealloc(r->sampled, (size_t)cap * sizeof(double));
         }
         r->ids[r->n] = xstrdup(id ? id : "?");
         r->score[r->n] = json_get_number(rec, "score", &s) == 0 ? s : -1;
         r->exact[r->n] = r->score[r->n] == 5;
+        double samples, perfect;
+        int sampled = json_get_number(rec, "samples", &samples) == 0 && samples >= 1 &&
+                      json_get_number(rec, "sampled_perfect", &perfect) == 0 && perfect >= 0 && perfect <= samples;
+        r->sampled[r->n] = sampled ? perfect / samples : NAN;
+        if (sampled) r->samples = (int)samples;
         const char *family = json_get_string(rec, "family");
         r->kind[r->n] = -1;
         for (int f = 0; family && f < world_n_families; f++)
@@ -168,24 +194,16 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
     for (int i = 0; i < r->n; i++) sum += r->exact[i];
     r->accuracy = r->n ? sum / r->n : NAN;
     bootstrap_mean_ci(r->exact, r->n, 2000, 7, 0.95, &r->acc_lo, &r->acc_hi);
-    double *x = xmalloc((size_t)(r->n ? r->n : 1) * sizeof(double));
     for (int k = 0; k < WORLD_N_KINDS; k++) {
-        int m = 0;
-        for (int i = 0; i < r->n; i++)
-            if (r->kind[i] == k) x[m++] = r->exact[i];
-        r->kind_n[k] = m;
-        sum = 0;
-        for (int i = 0; i < m; i++) sum += x[i];
-        r->kind_acc[k] = m ? sum / m : NAN;
-        bootstrap_mean_ci(x, m, 2000, 7, 0.95, &r->kind_lo[k], &r->kind_hi[k]);
+        r->kind_n[k] = kind_mean_ci(r, r->exact, k, &r->kind_acc[k], &r->kind_lo[k], &r->kind_hi[k]);
+        kind_mean_ci(r, r->sampled, k, &r->kind_sampled[k], &r->kind_sampled_lo[k], &r->kind_sampled_hi[k]);
     }
-    free(x);
     return 0;
 }
 
 static void free_model_report(ModelReport *r) {
     for (int i = 0; i < r->n; i++) free(r->ids[i]);
-    free(r->ids), free(r->score), free(r->exact), free(r->kind);
+    free(r->ids), free(r->score), free(r->exact), free(r->kind), free(r->sampled);
 }
 
 // Items of a, sorted by id (then by position, so that of two records with one id the first
@@ -212,31 +230,39 @@ static int find_id(const IdIndex *sorted, int n, const char *id) {
     return lo < n && strcmp(sorted[lo].id, id) == 0 ? sorted[lo].index : -1;
 }
 
+// match[i]: the index in a of b's item i (by id), or -1.
+static void match_by_id(char *const *ids_a, int n_a, char *const *ids_b, int n_b, int *match) {
+    IdIndex *sorted = NULL;  // made the first time the two files' orders differ
+    for (int i = 0; i < n_b; i++) {
+        // the files list the same items in the same order; look further only when they do not
+        match[i] = i < n_a && strcmp(ids_a[i], ids_b[i]) == 0 ? i : -1;
+        if (match[i] >= 0) continue;
+        if (!sorted) {
+            sorted = xmalloc((size_t)(n_a ? n_a : 1) * sizeof *sorted);
+            for (int k = 0; k < n_a; k++) sorted[k].id = ids_a[k], sorted[k].index = k;
+            qsort(sorted, (size_t)n_a, sizeof *sorted, compare_id_index);
+        }
+        match[i] = find_id(sorted, n_a, ids_b[i]);
+    }
+    free(sorted);
+}
+
 void head_to_head(char *const *ids_a, const double *score_a, int n_a, char *const *ids_b, const double *score_b, int n_b,
                   uint64_t seed, HeadToHead *h) {
     memset(h, 0, sizeof *h);
     double *xa = xmalloc((size_t)(n_b ? n_b : 1) * sizeof(double)), *xb = xmalloc((size_t)(n_b ? n_b : 1) * sizeof(double));
-    IdIndex *sorted = NULL;  // made the first time the two files' orders differ
+    int *match = xmalloc((size_t)(n_b ? n_b : 1) * sizeof(int));
+    match_by_id(ids_a, n_a, ids_b, n_b, match);
     for (int i = 0; i < n_b; i++) {
-        if (score_b[i] < 0) continue;
-        // the files list the same items in the same order; look further only when they do not
-        int j = i < n_a && strcmp(ids_a[i], ids_b[i]) == 0 ? i : -1;
-        if (j < 0) {
-            if (!sorted) {
-                sorted = xmalloc((size_t)(n_a ? n_a : 1) * sizeof *sorted);
-                for (int k = 0; k < n_a; k++) sorted[k].id = ids_a[k], sorted[k].index = k;
-                qsort(sorted, (size_t)n_a, sizeof *sorted, compare_id_index);
-            }
-            j = find_id(sorted, n_a, ids_b[i]);
-        }
-        if (j < 0) continue;
+        int j = match[i];
+        if (score_b[i] < 0 || j < 0) continue;
         if (score_b[i] > score_a[j]) h->wins++;
         else if (score_b[i] < score_a[j]) h->losses++;
         else h->ties++;
         xa[h->n] = score_a[j] == 5, xb[h->n] = score_b[i] == 5, h->n++;
     }
     bootstrap_paired_diff_ci(xb, xa, h->n, 2000, seed, 0.95, &h->diff, &h->diff_lo, &h->diff_hi);
-    free(xa), free(xb), free(sorted);
+    free(xa), free(xb), free(match);
 }
 
 // b against a, the model before it: over every item, and over the items of each kind (b's
@@ -252,7 +278,19 @@ static void compare_models(const ModelReport *a, ModelReport *b) {
         head_to_head(a->ids, a->score, a->n, b->ids, score, b->n, 11, &h);
         b->kind_diff[k] = h.diff, b->kind_diff_lo[k] = h.diff_lo, b->kind_diff_hi[k] = h.diff_hi;
     }
-    free(score);
+    // the sampled shares, item by item: the paired bootstrap over the items both sampled
+    int *match = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(int));
+    double *xa = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(double)), *xb = xmalloc((size_t)(b->n ? b->n : 1) * sizeof(double));
+    match_by_id(a->ids, a->n, b->ids, b->n, match);
+    for (int k = 0; k < WORLD_N_KINDS; k++) {
+        int m = 0;
+        for (int i = 0; i < b->n; i++)
+            if (b->kind[i] == k && match[i] >= 0 && !isnan(b->sampled[i]) && !isnan(a->sampled[match[i]]))
+                xa[m] = a->sampled[match[i]], xb[m++] = b->sampled[i];
+        bootstrap_paired_diff_ci(xb, xa, m, 2000, 11, 0.95, &b->kind_sampled_diff[k], &b->kind_sampled_diff_lo[k],
+                                 &b->kind_sampled_diff_hi[k]);
+    }
+    free(score), free(match), free(xa), free(xb);
 }
 
 // eval/m1/gap.json, when the run measured it.
@@ -632,6 +670,32 @@ static void write_check_table(Buf *md, const IterationReport *its, int iteration
     }
 }
 
+// The held-out accuracy at the loop's temperature, per kind, when the run sampled it: what DPO
+// trains is the distribution the loop draws its candidates from, and it can improve while the
+// greedy answer (its mode) stays.
+static void write_sampled_table(Buf *md, const ModelReport *models, int n_models) {
+    if (n_models < 1 || !models[0].samples) return;
+    char a[16], b[16], c[16];
+    buf_printf(md, "\nAt the loop's temperature: %d answers to every request, drawn as the loop draws its candidates; the "
+                   "share scored 5, and against the model before the paired bootstrap interval of the difference.\n\n| model |",
+               models[0].samples);
+    for (int k = 0; k < WORLD_N_KINDS; k++) buf_printf(md, " %s sampled %% [95%% CI] | %s vs previous [95%% CI] |", world_kind_names[k], world_kind_names[k]);
+    buf_printf(md, "\n|---|");
+    for (int k = 0; k < WORLD_N_KINDS; k++) buf_printf(md, "---|---|");
+    buf_printf(md, "\n");
+    for (int i = 0; i < n_models; i++) {
+        const ModelReport *m = &models[i];
+        buf_printf(md, "| %s |", m->name);
+        for (int k = 0; k < WORLD_N_KINDS; k++) {
+            buf_printf(md, " %s [%s, %s] |", pct(a, 16, m->kind_sampled[k]), pct(b, 16, m->kind_sampled_lo[k]), pct(c, 16, m->kind_sampled_hi[k]));
+            if (i > 0) buf_printf(md, " %+.1f [%+.1f, %+.1f] |", 100 * m->kind_sampled_diff[k], 100 * m->kind_sampled_diff_lo[k],
+                                  100 * m->kind_sampled_diff_hi[k]);
+            else buf_printf(md, " - |");
+        }
+        buf_printf(md, "\n");
+    }
+}
+
 static void gap_row(Buf *md, const char *set, const char *judge, const char *kind, const GapResult *r) {
     char a[16], b[16], c[16];
     if (r->prompts == 0) return;
@@ -711,7 +775,12 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
             buf_printf(&js, "\"items_%s\": %d, ", world_kind_names[k], m->kind_n[k]);
             snprintf(key, sizeof key, "accuracy_%s", world_kind_names[k]);
             json_number_ci(&js, key, m->kind_acc[k], m->kind_lo[k], m->kind_hi[k]);
+            if (m->samples) {
+                snprintf(key, sizeof key, "sampled_accuracy_%s", world_kind_names[k]);
+                json_number_ci(&js, key, m->kind_sampled[k], m->kind_sampled_lo[k], m->kind_sampled_hi[k]);
+            }
         }
+        if (m->samples) buf_printf(&js, "\"samples\": %d, ", m->samples);
         if (i > 0) {
             buf_printf(&js, "\"vs_previous\": {\"previous\": \"%s\", \"wins\": %d, \"ties\": %d, \"losses\": %d, ", models[i - 1].name,
                        m->wins, m->ties, m->losses);
@@ -722,6 +791,10 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                 char key[64];
                 snprintf(key, sizeof key, "accuracy_%s_diff", world_kind_names[k]);
                 json_number_ci(&js, key, m->kind_diff[k], m->kind_diff_lo[k], m->kind_diff_hi[k]);
+                if (m->samples && models[i - 1].samples) {
+                    snprintf(key, sizeof key, "sampled_accuracy_%s_diff", world_kind_names[k]);
+                    json_number_ci(&js, key, m->kind_sampled_diff[k], m->kind_sampled_diff_lo[k], m->kind_sampled_diff_hi[k]);
+                }
             }
             buf_json_number(&js, "accuracy_diff_ci_high", m->diff_hi, 1);
             buf_printf(&js, "}, ");
@@ -822,6 +895,7 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
         }
         buf_printf(&md, "\n");
     }
+    write_sampled_table(&md, models, n_models);
     write_gap_table(&md, &held_out, its, iterations);
     buf_printf(&md, "\n## Judging (held-out judge set, against gold scores)\n\n");
     buf_printf(&md, "| model | pairwise %% | 5-best %% | exact %% | Spearman | Kendall tau-b | parsed %% | "
@@ -943,6 +1017,14 @@ int write_run_report(const char *run_dir, int iterations, const char *settings, 
                 fprintf(summary, "; %s %+.1f [%+.1f, %+.1f]", world_kind_names[k], 100 * m->kind_diff[k], 100 * m->kind_diff_lo[k],
                         100 * m->kind_diff_hi[k]);
             fprintf(summary, "\n");
+            if (m->samples && models[i - 1].samples) {
+                fprintf(summary, "%s vs %s at the loop's temperature (%d answers per request):", m->name, models[i - 1].name, m->samples);
+                for (int k = 0; k < WORLD_N_KINDS; k++)
+                    fprintf(summary, "%s %s %s%% -> %s%%, %+.1f [%+.1f, %+.1f]", k ? ";" : "", world_kind_names[k],
+                            pct(a, 16, models[i - 1].kind_sampled[k]), pct(b, 16, m->kind_sampled[k]), 100 * m->kind_sampled_diff[k],
+                            100 * m->kind_sampled_diff_lo[k], 100 * m->kind_sampled_diff_hi[k]);
+                fprintf(summary, "\n");
+            }
         }
         if (held_out.present) {
             fprintf(summary, "m1's gap on held-out requests, before the loop (its top-scored answer perfect vs any candidate):");

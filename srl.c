@@ -1547,6 +1547,8 @@ static void help_eval(void) {
            "the grader writes, and where the others first differ (the restated request, the restated\n"
            "answer, a check).\n"
            "  --out DIR              write responses.jsonl and judgments.jsonl there\n"
+           "  --samples N            also N answers per request at --temperature (0.7, top-p 0.9), as the\n"
+           "                         loop draws its candidates: the share scored 5 (default 0: greedy only)\n"
            "  --compare FILE         another model's responses.jsonl (from --out): head-to-head win rate by\n"
            "                         grader score, and the paired bootstrap interval of the accuracy difference\n"
            "  --judge-template FILE  the judge prompt, with {instruction} and {response} (default:\n"
@@ -1578,6 +1580,8 @@ static int cmd_eval(Options *o) {
     int judge_max_new = (int)opt_long(o, "judge-max-new-tokens", 160, 1, 1 << 16);
     int batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    InstructionEvalConfig ic = {.max_new = max_new, .batch = batch, .samples = (int)opt_long(o, "samples", 0, 0, 1024),
+                                .temperature = (float)opt_double(o, "temperature", 0.7, 0, 10), .top_p = 0.9f, .seed = seed};
     const char *compare = opt_str(o, "compare", NULL);
     GapConfig gc = GAP_DEFAULTS;
     gc.candidates = (int)opt_long(o, "gap", 0, 0, 64);
@@ -1600,7 +1604,7 @@ static int cmd_eval(Options *o) {
     if (data) {
         InstructionEval e;
         char *path = out ? path_join(out, "responses.jsonl") : NULL;
-        if (eval_instructions(&m, tok, data, max_new, batch, path, &e) < 0) fatal("%s", srl_error);
+        if (eval_instructions(&m, tok, data, &ic, path, &e) < 0) fatal("%s", srl_error);
         print_instruction_eval(model_path, &e);
         // the accuracy's bootstrap interval, and the head-to-head against --compare's responses
         double *exact = xmalloc((size_t)(e.n ? e.n : 1) * sizeof(double)), lo, hi;
@@ -2071,6 +2075,8 @@ static void help_run(void) {
            "  --judge-template FILE (default: DATA/judge_template.txt when present)\n"
            "  --m1 joint|sequential (%s)   --sft-epochs N (%d)  --sft-lr X (%g)  --m1-epochs N (%d)  --m1-lr X (%g)\n"
            "  --eft-prompts N (%d)  --eft-answers N (%d)  --eval-judge-samples K (%d)\n"
+           "  --eval-samples N (%d)  held-out answers per request at the candidates' temperature, beside\n"
+           "                   the greedy one (0: greedy only)\n"
            "  --beta B (%g)  --nll-alpha A (%g)  --dpo-lr X (%g)  --dpo-lr-min X (%g)  --dpo-epochs N (%d)  --dpo-batch N (%d)\n"
            "  --dpo-replay W (0: off)  each DPO step also trains on a batch of OUT/eft/eft_train.jsonl\n"
            "                   with the SFT loss at weight W, so that the judging is kept\n"
@@ -2083,7 +2089,7 @@ static void help_run(void) {
            "                       judgments<t>, pairs<t>, m<t+1> (a rerun goes on from there)\n",
            d->data, d->out, d->base, d->iterations, d->n_prompts, d->n_candidates, d->rouge_max, d->judge_samples,
            d->judge_temperature, d->candidate_temperature, d->m1_mode, d->sft_epochs, d->sft_lr, d->m1_epochs, d->m1_lr,
-           d->eft_prompts, d->eft_answers, d->eval_judge_samples, d->dpo.beta, d->dpo.nll_alpha, d->dpo.lr, d->dpo.lr_min,
+           d->eft_prompts, d->eft_answers, d->eval_judge_samples, d->eval_samples, d->dpo.beta, d->dpo.nll_alpha, d->dpo.lr, d->dpo.lr_min,
            d->dpo.epochs, d->dpo.batch_size, d->gap_items, d->batch, (unsigned long long)d->seed, d->save_every, d->max_new,
            d->judge_max_new);
 }
@@ -2112,6 +2118,7 @@ static int cmd_run(Options *o) {
     rc.judge_temperature = (float)opt_double(o, "judge-temperature", rc.judge_temperature, 0, 10);
     rc.candidate_temperature = (float)opt_double(o, "candidate-temperature", rc.candidate_temperature, 0, 10);
     rc.eval_judge_samples = (int)opt_long(o, "eval-judge-samples", rc.eval_judge_samples, 1, 64);
+    rc.eval_samples = (int)opt_long(o, "eval-samples", rc.eval_samples, 0, 1024);
     rc.eft_prompts = (int)opt_long(o, "eft-prompts", rc.eft_prompts, 0, 1 << 24);
     rc.eft_answers = (int)opt_long(o, "eft-answers", rc.eft_answers, 1, 64);
     rc.batch = (int)opt_long(o, "batch", rc.batch, 1, 4096);

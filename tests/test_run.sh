@@ -46,7 +46,7 @@ fi
 
 run_args=(--model "$tmp/m0" --data "$tmp/world" --iterations 1 --prompts 5 --candidates 3 --judge-samples 2
           --eft-prompts 8 --eft-answers 1 --sft-epochs 1 --m1-epochs 1 --batch 16 --max-new-tokens 16
-          --judge-max-new-tokens 40 --eval-judge-samples 1 --dpo-lr 1e-4 --dpo-batch 2 --dpo-epochs 2)
+          --judge-max-new-tokens 40 --eval-judge-samples 1 --eval-samples 4 --dpo-lr 1e-4 --dpo-batch 2 --dpo-epochs 2)
 # A base model this small writes judgments that never parse, so on its own the miniature run
 # keeps no pairs and M2 is M1. Every run below therefore stops once the model has judged its
 # candidates, and its judgments are replaced by hand-made ones (scores 5, 3, 1 by candidate
@@ -85,6 +85,19 @@ n_repeat=$(grep -c 'Extra: [^"]*repeat' "$tmp/m1_grades.jsonl" || true)
 share=$(sed -n 's/.*"repeat_share": \([0-9.]*\).*/\1/p' "$tmp/a/eval/m1/metrics.json")
 check "eval: an item repeated in $share of the answers ($n_repeat of $n_graded by the grader's judgments)" \
     awk -v s="$share" -v r="$n_repeat" -v n="$n_graded" 'BEGIN { exit !(n > 0 && s != "" && (s - r / n) ^ 2 < 1e-10) }'
+# eval samples 4 answers of every request at the loop's temperature; the report sets their
+# shares side by side, item by item: hand-made counts (M1 1 of 4 perfect on every item, M2 3
+# of 4) give 25 % and 75 %, and a difference of +50 points whatever the resampling
+n_items=$(wc -l <"$tmp/a/eval/m1/responses.jsonl")
+check "eval: 4 sampled answers counted for each of the $n_items requests" \
+    test "$(grep -c '"samples": 4, "sampled_perfect": [0-4]}' "$tmp/a/eval/m1/responses.jsonl")" -eq "$n_items"
+cp -r "$tmp/a" "$tmp/s"
+sed -i 's/"sampled_perfect": [0-9]*/"sampled_perfect": 1/' "$tmp/s/eval/m1/responses.jsonl"
+sed -i 's/"sampled_perfect": [0-9]*/"sampled_perfect": 3/' "$tmp/s/eval/m2/responses.jsonl"
+$SRL run "${run_args[@]}" --out "$tmp/s" >"$tmp/s.log" 2>&1
+check "report: sampled accuracy 25 % then 75 %, +50 points [+50, +50] against M1" \
+    grep -q '^| m2 | 75.0 \[75.0, 75.0\] | +50.0 \[+50.0, +50.0\] |' "$tmp/s/report.md"
+check "and report.json says so" grep -q '"sampled_accuracy_fact_diff": 0.500000' "$tmp/s/report.json"
 # every judgment of the judge set is set beside the grader's judgment of the same response
 n_judge_responses=$(grep -o '"scores": \[[^]]*\]' "$tmp/world/judge_test.jsonl" | tr -cd ',\n' | wc -c)
 n_compared=$(sed -n 's/.*"judge_compared": \([0-9]*\).*/\1/p' "$tmp/a/eval/m1/metrics.json")
