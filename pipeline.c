@@ -292,7 +292,8 @@ static int write_ranked_eval(const char *path, const RankedReplies *r, int every
 // judgment); the most common score is downsampled; prompts are split into train and eval, and
 // the eval prompts are also written with all their replies and ranks, as judge data.
 int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
-                          const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed) {
+                          const char *out_dir, const EftPrepConfig *cfg) {
+    int k = cfg->samples, max_new = cfg->judge_max_new;
     RankedReplies rr;
     if (read_ranked_replies(candidates_path, &rr) < 0) return -1;
     if (drop_unfit_replies(m, tok, template_text, max_new, &rr) < 0) {
@@ -308,7 +309,7 @@ int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates
     int *rank = rr.rank, *prompt_of = rr.prompt_of, *key_index = rr.key_index;
     Judgments jd;
     if (judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, (const char *const *)keys,
-                        key_index, n, k, 0.7f, seed, "eft-prep", max_new, batch, &jd) < 0) {
+                        key_index, n, k, 0.7f, cfg->seed, "eft-prep", max_new, cfg->batch, &jd) < 0) {
         ranked_replies_free(&rr);
         return -1;
     }
@@ -341,7 +342,7 @@ int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates
     unsigned char *keep = xmalloc((size_t)(n_ex ? n_ex : 1));
     downsample_top_score(ex, n_ex, keep);
     int *train = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int)), *eval = xmalloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
-    int n_train = 0, n_eval = 0, every = eval_fraction > 0 ? (int)(1.0 / eval_fraction + 0.5) : 0;
+    int n_train = 0, n_eval = 0, every = cfg->eval_fraction > 0 ? (int)(1.0 / cfg->eval_fraction + 0.5) : 0;
     for (int i = 0; i < n_ex; i++) {
         if (!keep[i]) continue;
         if (every > 0 && ex_prompt[i] % every == every - 1) eval[n_eval++] = i;  // split by prompt
@@ -388,7 +389,8 @@ static int concat_files(const char *path, const char *first, const char *second)
 // rank replies in the paper), the most common score is downsampled, and the result joins the
 // world's synthetic EFT seed. The model then learns to judge its own kind of answers.
 int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, const char *template_text,
-                         const char *out_dir, int n_prompts, int samples, int max_new, int batch, uint64_t seed) {
+                         const char *out_dir, const EftPrepConfig *cfg) {
+    int n_prompts = cfg->n_prompts, samples = cfg->answers;
     char *seed_path = path_join(data_dir, "eft_seed.jsonl");
     char **ids, **instructions;
     int n_all = read_requests(seed_path, &ids, &instructions);
@@ -408,9 +410,9 @@ int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, c
     const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
     uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
     for (int i = 0; i < n; i++)
-        for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(seed, "eft-prep", uniq_ids[i], s);
+        for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(cfg->seed, "eft-prep", uniq_ids[i], s);
     char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    int rc = chat_generate(m, tok, requests, total, seeds, 0.7f, 0.9f, max_new, batch, "eft-prep", texts, NULL);
+    int rc = chat_generate(m, tok, requests, total, seeds, 0.7f, 0.9f, cfg->answer_max_new, cfg->batch, "eft-prep", texts, NULL);
     EftExample *ex = xcalloc((size_t)(total ? total : 1), sizeof(EftExample));
     int n_ex = 0;
     for (int i = 0; i < total && rc == 0; i++) {
@@ -499,8 +501,88 @@ static void self_instruct_prompt(const GenPromptsConfig *cfg, char *const *seeds
     buf_printf(text, "%d.", shot);
 }
 
+// The tokens that end one generated request: every token whose text holds a newline, then the
+// end of turn and the end of text.
+static int request_stop_ids(const Tokenizer *tok, int **stops) {
+    int n = newline_tokens(tok, stops);
+    int eot = tokenizer_eot_id(tok), eos = tokenizer_eos_id(tok);
+    if (eot >= 0) *stops = xrealloc(*stops, (size_t)(n + 2) * sizeof(int)), (*stops)[n++] = eot;
+    if (eos >= 0) *stops = xrealloc(*stops, (size_t)(n + 2) * sizeof(int)), (*stops)[n++] = eos;
+    return n;
+}
+
+// One round's batch of self-instruct prompts, each encoded after a beginning-of-text token, and
+// each one's sampling seed. Prompt j of round r draws its demonstrations from its own stream,
+// item_seed(seed, "gen-prompts", id_prefix, r * 4096 + j), among the seeds and the n_made
+// requests made so far. Returns 0, or -1 with no prompt left allocated.
+static int encode_round(const Model *m, const Tokenizer *tok, const GenPromptsConfig *cfg, const char *id_prefix, int round,
+                        char *const *seeds, int n_seeds, char *const *made, int n_made, int **prompts, int *lens,
+                        uint64_t *gen_seeds) {
+    int bos = tokenizer_bos_id(tok) >= 0 ? tokenizer_bos_id(tok) : m->config.bos_token_id;
+    for (int j = 0; j < cfg->batch; j++) {
+        Rng rng;
+        rng_seed(&rng, item_seed(cfg->seed, "gen-prompts", id_prefix, (long)round * 4096 + j));
+        Buf text = {0};
+        self_instruct_prompt(cfg, seeds, n_seeds, made, n_made, &rng, &text);
+        int *ids, n;
+        int rc = tokenizer_encode(tok, text.data, text.len, 0, &ids, &n);
+        buf_free(&text);
+        if (rc < 0) {
+            for (int i = 0; i < j; i++) free(prompts[i]);
+            return -1;
+        }
+        prompts[j] = xmalloc((size_t)(n + 1) * sizeof(int));
+        prompts[j][0] = bos;
+        memcpy(prompts[j] + 1, ids, (size_t)n * sizeof(int));
+        lens[j] = n + 1;
+        gen_seeds[j] = rng_next(&rng);
+        free(ids);
+    }
+    return 0;
+}
+
+// One generated continuation through the filters (prompt_filter): kept, and added to the pool
+// of known requests, or counted in st by what dropped it.
+static void keep_request(char *text, const GenPromptsConfig *cfg, PromptPool *pool, char **kept, PromptStats *st) {
+    st->generated++;
+    char *request;
+    switch (prompt_filter(text, cfg->min_words, cfg->max_words, cfg->rouge_max, pool, &request)) {
+    case PROMPT_UNFINISHED: st->unfinished++; break;
+    case PROMPT_TOO_SHORT: st->too_short++; break;
+    case PROMPT_TOO_LONG: st->too_long++; break;
+    case PROMPT_BLACKLISTED: st->blacklisted++; break;
+    case PROMPT_DUPLICATE: st->duplicate++; break;
+    case PROMPT_SIMILAR: st->similar++; break;
+    default:
+        kept[st->kept++] = xstrdup(request);
+        prompt_pool_add(pool, request);
+    }
+}
+
+// The round's outputs decoded and filtered in batch order until n_prompts are kept (the rest
+// are not looked at); the round's prompts and outputs freed. -1 when an output does not decode.
+static int keep_round(const Tokenizer *tok, const GenPromptsConfig *cfg, int **prompts, int **outs, const int *out_lens,
+                      PromptPool *pool, char **kept, PromptStats *st) {
+    int rc = 0;
+    for (int j = 0; j < cfg->batch; j++) {
+        char *text;
+        size_t len;
+        int decoded = rc == 0 && tokenizer_decode(tok, outs[j], out_lens[j], &text, &len) == 0;
+        free(outs[j]);
+        free(prompts[j]);
+        if (!decoded) {
+            rc = -1;
+            continue;
+        }
+        if (st->kept < cfg->n_prompts) keep_request(text, cfg, pool, kept, st);
+        free(text);
+    }
+    return rc;
+}
+
 // Self-instruction creation: the model continues a numbered list of 8 example requests (6
-// from the seed set, 2 from those made so far) at "9."; new requests pass the filters.
+// from the seed set, 2 from those made so far) at "9."; new requests pass the filters. Rounds
+// of cfg->batch prompts run until n_prompts are kept (or a round limit, with a warning).
 int stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, const char *out_path,
                       const char *id_prefix, const GenPromptsConfig *cfg, PromptStats *st) {
     memset(st, 0, sizeof *st);
@@ -515,10 +597,7 @@ int stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, con
     PromptPool pool = {0};
     for (int i = 0; i < n_seeds; i++) prompt_pool_add(&pool, seeds[i]);
     char **kept = xmalloc((size_t)(cfg->n_prompts + 1) * sizeof(char *));
-    int *stops, n_stops = newline_tokens(tok, &stops);
-    int eot = tokenizer_eot_id(tok), eos = tokenizer_eos_id(tok);
-    if (eot >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eot;
-    if (eos >= 0) stops = xrealloc(stops, (size_t)(n_stops + 2) * sizeof(int)), stops[n_stops++] = eos;
+    int *stops, n_stops = request_stop_ids(tok, &stops);
     GenerateConfig g = {.max_new_tokens = cfg->max_new, .temperature = cfg->temperature, .top_p = cfg->top_p,
                         .stop_ids = stops, .n_stop = n_stops, .include_stop = 1, .max_batch = cfg->batch};
     int **prompts = xmalloc((size_t)cfg->batch * sizeof(int *)), *lens = xmalloc((size_t)cfg->batch * sizeof(int));
@@ -526,69 +605,20 @@ int stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, con
     uint64_t *gen_seeds = xmalloc((size_t)cfg->batch * sizeof(uint64_t));
     Progress progress;
     progress_start(&progress, "gen-prompts", cfg->n_prompts, "prompts");
+    char extra[96];
     int max_rounds = 20 + 20 * (cfg->n_prompts / cfg->batch + 1), rc = 0;
     for (int round = 0; round < max_rounds && st->kept < cfg->n_prompts && rc == 0; round++) {
-        int n_prompts = 0;   // encoded so far this round
-        for (int j = 0; j < cfg->batch && rc == 0; j++) {
-            Rng rng;
-            rng_seed(&rng, item_seed(cfg->seed, "gen-prompts", id_prefix, (long)round * 4096 + j));
-            Buf text = {0};
-            self_instruct_prompt(cfg, seeds, n_seeds, kept, st->kept, &rng, &text);
-            int *ids, n;
-            if (tokenizer_encode(tok, text.data, text.len, 0, &ids, &n) < 0) {
-                rc = -1;
-                buf_free(&text);
-                break;
-            }
-            prompts[j] = xmalloc((size_t)(n + 1) * sizeof(int));
-            n_prompts++;
-            prompts[j][0] = tokenizer_bos_id(tok) >= 0 ? tokenizer_bos_id(tok) : m->config.bos_token_id;
-            memcpy(prompts[j] + 1, ids, (size_t)n * sizeof(int));
-            lens[j] = n + 1;
-            gen_seeds[j] = rng_next(&rng);
-            free(ids);
-            buf_free(&text);
-        }
-        if (rc == 0 && model_generate(m, cfg->batch, (const int *const *)prompts, lens, gen_seeds, &g, outs, out_lens, NULL) < 0)
+        rc = encode_round(m, tok, cfg, id_prefix, round, seeds, n_seeds, kept, st->kept, prompts, lens, gen_seeds);
+        if (rc < 0) break;
+        if (model_generate(m, cfg->batch, (const int *const *)prompts, lens, gen_seeds, &g, outs, out_lens, NULL) < 0) {
             rc = error_in("gen-prompts");
-        if (rc < 0) {
-            for (int j = 0; j < n_prompts; j++) free(prompts[j]);
+            for (int j = 0; j < cfg->batch; j++) free(prompts[j]);
             break;
         }
-        for (int j = 0; j < cfg->batch; j++) {
-            char *text;
-            size_t len;
-            int decoded = rc == 0 && tokenizer_decode(tok, outs[j], out_lens[j], &text, &len) == 0;
-            free(outs[j]);
-            free(prompts[j]);
-            if (!decoded) {
-                rc = -1;
-                continue;
-            }
-            if (st->kept >= cfg->n_prompts) {
-                free(text);
-                continue;
-            }
-            st->generated++;
-            char *request;
-            switch (prompt_filter(text, cfg->min_words, cfg->max_words, cfg->rouge_max, &pool, &request)) {
-            case PROMPT_UNFINISHED: st->unfinished++; break;
-            case PROMPT_TOO_SHORT: st->too_short++; break;
-            case PROMPT_TOO_LONG: st->too_long++; break;
-            case PROMPT_BLACKLISTED: st->blacklisted++; break;
-            case PROMPT_DUPLICATE: st->duplicate++; break;
-            case PROMPT_SIMILAR: st->similar++; break;
-            default:
-                kept[st->kept++] = xstrdup(request);
-                prompt_pool_add(&pool, request);
-            }
-            free(text);
-        }
-        char extra[96];
+        rc = keep_round(tok, cfg, prompts, outs, out_lens, &pool, kept, st);
         snprintf(extra, sizeof extra, "(%d generated)", st->generated);
         progress_update(&progress, st->kept, extra);
     }
-    char extra[96];
     snprintf(extra, sizeof extra, "(%d generated)", st->generated);
     progress_end(&progress, st->kept, extra);
     if (rc == 0 && st->kept < cfg->n_prompts) warnf("gen-prompts: kept %d of the %d prompts asked for", st->kept, cfg->n_prompts);
@@ -1161,108 +1191,148 @@ void print_instruction_eval(const char *name, const InstructionEval *e) {
     buf_free(&b);
 }
 
-// The judge on judge_test.jsonl: k sampled judgments of every response, their means set
-// against the gold scores.
-int eval_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *path, int k, float temperature,
-               uint64_t seed, int max_new, int batch, const char *out_path, JudgeEval *je) {
-    memset(je, 0, sizeof *je);
+// A judge test set (judge_test.jsonl): items, each an instruction with several responses and
+// their gold scores (or human ranks, kept as gold = -rank), flattened to one row per response.
+typedef struct {
+    int n_items, n_resp;
+    char **item_ids;         // (n_items) each item's "id" ("?" when it has none)
+    char **instr, **resp;    // (n_resp) each response, and its item's instruction
+    int *item_of;            // (n_resp) the response's item
+    int *index_in_item;      // (n_resp) its index among its item's responses
+    double *gold;            // (n_resp) its gold score, higher is better
+    int cap, items_cap;      // allocated rows, items
+} JudgeData;
+
+static void judge_data_free(JudgeData *d) {
+    strings_free(d->instr, d->n_resp), strings_free(d->resp, d->n_resp), strings_free(d->item_ids, d->n_items);
+    free(d->item_of), free(d->index_in_item), free(d->gold);
+    memset(d, 0, sizeof *d);
+}
+
+// Appends response `index` of the item being read (the next item, d->n_items).
+static void judge_data_add_response(JudgeData *d, const char *instruction, const char *response, int index, double gold) {
+    if (d->n_resp == d->cap) {
+        d->cap = grow_capacity(d->cap);
+        d->instr = xrealloc(d->instr, (size_t)d->cap * sizeof(char *));
+        d->resp = xrealloc(d->resp, (size_t)d->cap * sizeof(char *));
+        d->item_of = xrealloc(d->item_of, (size_t)d->cap * sizeof(int));
+        d->index_in_item = xrealloc(d->index_in_item, (size_t)d->cap * sizeof(int));
+        d->gold = xrealloc(d->gold, (size_t)d->cap * sizeof(double));
+    }
+    int i = d->n_resp++;
+    d->instr[i] = xstrdup(instruction), d->resp[i] = xstrdup(response);
+    d->item_of[i] = d->n_items, d->index_in_item[i] = index, d->gold[i] = gold;
+}
+
+// One record {"id", "instruction", "responses", "scores" or "ranks"} (line `line` of path) added
+// as an item and its responses.
+static int judge_data_add_record(JudgeData *d, const JsonValue *rec, const char *path, long line) {
+    const char *instruction = json_get_string(rec, "instruction");
+    const JsonValue *rs = json_get(rec, "responses"), *sc = json_get(rec, "scores");
+    int ranked = !sc && (sc = json_get(rec, "ranks")) != NULL;   // human ranks, 0 the best: gold = -rank
+    if (!instruction || !rs || !sc || rs->type != JSON_ARRAY || sc->type != JSON_ARRAY || rs->count != sc->count)
+        return errorf("%s:%ld: a judge record needs \"instruction\", and \"responses\" with \"scores\" (gold, higher is better) "
+                      "or \"ranks\" (human ranks, 0 the best) of equal length", path, line);
+    const JsonValue *a = rs->child, *b = sc->child;
+    for (int j = 0; a && b; a = a->next, b = b->next, j++) {
+        if (a->type != JSON_STRING || b->type != JSON_NUMBER)
+            return errorf("%s:%ld: responses must be strings, scores numbers", path, line);
+        judge_data_add_response(d, instruction, a->string, j, ranked ? 0.0 - b->number : b->number);
+    }
+    if (d->n_items == d->items_cap)
+        d->items_cap = grow_capacity(d->items_cap), d->item_ids = xrealloc(d->item_ids, (size_t)d->items_cap * sizeof(char *));
+    const char *id = json_get_string(rec, "id");
+    d->item_ids[d->n_items++] = xstrdup(id ? id : "?");
+    return 0;
+}
+
+static int read_judge_data(const char *path, JudgeData *d) {
+    memset(d, 0, sizeof *d);
     JsonlReader r;
     if (jsonl_open(&r, path) < 0) return -1;
     const JsonValue *rec;
-    int rc, n_items = 0, n_resp = 0, cap = 0, items_cap = 0;
-    char **instr = NULL, **resp = NULL, **item_ids = NULL;
-    int *item_of = NULL, *index_in_item = NULL;
-    double *gold = NULL;
-    int *key_index = NULL;
-    while ((rc = jsonl_next(&r, &rec)) > 0) {
-        const char *instruction = json_get_string(rec, "instruction");
-        const JsonValue *rs = json_get(rec, "responses"), *sc = json_get(rec, "scores");
-        int ranked = !sc && (sc = json_get(rec, "ranks")) != NULL;   // human ranks, 0 the best: gold = -rank
-        if (!instruction || !rs || !sc || rs->type != JSON_ARRAY || sc->type != JSON_ARRAY || rs->count != sc->count) {
-            rc = errorf("%s:%ld: a judge record needs \"instruction\", and \"responses\" with \"scores\" (gold, higher is better) "
-                        "or \"ranks\" (human ranks, 0 the best) of equal length", path, r.line);
-            break;
-        }
-        const JsonValue *a = rs->child, *b = sc->child;
-        for (int j = 0; a && b; a = a->next, b = b->next, j++) {
-            if (a->type != JSON_STRING || b->type != JSON_NUMBER) {
-                rc = errorf("%s:%ld: responses must be strings, scores numbers", path, r.line);
-                break;
-            }
-            if (n_resp == cap) {
-                cap = grow_capacity(cap);
-                instr = xrealloc(instr, (size_t)cap * sizeof(char *));
-                resp = xrealloc(resp, (size_t)cap * sizeof(char *));
-                item_of = xrealloc(item_of, (size_t)cap * sizeof(int));
-                index_in_item = xrealloc(index_in_item, (size_t)cap * sizeof(int));
-                gold = xrealloc(gold, (size_t)cap * sizeof(double));
-                key_index = xrealloc(key_index, (size_t)cap * sizeof(int));
-            }
-            instr[n_resp] = xstrdup(instruction), resp[n_resp] = xstrdup(a->string);
-            item_of[n_resp] = n_items, index_in_item[n_resp] = j, gold[n_resp] = ranked ? 0.0 - b->number : b->number, key_index[n_resp] = j;
-            n_resp++;
-        }
-        if (rc < 0) break;
-        if (n_items == items_cap) items_cap = grow_capacity(items_cap), item_ids = xrealloc(item_ids, (size_t)items_cap * sizeof(char *));
-        const char *id = json_get_string(rec, "id");
-        item_ids[n_items] = xstrdup(id ? id : "?");
-        n_items++;
-    }
+    int rc;
+    while ((rc = jsonl_next(&r, &rec)) > 0)
+        if ((rc = judge_data_add_record(d, rec, path, r.line)) < 0) break;
     jsonl_close(&r);
-    Judgments j;
-    if (rc == 0) {
-        const char **keys = xmalloc((size_t)(n_resp ? n_resp : 1) * sizeof(char *));
-        for (int i = 0; i < n_resp; i++) keys[i] = item_ids[item_of[i]];
-        rc = judge_responses(m, tok, template_text, (const char *const *)instr, (const char *const *)resp, keys, key_index, n_resp,
-                             k, temperature, seed, "judge-eval", max_new, batch, &j);
-        free(keys);
-    }
-    if (rc < 0) {
-        strings_free(instr, n_resp), strings_free(resp, n_resp), strings_free(item_ids, n_items);
-        free(item_of), free(index_in_item), free(gold), free(key_index);
-        return -1;
-    }
-    JudgeItem *items = xcalloc((size_t)(n_items ? n_items : 1), sizeof(JudgeItem));
-    unsigned char *ok = xmalloc((size_t)(n_resp ? n_resp : 1));
-    for (int i = 0; i < n_resp; i++) ok[i] = j.n_scored[i] > 0;
-    for (int i = 0; i < n_resp; i++) {
-        JudgeItem *it = &items[item_of[i]];
-        if (it->n == 0) it->gold = gold + i, it->judge = j.mean + i, it->judge_ok = ok + i;
+    if (rc < 0) judge_data_free(d);
+    return rc < 0 ? -1 : 0;
+}
+
+// The judge's mean scores against the gold ones, item by item (judge_metrics), and the share of
+// its k samples per response that parsed.
+static void judge_eval_metrics(const JudgeData *d, const Judgments *j, int k, JudgeEval *je) {
+    JudgeItem *items = xcalloc((size_t)(d->n_items ? d->n_items : 1), sizeof(JudgeItem));
+    unsigned char *ok = xmalloc((size_t)(d->n_resp ? d->n_resp : 1));
+    for (int i = 0; i < d->n_resp; i++) ok[i] = j->n_scored[i] > 0;
+    for (int i = 0; i < d->n_resp; i++) {
+        JudgeItem *it = &items[d->item_of[i]];
+        if (it->n == 0) it->gold = d->gold + i, it->judge = j->mean + i, it->judge_ok = ok + i;
         it->n++;
     }
-    je->n_samples = n_resp * k;
-    for (int i = 0; i < n_resp * k; i++) je->n_parsed += j.status[i] == JUDGE_SCORE_OK;
+    je->n_samples = d->n_resp * k;
+    for (int i = 0; i < d->n_resp * k; i++) je->n_parsed += j->status[i] == JUDGE_SCORE_OK;
     je->metrics.parse_rate = je->n_samples ? (double)je->n_parsed / je->n_samples : NAN;
-    judge_metrics(items, n_items, &je->metrics);
-    // The grader's judgments are in the format the world's judge template asks for; under
-    // another template a line-by-line comparison would only measure the format, so none is made.
-    int world_format = strcmp(template_text, WORLD_JUDGE_TEMPLATE) == 0;
-    for (int i = 0; i < n_resp && world_format; i++) {
-        char *reference = world_judgment(instr[i], resp[i]);
+    judge_metrics(items, d->n_items, &je->metrics);
+    free(items), free(ok);
+}
+
+// Every sample set beside the judgment the grader writes of the same task-world response (line
+// by line, judgment_lines_add). The grader's judgments are in the format the world's judge
+// template asks for; under another template a line-by-line comparison would only measure the
+// format, so none is made.
+static void judge_eval_lines(const JudgeData *d, const Judgments *j, int k, const char *template_text, JudgeEval *je) {
+    if (strcmp(template_text, WORLD_JUDGE_TEMPLATE) != 0) return;
+    for (int i = 0; i < d->n_resp; i++) {
+        char *reference = world_judgment(d->instr[i], d->resp[i]);
         if (!reference) continue;  // not a task-world instruction: nothing to compare with
-        for (int s = 0; s < k; s++) judgment_lines_add(&je->lines, j.texts[i * k + s], reference);
+        for (int s = 0; s < k; s++) judgment_lines_add(&je->lines, j->texts[i * k + s], reference);
         free(reference);
     }
+}
+
+// judgments.jsonl: per response its item's id, its index, gold and mean scores, and the samples.
+static int write_judge_eval(const char *path, const JudgeData *d, const Judgments *j, int k) {
     AtomicFile af;
-    if (out_path && (rc = atomic_open(&af, out_path)) == 0) {
-        for (int i = 0; i < n_resp; i++) {
-            fprintf(af.f, "{\"id\": ");
-            json_write_cstring(af.f, item_ids[item_of[i]]);
-            fprintf(af.f, ", \"response_index\": %d, \"gold\": ", index_in_item[i]);
-            json_write_number(af.f, gold[i]);
-            fprintf(af.f, ", \"mean\": ");
-            json_write_number(af.f, j.mean[i]);
-            fprintf(af.f, ", \"scores\": ");
-            json_write_number_array(af.f, j.scores + (size_t)i * k, k);
-            fprintf(af.f, ", \"judgments\": ");
-            json_write_string_array(af.f, j.texts + (size_t)i * k, k);
-            fprintf(af.f, "}\n");
-        }
-        rc = atomic_commit(&af);
+    if (atomic_open(&af, path) < 0) return -1;
+    for (int i = 0; i < d->n_resp; i++) {
+        fprintf(af.f, "{\"id\": ");
+        json_write_cstring(af.f, d->item_ids[d->item_of[i]]);
+        fprintf(af.f, ", \"response_index\": %d, \"gold\": ", d->index_in_item[i]);
+        json_write_number(af.f, d->gold[i]);
+        fprintf(af.f, ", \"mean\": ");
+        json_write_number(af.f, j->mean[i]);
+        fprintf(af.f, ", \"scores\": ");
+        json_write_number_array(af.f, j->scores + (size_t)i * k, k);
+        fprintf(af.f, ", \"judgments\": ");
+        json_write_string_array(af.f, j->texts + (size_t)i * k, k);
+        fprintf(af.f, "}\n");
     }
+    return atomic_commit(&af);
+}
+
+// The judge on judge_test.jsonl: k sampled judgments of every response, their means set
+// against the gold scores. A sample is seeded by the item's id and the response's index.
+int eval_judge(Model *m, const Tokenizer *tok, const char *template_text, const char *path, int k, float temperature,
+               uint64_t seed, int max_new, int batch, const char *out_path, JudgeEval *je) {
+    memset(je, 0, sizeof *je);
+    JudgeData d;
+    if (read_judge_data(path, &d) < 0) return -1;
+    const char **keys = xmalloc((size_t)(d.n_resp ? d.n_resp : 1) * sizeof(char *));
+    for (int i = 0; i < d.n_resp; i++) keys[i] = d.item_ids[d.item_of[i]];
+    Judgments j;
+    int rc = judge_responses(m, tok, template_text, (const char *const *)d.instr, (const char *const *)d.resp, keys,
+                             d.index_in_item, d.n_resp, k, temperature, seed, "judge-eval", max_new, batch, &j);
+    free(keys);
+    if (rc < 0) {
+        judge_data_free(&d);
+        return -1;
+    }
+    judge_eval_metrics(&d, &j, k, je);
+    judge_eval_lines(&d, &j, k, template_text, je);
+    if (out_path) rc = write_judge_eval(out_path, &d, &j, k);
     judgments_free(&j);
-    strings_free(instr, n_resp), strings_free(resp, n_resp), strings_free(item_ids, n_items);
-    free(item_of), free(index_in_item), free(gold), free(key_index), free(items), free(ok);
+    judge_data_free(&d);
     return rc < 0 ? -1 : 0;
 }
 
@@ -1634,8 +1704,10 @@ static int run_eft(const RunConfig *rc, const char *sft_dir, const char *eft_dir
     Model m;
     Tokenizer *tok;
     if (load_model_and_tokenizer(&m, &tok, sft_dir) < 0) return -1;
-    int err = stage_eft_prep_world(&m, tok, rc->data, template_text, eft_dir, rc->eft_prompts, rc->eft_answers, rc->max_new,
-                                   rc->batch, rc->seed);
+    EftPrepConfig ec = EFT_PREP_DEFAULTS;
+    ec.n_prompts = rc->eft_prompts, ec.answers = rc->eft_answers, ec.answer_max_new = rc->max_new;
+    ec.batch = rc->batch, ec.seed = rc->seed;
+    int err = stage_eft_prep_world(&m, tok, rc->data, template_text, eft_dir, &ec);
     tokenizer_free(tok);
     model_free(&m);
     return err;

@@ -33,6 +33,22 @@ typedef struct {
 
 static const LoRAFlags LORA_DEFAULTS = {.r = 8, .alpha = 16, .targets = "q,k,v,o,gate,up,down"};
 
+// eft-prep: the EFT (judge training) set, from human-ranked replies (the paper's construction)
+// or from the SFT baseline's own answers to the task world's EFT seed.
+typedef struct {
+    int samples;             // ranked: judgments of every reply (3)
+    double eval_fraction;    // ranked: share of the prompts held out as eft_eval.jsonl (0.25)
+    int judge_max_new;       // ranked: each judgment's token budget (256)
+    int n_prompts;           // world: instructions answered (1000)
+    int answers;             // world: answers per instruction (2)
+    int answer_max_new;      // world: each answer's token budget (64)
+    int batch;
+    uint64_t seed;
+} EftPrepConfig;
+
+static const EftPrepConfig EFT_PREP_DEFAULTS = {.samples = 3, .eval_fraction = 0.25, .judge_max_new = 256, .n_prompts = 1000,
+                                                .answers = 2, .answer_max_new = 64, .batch = 64, .seed = 1};
+
 typedef struct {
     int n_prompts;           // prompts to keep
     int shots_seed, shots_pool;   // demonstrations from the seed set and from the new pool (6 + 2)
@@ -141,9 +157,9 @@ LMTrainConfig lm_config(const TrainFlags *f, const char *label, const char *out,
 int stage_sft(const char *model_path, const char *tok_path, const char *data, const char *out, const TrainFlags *f,
               int max_len, int per_sequence, const LoRAFlags *lora);
 int stage_eft_prep_ranked(Model *m, const Tokenizer *tok, const char *candidates_path, const char *template_text,
-                          const char *out_dir, int k, double eval_fraction, int max_new, int batch, uint64_t seed);
+                          const char *out_dir, const EftPrepConfig *cfg);
 int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, const char *template_text,
-                         const char *out_dir, int n_prompts, int samples, int max_new, int batch, uint64_t seed);
+                         const char *out_dir, const EftPrepConfig *cfg);
 int stage_gen_prompts(Model *m, const Tokenizer *tok, const char *seed_path, const char *out_path,
                       const char *id_prefix, const GenPromptsConfig *cfg, PromptStats *st);
 int stage_gen_responses(Model *m, const Tokenizer *tok, const char *prompts_path, const char *out_path, int n_cand,

@@ -732,27 +732,34 @@ static int stage_skip(const char *dir, int force, const char *what) {
 // ----------------------------------------------------------------------------
 // srl world, srl grade
 
-static const char HELP_WORLD[] =
-    "usage: srl world --out DIR [--seed S] [--difficulty D] [sizes]\n"
-    "\n"
-    "Writes the task world: pretrain.txt (the base model's corpus), ift_seed.jsonl,\n"
-    "eft_seed.jsonl, eft_eval.jsonl, test.jsonl, judge_test.jsonl and judge_template.txt.\n"
-    "Deterministic: the same options give the same bytes.\n"
-    "  --seed S              (default 1)\n"
-    "  --difficulty D        1..5: constraints per instruction, list lengths, tightness (default 3)\n"
-    "  --pretrain-bytes N    size of pretrain.txt (default 3000000)\n"
-    "  --corpus facts|checks what pretrain.txt holds: the world told (facts, lists, requests; M0's\n"
-    "                        first stage, the default) or answers checked in the judge's manner,\n"
-    "                        lists copied and creature facts (M0's second stage)\n"
-    "  --test-seed S         a fresh test set: test.jsonl and judge_test.jsonl drawn anew from S (new\n"
-    "                        requests about the same creatures and words, none in any training file);\n"
-    "                        every other file the same bytes as --seed's\n"
-    "  --avoid FILE[,FILE]   with --test-seed: the fresh requests kept out of these texts too (the\n"
-    "                        corpora M0 was trained on, e.g. build/tinymodels/world_checks/pretrain.txt)\n"
-    "  --ift N --eft N --eft-eval N --test N --judge-test N   records per file\n";
+static void help_world(void) {
+    WorldOptions d;
+    world_default_options(&d);
+    printf("usage: srl world --out DIR [--seed S] [--difficulty D] [sizes]\n"
+           "\n"
+           "Writes the task world: pretrain.txt (the base model's corpus), ift_seed.jsonl,\n"
+           "eft_seed.jsonl, eft_eval.jsonl, test.jsonl, judge_test.jsonl and judge_template.txt.\n"
+           "Deterministic: the same options give the same bytes.\n"
+           "  --seed S              (default %llu)\n"
+           "  --difficulty D        1..5: constraints per instruction, list lengths, tightness (default %d)\n"
+           "  --pretrain-bytes N    size of pretrain.txt (default %ld)\n"
+           "  --corpus facts|checks what pretrain.txt holds: the world told (facts, lists, requests; M0's\n"
+           "                        first stage, the default) or answers checked in the judge's manner,\n"
+           "                        lists copied and creature facts (M0's second stage)\n"
+           "  --test-seed S         a fresh test set: test.jsonl and judge_test.jsonl drawn anew from S (new\n"
+           "                        requests about the same creatures and words, none in any training file);\n"
+           "                        every other file the same bytes as --seed's\n"
+           "  --avoid FILE[,FILE]   with --test-seed: the fresh requests kept out of these texts too (the\n"
+           "                        corpora M0 was trained on, e.g. build/tinymodels/world_checks/pretrain.txt)\n"
+           "  --ift N --eft N --eft-eval N --test N --judge-test N   records per file\n",
+           (unsigned long long)d.seed, d.difficulty, d.pretrain_bytes);
+}
 
 static int cmd_world(Options *o) {
-    if (wants_help(o, HELP_WORLD)) return 0;
+    if (opt_flag(o, "help")) {
+        help_world();
+        return 0;
+    }
     WorldOptions w;
     world_default_options(&w);
     const char *out = opt_required(o, "out");
@@ -1528,35 +1535,38 @@ static int cmd_eval_real_data(Options *o, const char *ifeval, const char *mt_ben
     return 0;
 }
 
-static const char HELP_EVAL[] =
-    "usage: srl eval --model DIR [--data test.jsonl] [--judge-data judge_test.jsonl] [options]\n"
-    "\n"
-    "Instruction following: greedy responses to every request of --data, scored by the task\n"
-    "world's grader: accuracy (every constraint met: score 5), mean rubric score, mean length.\n"
-    "Judging: --judge-samples judgments of every response of --judge-data, against their gold\n"
-    "scores: pairwise accuracy, 5-best, exact match, Spearman, Kendall tau-b, parse rate; for\n"
-    "task-world instructions also the share of judgments that agree line for line with the one\n"
-    "the grader writes, and where the others first differ (the restated request, the restated\n"
-    "answer, a check).\n"
-    "  --out DIR              write responses.jsonl and judgments.jsonl there\n"
-    "  --compare FILE         another model's responses.jsonl (from --out): head-to-head win rate by\n"
-    "                         grader score, and the paired bootstrap interval of the accuracy difference\n"
-    "  --judge-template FILE  the judge prompt, with {instruction} and {response} (default:\n"
-    "                         judge_template.txt beside the data file, else the built-in one)\n"
-    "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
-    "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
-    "  --batch N              sequences decoded together (default 64)\n"
-    "  --tokenizer PATH       a tokenizer.json, tokenizer.model or folder (default: the model folder's)\n"
-    "  --seed S\n"
-    "The generation-verification gap (with --data): --gap N candidates of every request at\n"
-    "--gap-temperature (0.7), each judged --gap-samples K times (3) at --gap-judge-temperature\n"
-    "(0.7) by the model itself: how much more often its top-scored answer is perfect than any\n"
-    "candidate, with a bootstrap interval, over all requests and per kind of family (fact, form);\n"
-    "--gap-items N: the first N requests only. Writes gap.json and gap.jsonl to --out.\n"
-    DTYPE_HELP;
+static void help_eval(void) {
+    const GapConfig *g = &GAP_DEFAULTS;
+    printf("usage: srl eval --model DIR [--data test.jsonl] [--judge-data judge_test.jsonl] [options]\n"
+           "\n"
+           "Instruction following: greedy responses to every request of --data, scored by the task\n"
+           "world's grader: accuracy (every constraint met: score 5), mean rubric score, mean length.\n"
+           "Judging: --judge-samples judgments of every response of --judge-data, against their gold\n"
+           "scores: pairwise accuracy, 5-best, exact match, Spearman, Kendall tau-b, parse rate; for\n"
+           "task-world instructions also the share of judgments that agree line for line with the one\n"
+           "the grader writes, and where the others first differ (the restated request, the restated\n"
+           "answer, a check).\n"
+           "  --out DIR              write responses.jsonl and judgments.jsonl there\n"
+           "  --compare FILE         another model's responses.jsonl (from --out): head-to-head win rate by\n"
+           "                         grader score, and the paired bootstrap interval of the accuracy difference\n"
+           "  --judge-template FILE  the judge prompt, with {instruction} and {response} (default:\n"
+           "                         judge_template.txt beside the data file, else the built-in one)\n"
+           "  --judge-samples K      judgments per response (default 3), at --judge-temperature (0.7)\n"
+           "  --max-new-tokens N     response budget (default 64); --judge-max-new-tokens (default 160)\n"
+           "  --batch N              sequences decoded together (default 64)\n"
+           "  --tokenizer PATH       a tokenizer.json, tokenizer.model or folder (default: the model folder's)\n"
+           "  --seed S\n"
+           "The generation-verification gap (with --data): --gap N candidates of every request at\n"
+           "--gap-temperature (%g), each judged --gap-samples K times (%d) at --gap-judge-temperature\n"
+           "(%g) by the model itself: how much more often its top-scored answer is perfect than any\n"
+           "candidate, with a bootstrap interval, over all requests and per kind of family (fact, form);\n"
+           "--gap-items N: the first N requests only. Writes gap.json and gap.jsonl to --out.\n"
+           DTYPE_HELP,
+           g->temperature, g->judge_samples, g->judge_temperature);
+}
 
 static int cmd_eval(Options *o) {
-    if (wants_help(o, HELP_EVAL)) return print_eval_real_data_help(), 0;
+    if (opt_flag(o, "help")) return help_eval(), print_eval_real_data_help(), 0;
     const char *ifeval = opt_str(o, "ifeval", NULL), *mt_bench = opt_str(o, "mt-bench", NULL);
     if (ifeval || mt_bench) return cmd_eval_real_data(o, ifeval, mt_bench);
     const char *model_path = opt_required(o, "model"), *data = opt_str(o, "data", NULL);
@@ -1571,10 +1581,10 @@ static int cmd_eval(Options *o) {
     const char *compare = opt_str(o, "compare", NULL);
     GapConfig gc = GAP_DEFAULTS;
     gc.candidates = (int)opt_long(o, "gap", 0, 0, 64);
-    gc.judge_samples = (int)opt_long(o, "gap-samples", GAP_DEFAULTS.judge_samples, 1, 64);
-    gc.temperature = (float)opt_double(o, "gap-temperature", GAP_DEFAULTS.temperature, 0, 10);
-    gc.judge_temperature = (float)opt_double(o, "gap-judge-temperature", GAP_DEFAULTS.judge_temperature, 0, 10);
-    gc.max_items = (int)opt_long(o, "gap-items", 0, 0, 1 << 24);
+    gc.judge_samples = (int)opt_long(o, "gap-samples", gc.judge_samples, 1, 64);
+    gc.temperature = (float)opt_double(o, "gap-temperature", gc.temperature, 0, 10);
+    gc.judge_temperature = (float)opt_double(o, "gap-judge-temperature", gc.judge_temperature, 0, 10);
+    gc.max_items = (int)opt_long(o, "gap-items", gc.max_items, 0, 1 << 24);
     gc.max_new = max_new, gc.judge_max_new = judge_max_new, gc.batch = batch, gc.seed = seed;
     LoadOptions dtype = opt_load_dtype(o);
     options_done(o);
@@ -1920,21 +1930,24 @@ static int cmd_pairs(Options *o) {
     return 0;
 }
 
-static const char HELP_DPO[] =
-    "usage: srl dpo --model DIR --pairs pairs.jsonl --out DIR [options]\n"
-    "\n"
-    "Direct Preference Optimization. The reference is --model itself (the model that made the\n"
-    "pairs: with an adapter folder, its base plus its adapter), frozen: its summed log-probs of\n"
-    "every chosen and rejected response are computed once and stored in DIR/reference_logprobs.jsonl. Loss: -log sigmoid(beta * margin), plus\n"
-    "--nll-alpha times the length-normalized NLL of the chosen response (iterative RPO; 0 is\n"
-    "plain DPO). Logs loss, reward margin and accuracy, and log-probs per step to\n"
-    "DIR/train_log.jsonl; writes DIR as a model folder; resumable.\n"
-    "  --beta B (0.1)  --nll-alpha A (0)  --epochs N (1)  --batch N (16)  --micro-batch N\n"
-    "  --lr X (1e-6)  --lr-min X (1e-7)  --warmup F (0.1)  --weight-decay X (0)  --grad-clip X (1)\n"
-    "  --save-every N  --seed S  --force\n"
-    "  --replay FILE[,FILE]  chat records {\"messages\"} trained on beside the pairs with the SFT loss\n"
-    "                     (say the EFT data, so that judging is kept while DPO moves the answers)\n"
-    "  --replay-weight W (1)  --replay-batch N (= --batch)\n";
+static void help_dpo(void) {
+    const DPOTrainConfig *d = &DPO_DEFAULTS;
+    printf("usage: srl dpo --model DIR --pairs pairs.jsonl --out DIR [options]\n"
+           "\n"
+           "Direct Preference Optimization. The reference is --model itself (the model that made the\n"
+           "pairs: with an adapter folder, its base plus its adapter), frozen: its summed log-probs of\n"
+           "every chosen and rejected response are computed once and stored in DIR/reference_logprobs.jsonl. Loss: -log sigmoid(beta * margin), plus\n"
+           "--nll-alpha times the length-normalized NLL of the chosen response (iterative RPO; 0 is\n"
+           "plain DPO). Logs loss, reward margin and accuracy, and log-probs per step to\n"
+           "DIR/train_log.jsonl; writes DIR as a model folder; resumable.\n"
+           "  --beta B (%g)  --nll-alpha A (%g)  --epochs N (%d)  --batch N (%d)  --micro-batch N\n"
+           "  --lr X (%g)  --lr-min X (%g)  --warmup F (%g)  --weight-decay X (%g)  --grad-clip X (%g)\n"
+           "  --save-every N  --seed S  --force\n"
+           "  --replay FILE[,FILE]  chat records {\"messages\"} trained on beside the pairs with the SFT loss\n"
+           "                     (say the EFT data, so that judging is kept while DPO moves the answers)\n"
+           "  --replay-weight W (1)  --replay-batch N (= --batch)\n",
+           d->beta, d->nll_alpha, d->epochs, d->batch_size, d->lr, d->lr_min, d->warmup, d->weight_decay, d->grad_clip);
+}
 
 static DPOTrainConfig read_dpo_flags(Options *o, DPOTrainConfig d) {
     d.beta = (float)opt_double(o, "beta", d.beta, 0, 100);
@@ -1947,7 +1960,8 @@ static DPOTrainConfig read_dpo_flags(Options *o, DPOTrainConfig d) {
 }
 
 static int cmd_dpo(Options *o) {
-    if (wants_help(o, HELP_DPO)) {
+    if (opt_flag(o, "help")) {
+        help_dpo();
         print_lora_help();
         return 0;
     }
@@ -1957,14 +1971,14 @@ static int cmd_dpo(Options *o) {
     d.nll_alpha = (float)opt_double(o, "nll-alpha", d.nll_alpha, 0, 100);
     d.epochs = (int)opt_long(o, "epochs", d.epochs, 1, 1000);
     d.batch_size = (int)opt_long(o, "batch", d.batch_size, 1, 1 << 20);
-    d.micro_batch = (int)opt_long(o, "micro-batch", 0, 0, 1 << 20);
+    d.micro_batch = (int)opt_long(o, "micro-batch", d.micro_batch, 0, 1 << 20);
     d.lr = (float)opt_double(o, "lr", d.lr, 0, 1e30);
     d.lr_min = (float)opt_double(o, "lr-min", d.lr_min, 0, 10);
     d.warmup = (float)opt_double(o, "warmup", d.warmup, 0, 1);
     d.weight_decay = (float)opt_double(o, "weight-decay", d.weight_decay, 0, 10);
     d.grad_clip = (float)opt_double(o, "grad-clip", d.grad_clip, 0, 1e9);
-    d.save_every = (int)opt_long(o, "save-every", 0, 0, 1 << 30);
-    d.seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
+    d.save_every = (int)opt_long(o, "save-every", d.save_every, 0, 1 << 30);
+    d.seed = (uint64_t)opt_long(o, "seed", (long)d.seed, 0, 0x7fffffffffffffffL);
     const char *replay = opt_str(o, "replay", NULL);
     d.replay_weight = (float)opt_double(o, "replay-weight", 1, 0, 1000);
     d.replay_batch = (int)opt_long(o, "replay-batch", 0, 0, 1 << 20);
@@ -1976,45 +1990,51 @@ static int cmd_dpo(Options *o) {
     return 0;
 }
 
-static const char HELP_EFT_PREP[] =
-    "usage: srl eft-prep --model SFT_DIR --out DIR (--world DATA_DIR | --candidates eft_candidates.jsonl)\n"
-    "\n"
-    "Builds the EFT (evaluation fine-tuning) set that teaches the model to judge.\n"
-    "--candidates (the paper's construction, e.g. from srl prepare-oasst): the SFT baseline judges\n"
-    "every human-ranked reply (--samples times); a prompt is kept when the order of its judge\n"
-    "scores agrees with the human ranking; the most common score is downsampled; prompts are\n"
-    "split into DIR/eft_train.jsonl and DIR/eft_eval.jsonl.\n"
-    "--world (the task world): the SFT baseline's own answers to the EFT seed's instructions are\n"
-    "graded by the world's grader, which also writes their judgments (standing in for human\n"
-    "raters); the most common score is downsampled; DIR/eft_train.jsonl = the world's synthetic\n"
-    "EFT seed + these graded own answers.\n"
-    "  --template FILE  --samples K (3)  --prompts N (world: instructions answered, 1000)\n"
-    "  --max-new-tokens N (candidates: each judgment's budget, 256; a reply whose judge prompt leaves no\n"
-    "                   room for it in the model's context is skipped and counted; world: each answer's, 64)\n"
-    "  --answers N (world: answers per instruction, 2)  --eval-fraction F (0.25)  --batch N  --seed S\n";
-
-// The token budgets of eft-prep: a judgment of a ranked reply, an answer to a world instruction.
-static const struct {
-    int ranked_max_new, world_max_new;
-} eft_prep_defaults = {.ranked_max_new = 256, .world_max_new = 64};
+static void help_eft_prep(void) {
+    const EftPrepConfig *d = &EFT_PREP_DEFAULTS;
+    printf("usage: srl eft-prep --model SFT_DIR --out DIR (--world DATA_DIR | --candidates eft_candidates.jsonl)\n"
+           "\n"
+           "Builds the EFT (evaluation fine-tuning) set that teaches the model to judge.\n"
+           "--candidates (the paper's construction, e.g. from srl prepare-oasst): the SFT baseline judges\n"
+           "every human-ranked reply (--samples times); a prompt is kept when the order of its judge\n"
+           "scores agrees with the human ranking; the most common score is downsampled; prompts are\n"
+           "split into DIR/eft_train.jsonl and DIR/eft_eval.jsonl.\n"
+           "--world (the task world): the SFT baseline's own answers to the EFT seed's instructions are\n"
+           "graded by the world's grader, which also writes their judgments (standing in for human\n"
+           "raters); the most common score is downsampled; DIR/eft_train.jsonl = the world's synthetic\n"
+           "EFT seed + these graded own answers.\n"
+           "  --template FILE  --samples K (%d)  --prompts N (world: instructions answered, %d)\n"
+           "  --max-new-tokens N (candidates: each judgment's budget, %d; a reply whose judge prompt leaves no\n"
+           "                   room for it in the model's context is skipped and counted; world: each answer's, %d)\n"
+           "  --answers N (world: answers per instruction, %d)  --eval-fraction F (%g)  --batch N  --seed S\n",
+           d->samples, d->n_prompts, d->judge_max_new, d->answer_max_new, d->answers, d->eval_fraction);
+}
 
 static int cmd_eft_prep(Options *o) {
-    if (wants_help(o, HELP_EFT_PREP)) return 0;
+    if (opt_flag(o, "help")) {
+        help_eft_prep();
+        return 0;
+    }
     const char *model_path = opt_required(o, "model"), *out = opt_required(o, "out");
     const char *world = opt_str(o, "world", NULL), *cands = opt_str(o, "candidates", NULL);
     char *template_text = read_template_or_die(opt_str(o, "template", NULL));
-    int k = (int)opt_long(o, "samples", 3, 1, 64), n_prompts = (int)opt_long(o, "prompts", 1000, 1, 1 << 24);
-    int answers = (int)opt_long(o, "answers", 2, 1, 64), batch = (int)opt_long(o, "batch", 64, 1, 4096);
-    double eval_fraction = opt_double(o, "eval-fraction", 0.25, 0, 0.9);
-    uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
-    int max_new = (int)opt_long(o, "max-new-tokens", cands ? eft_prep_defaults.ranked_max_new : eft_prep_defaults.world_max_new, 1, 1 << 16);
+    EftPrepConfig c = EFT_PREP_DEFAULTS;
+    c.samples = (int)opt_long(o, "samples", c.samples, 1, 64);
+    c.n_prompts = (int)opt_long(o, "prompts", c.n_prompts, 1, 1 << 24);
+    c.answers = (int)opt_long(o, "answers", c.answers, 1, 64);
+    c.batch = (int)opt_long(o, "batch", c.batch, 1, 4096);
+    c.eval_fraction = opt_double(o, "eval-fraction", c.eval_fraction, 0, 0.9);
+    c.seed = (uint64_t)opt_long(o, "seed", (long)c.seed, 0, 0x7fffffffffffffffL);
+    // one option, two budgets: a judgment's (--candidates) or an answer's (--world)
+    int *max_new = cands ? &c.judge_max_new : &c.answer_max_new;
+    *max_new = (int)opt_long(o, "max-new-tokens", *max_new, 1, 1 << 16);
     options_done(o);
     if (!!world == !!cands) fatal("eft-prep: give exactly one of --world and --candidates");
     Model m;
     load_model_or_die(&m, model_path);
     Tokenizer *tok = load_tokenizer_for(NULL, model_path);
-    int err = world ? stage_eft_prep_world(&m, tok, world, template_text, out, n_prompts, answers, max_new, batch, seed)
-                    : stage_eft_prep_ranked(&m, tok, cands, template_text, out, k, eval_fraction, max_new, batch, seed);
+    int err = world ? stage_eft_prep_world(&m, tok, world, template_text, out, &c)
+                    : stage_eft_prep_ranked(&m, tok, cands, template_text, out, &c);
     if (err < 0) fatal("%s", srl_error);
     free(template_text);
     tokenizer_free(tok);

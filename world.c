@@ -1646,8 +1646,10 @@ static int list_score(int relevant, int n_checks, int n_met, int extra) {
 }
 
 // The last checks of every list (the separator and the closing word, when asked), what is
-// extra, and the score.
-static int list_end(const WorldTask *t, const ListView *v, const Token *tok, WorldGrade *g, Tally *ty) {
+// extra, and the score. repeat_is_extra: whether an item named twice counts as extra (creatures
+// check repeats in their own lines instead); g->repeat records it either way, for the report.
+static int list_end(const WorldTask *t, const ListView *v, const Token *tok, int repeat_is_extra, WorldGrade *g,
+                    Tally *ty) {
     if (t->separator != WORLD_SEP_ANY) {
         say(ty, "Separator %s, need %s", found_separator_names[v->separator], separator_names[t->separator]);
         verdict(ty, v->separator == t->separator);
@@ -1659,8 +1661,9 @@ static int list_end(const WorldTask *t, const ListView *v, const Token *tok, Wor
         say(ty, ", need %s", t->closing);
         verdict(ty, v->closing_ok);
     }
-    say_extra(ty, v->text_before, v->text_after, v->repeat, v->leading_zero);
-    g->extra = v->text_before || v->text_after || v->repeat || v->leading_zero;
+    int extra_repeat = repeat_is_extra && v->repeat;
+    say_extra(ty, v->text_before, v->text_after, extra_repeat, v->leading_zero);
+    g->extra = v->text_before || v->text_after || extra_repeat || v->leading_zero;
     g->repeat = v->repeat;
     return list_score(1, ty->n_checks, ty->n_met, g->extra);
 }
@@ -1731,11 +1734,7 @@ static int grade_creatures(const WorldTask *t, const Token *tok, int ntok, World
         }
     }
     // the repeat was checked above: not "extra" as well, but still counted for the report
-    int repeat = v.repeat;
-    v.repeat = 0;
-    int score = list_end(t, &v, tok, g, ty);
-    g->repeat = repeat;
-    return score;
+    return list_end(t, &v, tok, 0, g, ty);
 }
 
 static int grade_list(const WorldTask *t, const Token *tok, int ntok, WorldGrade *g, Tally *ty) {
@@ -1865,7 +1864,7 @@ static int grade_list(const WorldTask *t, const Token *tok, int ntok, WorldGrade
         }
         verdict(ty, ok);
     }
-    return list_end(t, &v, tok, g, ty);
+    return list_end(t, &v, tok, 1, g, ty);
 }
 
 // A candidate answer of a single-answer task, normalized: a letter, a number or a word.

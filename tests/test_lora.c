@@ -42,6 +42,29 @@ static void load_as_or_die(Model *m, const char *path, int dtype) {
     }
 }
 
+// One adapter tensor of the model beside the reference's tensor of the same PEFT name. The
+// walk over every adapter tensor is written once, here: tensor i of n_adapter_tensors, layer by
+// layer, target by target, A before B.
+typedef struct {
+    char name[160];       // the PEFT name
+    float *mine;          // (rows, cols) the model's tensor, inside the LoRAParams walked
+    float *ref;           // (numel) the reference's "<prefix><name>", to free
+    size_t rows, cols, numel;
+} AdapterPair;
+
+static int n_adapter_tensors(const Model *m) { return m->config.n_layers * N_LORA_TARGETS * 2; }
+
+static AdapterPair adapter_pair(const Model *m, const LoRAParams *p, const char *prefix, int i) {
+    AdapterPair a;
+    int which = i % 2, t = i / 2 % N_LORA_TARGETS, l = i / (2 * N_LORA_TARGETS);
+    lora_tensor_name(a.name, sizeof a.name, t, which, l);
+    char ref_name[200];
+    snprintf(ref_name, sizeof ref_name, "%s%s", prefix, a.name);
+    a.mine = lora_tensor(m, p, t, which, l, &a.rows, &a.cols);
+    a.ref = ref_tensor(ref_name, &a.numel);
+    return a;
+}
+
 // Attaches adapters with the reference's r and alpha on all seven targets, holding the
 // reference's initial values "<case>.init.<PEFT name>".
 static void attach_reference_adapters(Model *m, const char *ref_case) {
@@ -52,41 +75,33 @@ static void attach_reference_adapters(Model *m, const char *ref_case) {
         fprintf(stderr, "FAIL: %s\n", srl_error);
         exit(1);
     }
-    for (int l = 0; l < m->config.n_layers; l++)
-        for (int t = 0; t < N_LORA_TARGETS; t++)
-            for (int which = 0; which < 2; which++) {
-                char name[160], ref_name[200];
-                lora_tensor_name(name, sizeof name, t, which, l);
-                snprintf(ref_name, sizeof ref_name, "%s.init.%s", ref_case, name);
-                size_t rows, cols, numel;
-                float *mine = lora_tensor(m, &m->lora_params, t, which, l, &rows, &cols), *ref = ref_tensor(ref_name, &numel);
-                CHECK(numel == rows * cols, "%s: %zu values, the model's tensor %zu x %zu", ref_name, numel, rows, cols);
-                if (numel == rows * cols) memcpy(mine, ref, numel * sizeof(float));
-                free(ref);
-            }
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s.init.", ref_case);
+    for (int i = 0; i < n_adapter_tensors(m); i++) {
+        AdapterPair a = adapter_pair(m, &m->lora_params, prefix, i);
+        CHECK(a.numel == a.rows * a.cols, "%s%s: %zu values, the model's tensor %zu x %zu", prefix, a.name, a.numel, a.rows,
+              a.cols);
+        if (a.numel == a.rows * a.cols) memcpy(a.mine, a.ref, a.numel * sizeof(float));
+        free(a.ref);
+    }
 }
 
 // Every adapter tensor of p against the reference's "<prefix><PEFT name>"; returns the worst
 // relative difference.
 static double compare_adapters(const Model *m, const LoRAParams *p, const char *prefix, double tol, const char *what) {
     double worst = 0;
-    int n = 0;
-    for (int l = 0; l < m->config.n_layers; l++)
-        for (int t = 0; t < N_LORA_TARGETS; t++)
-            for (int which = 0; which < 2; which++) {
-                char name[160], ref_name[200];
-                lora_tensor_name(name, sizeof name, t, which, l);
-                snprintf(ref_name, sizeof ref_name, "%s%s", prefix, name);
-                size_t rows, cols, numel;
-                float *mine = lora_tensor(m, p, t, which, l, &rows, &cols), *ref = ref_tensor(ref_name, &numel);
-                if (CHECK(mine && numel == rows * cols, "%s: %s has %zu values", what, name, numel), mine && numel == rows * cols) {
-                    double d = max_rel_diff(mine, ref, numel, 1e-6);
-                    CHECK(d <= tol, "%s: %s differs from PyTorch by %.3g (relative to its largest value)", what, name, d);
-                    if (d > worst) worst = d;
-                }
-                free(ref);
-                n++;
-            }
+    int n = n_adapter_tensors(m);
+    for (int i = 0; i < n; i++) {
+        AdapterPair a = adapter_pair(m, p, prefix, i);
+        int fits = a.mine && a.numel == a.rows * a.cols;
+        CHECK(fits, "%s: %s has %zu values", what, a.name, a.numel);
+        if (fits) {
+            double d = max_rel_diff(a.mine, a.ref, a.numel, 1e-6);
+            CHECK(d <= tol, "%s: %s differs from PyTorch by %.3g (relative to its largest value)", what, a.name, d);
+            if (d > worst) worst = d;
+        }
+        free(a.ref);
+    }
     printf("  %s: %d tensors, worst relative difference %.2e\n", what, n, worst);
     return worst;
 }
