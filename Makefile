@@ -38,7 +38,7 @@ tests/%: tests/%.c tests/check.h tests/ref.h $(LIB_SRCS) $(HEADERS)
 
 # tests/run_all.sh ends with a recap of every part a test skipped and why
 test: srl $(TESTS)
-	@bash tests/run_all.sh $(TESTS) tests/test_cli.sh tests/test_data.sh tests/test_run.sh tests/test_lora.sh tests/test_real_data.sh
+	@bash tests/run_all.sh $(TESTS) tests/test_cli.sh tests/test_data.sh tests/test_run.sh tests/test_lora.sh tests/test_real_data.sh tests/test_oasst.sh
 
 # make test-kill [KILL_ROUNDS=3]: a miniature run killed with SIGKILL inside the SFT baseline's,
 # M1's and DPO's training, then at random moments, and restarted until it finishes: each time

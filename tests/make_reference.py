@@ -22,7 +22,8 @@ Contents, in order:
   6. AdamW with gradient clipping and a warmup + cosine learning-rate schedule
   7. finite-difference gradient checks
   8. main: build everything, self-check, write the files (the main model, its tied, bf16 and
-     sharded variants, and a second, wide model in an F16 file: multi-head, hidden 264)
+     sharded variants, a second, wide model in an F16 file: multi-head, hidden 264, and a
+     third in a llama2.c checkpoint with interleaved RoPE)
 """
 
 import json
@@ -108,6 +109,28 @@ WIDE_CONFIG = {
     "tie_word_embeddings": False,
 }
 SEED_WIDE_WEIGHTS = 7000
+
+# A third model, in a llama2.c checkpoint (the legacy .bin of karpathy/llama2.c's export), whose
+# RoPE pairs elements (2i, 2i + 1) of each head ("interleaved", Meta's and llama2.c's layout)
+# instead of Hugging Face's (i, i + D/2); plain multi-head attention, untied head. The llama2.c
+# format fixes head_dim = hidden / heads, rms_norm_eps 1e-5 and theta 10000. intermediate_size
+# differs from hidden_size so that the file's up and down projections (same element count)
+# cannot be swapped unseen. "rope_interleaved" is this script's own key, not a config.json one.
+INTERLEAVED_CONFIG = {
+    "hidden_size": 32,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "head_dim": 8,
+    "intermediate_size": 48,
+    "num_hidden_layers": 2,
+    "vocab_size": 67,
+    "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0,
+    "max_position_embeddings": 16,
+    "tie_word_embeddings": False,
+    "rope_interleaved": True,
+}
+SEED_INTERLEAVED_WEIGHTS = 9000
 
 # Data sizes.
 B, T = 3, 11  # batch rows, positions per row
@@ -343,6 +366,17 @@ def apply_rope(x, cos, sin):
     return x * cos + rotate_half(x) * sin
 
 
+def apply_rope_interleaved(x, cfg):
+    """Meta's and llama2.c's layout, as their code writes it: elements (2i, 2i + 1) of a head are
+    the real and imaginary parts of one complex number, which at position t is multiplied by
+    e^{i t inv_freq[i]}. x: (B, heads, T, head_dim)."""
+    inv_freq, _ = llama3_inv_freq(cfg)
+    angles = torch.outer(torch.arange(x.shape[2], dtype=torch.float64), inv_freq)  # (T, head_dim/2)
+    turn = torch.polar(torch.ones_like(angles), angles)  # e^{i angle}
+    xc = torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous())  # (B, heads, T, head_dim/2)
+    return torch.view_as_real(xc * turn).reshape(x.shape)
+
+
 def linear(x, params, module, lora=None):
     """x @ W^T for the linear layer `module` ("model.layers.0.self_attn.q_proj"), plus, when lora
     adapts it, PEFT's LoRA update: lora_B(lora_A(x)) * scaling, scaling = lora_alpha / r."""
@@ -369,7 +403,10 @@ def attention(x, params, prefix, cfg, cos, sin, lora=None):
     q = q.view(Bx, Tx, H, D).transpose(1, 2)  # (B, H, T, D)
     k = k.view(Bx, Tx, KV, D).transpose(1, 2)  # (B, KV, T, D)
     v = v.view(Bx, Tx, KV, D).transpose(1, 2)
-    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    if cfg.get("rope_interleaved"):
+        q, k = apply_rope_interleaved(q, cfg), apply_rope_interleaved(k, cfg)
+    else:
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
     # grouped-query attention: query head h reads kv head h // (H / KV)
     group = H // KV
     k = k.repeat_interleave(group, dim=1)  # (B, H, T, D)
@@ -421,12 +458,13 @@ def naive_forward_row(params, cfg, tokens):
         return vec / math.sqrt(float((vec * vec).sum()) / C + eps) * w
 
     def rope(vec, pos):  # vec: (D,), rotate the pairs (i, i + D/2) by angle pos * inv_freq[i]
-        out = vec.clone()
+        out = vec.clone()  # (or the pairs (2i, 2i + 1) when the layout is interleaved)
         for i in range(D // 2):
             a = pos * float(inv_freq[i])
             c, s = math.cos(a), math.sin(a)
-            out[i] = vec[i] * c - vec[i + D // 2] * s
-            out[i + D // 2] = vec[i + D // 2] * c + vec[i] * s
+            ia, ib = (2 * i, 2 * i + 1) if cfg.get("rope_interleaved") else (i, i + D // 2)
+            out[ia] = vec[ia] * c - vec[ib] * s
+            out[ib] = vec[ib] * c + vec[ia] * s
         return out
 
     xs = [params["model.embed_tokens.weight"][int(tok)].clone() for tok in tokens]
@@ -822,6 +860,78 @@ def write_text(path, text):
         f.write(text)
 
 
+def write_llama2c(path, params, cfg):
+    """A llama2.c checkpoint in its legacy format (llama2.c's export.py, legacy_export): seven
+    int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; vocab_size
+    negative when the classifier is stored apart), then float32 tensors: the embedding, each
+    kind of layer tensor for every layer in turn (attention norm, wq, wk, wv, wo, ffn norm,
+    w1 = gate, w2 = down, w3 = up), the final norm, the RoPE tables cos and sin (seq_len,
+    head_dim/2), then the classifier. Linear weights are (out, in), as nn.Linear holds them."""
+    C, F, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    H, KV, V, S = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["vocab_size"], cfg["max_position_embeddings"]
+    assert cfg["head_dim"] == C // H and not cfg["tie_word_embeddings"]
+    inv_freq, _ = llama3_inv_freq(cfg)
+    angles = torch.outer(torch.arange(S, dtype=torch.float64), inv_freq)  # (seq_len, head_dim/2)
+    layer = lambda name: [params[f"model.layers.{i}.{name}.weight"] for i in range(L)]
+    tensors = [params["model.embed_tokens.weight"]]
+    for name in ("input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                 "post_attention_layernorm", "mlp.gate_proj", "mlp.down_proj", "mlp.up_proj"):
+        tensors += layer(name)
+    tensors += [params["model.norm.weight"], angles.cos(), angles.sin(), params["lm_head.weight"]]
+    with open(path, "wb") as f:
+        f.write(struct.pack("<7i", C, F, L, H, KV, -V, S))
+        for t in tensors:
+            f.write(f32_bytes(t))
+
+
+def hf_rotate_half_rows(w, heads, D):
+    """q_proj or k_proj rows reordered from the interleaved layout to Hugging Face's, as
+    transformers' convert_llama_weights_to_hf permutes Meta's weights: within a head, new row i
+    (i < D/2) is old row 2i and new row D/2 + i is old row 2i + 1."""
+    return w.view(heads, D // 2, 2, w.shape[1]).transpose(1, 2).reshape(w.shape)
+
+
+def interleaved_reference(inputs, targets, weights):
+    """The interleaved-RoPE model (INTERLEAVED_CONFIG) as a llama2.c checkpoint, with its logits,
+    loss and gradients on the main batch; checks that its weights with q and k rows reordered
+    give the same logits under Hugging Face's rotate-half RoPE (what a conversion must keep)."""
+    icfg = INTERLEAVED_CONFIG
+    iparams = init_params(icfg, SEED_INTERLEAVED_WEIGHTS)
+    ig = with_grad(iparams)
+    i_loss, i_logits = sft_loss(ig, icfg, inputs, targets, weights)
+    i_grads = grads_of(i_loss, ig)
+    for b in range(B):
+        naive = naive_forward_row(iparams, icfg, inputs[b].tolist())
+        assert float((naive - i_logits[b].detach()).abs().max()) < 1e-10, f"interleaved: naive forward differs on row {b}"
+    check_gradients("interleaved loss", lambda q: sft_loss(q, icfg, inputs, targets, weights)[0], iparams, i_grads)
+    # the layout matters: the same weights under rotate-half RoPE give other logits ...
+    hcfg = dict(icfg, rope_interleaved=False)
+    apart = float((forward(iparams, hcfg, inputs) - i_logits.detach()).abs().max() / i_logits.detach().abs().max())
+    assert apart > 1e-2, apart
+    # ... and the same logits once q and k rows are reordered
+    hparams = dict(iparams)
+    for name, p in iparams.items():
+        if name.endswith(("q_proj.weight", "k_proj.weight")):
+            heads = icfg["num_attention_heads"] if "q_proj" in name else icfg["num_key_value_heads"]
+            hparams[name] = hf_rotate_half_rows(p, heads, icfg["head_dim"])
+    same = float((forward(hparams, hcfg, inputs) - i_logits.detach()).abs().max())
+    assert same < 1e-12, same
+    print(f"interleaved RoPE (llama2.c file, multi-head): loss {float(i_loss):.6f}; rotate-half on the same weights "
+          f"moves the logits by {apart:.2f} relative, reordered q/k rows by {same:.1e}")
+    i_expected = [("interleaved.inputs", inputs), ("interleaved.targets", targets), ("interleaved.weights", weights),
+                  ("interleaved.logits", i_logits.detach()), ("interleaved.loss", i_loss.detach().reshape(1))]
+    i_expected += [("interleaved.grad." + n, i_grads[n]) for n, _ in param_shapes(icfg)]
+    write_llama2c(os.path.join(REF, "interleaved.bin"), iparams, icfg)
+    n_floats = sum(p.numel() for p in iparams.values()) + icfg["max_position_embeddings"] * icfg["head_dim"]
+    assert os.path.getsize(os.path.join(REF, "interleaved.bin")) == 28 + 4 * n_floats
+    write_safetensors(os.path.join(REF, "expected_interleaved.safetensors"),
+                      [(n, "F32", tuple(t.shape), f32_bytes(torch.as_tensor(t, dtype=torch.float64))) for n, t in i_expected])
+    back = read_safetensors(os.path.join(REF, "expected_interleaved.safetensors"))
+    assert list(back) == [n for n, _ in i_expected]
+    for n, t in i_expected:
+        assert torch.equal(torch.from_numpy(decode(*back[n])), torch.as_tensor(t, dtype=torch.float64).float().double()), n
+
+
 def main():
     cfg = MODEL_CONFIG
     V = cfg["vocab_size"]
@@ -1132,13 +1242,14 @@ def main():
     print("  all files read back exactly")
 
     lora_reference(cfg, params, bf16_params, inputs, targets, weights)
+    interleaved_reference(inputs, targets, weights)
 
     total = 0
     for root, _, files in os.walk(REF):
         for fn in sorted(files):
             total += os.path.getsize(os.path.join(root, fn))
     print(f"wrote {REF}: {total} bytes in total")
-    assert total < 3_000_000
+    assert total < 3_500_000
 
 
 if __name__ == "__main__":

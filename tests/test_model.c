@@ -2,7 +2,8 @@
 //   1. the PyTorch reference (tests/ref, made by tests/make_reference.py): logits, loss,
 //      summed log-probs, every gradient, gradient clipping, 3 AdamW steps clipped and unclipped,
 //      the tied head, bf16 and sharded files, an F16 file with plain multi-head attention and
-//      a hidden size past the matmul kernel's 256-wide block; the training glue (dpo.c: one step of train_lm
+//      a hidden size past the matmul kernel's 256-wide block, a llama2.c file with interleaved
+//      RoPE (and that file saved as a Hugging Face folder); the training glue (dpo.c: one step of train_lm
 //      and train_dpo, whole and in micro-batches) against the reference's gradients
 //   2. finite differences of an independent double-precision forward written here
 //   3. generation: the KV-cache forward equals the training forward bit for bit; sampling
@@ -972,6 +973,61 @@ static void test_reference_wide_f16(void) {
     expected = main_ref;
 }
 
+// The interleaved model (tests/ref/interleaved.bin): a llama2.c checkpoint, whose RoPE pairs
+// elements (2i, 2i + 1), plain multi-head attention: logits, loss and every gradient against
+// PyTorch's complex-number RoPE; then saved as a Hugging Face folder (q and k rows reordered for
+// the rotate-half layout) and read back: the same logits again.
+static void test_reference_interleaved(void) {
+    SafeTensors main_ref = expected;
+    if (safetensors_open(&expected, REF_DIR "/expected_interleaved.safetensors") < 0) {
+        fprintf(stderr, "FAIL: %s\n", srl_error);
+        exit(1);
+    }
+    Model m;
+    load_or_die(&m, REF_DIR "/interleaved.bin");
+    CHECK(m.config.rope_interleaved && m.config.n_heads == m.config.n_kv_heads && !m.config.tied_embeddings,
+          "the interleaved model: interleaved %d, %d heads, %d kv heads, tied %d", m.config.rope_interleaved, m.config.n_heads,
+          m.config.n_kv_heads, m.config.tied_embeddings);
+    size_t n, nv;
+    int *inputs = ref_ints("interleaved.inputs", &n), *targets = ref_ints("interleaved.targets", NULL);
+    float *weights = ref_tensor("interleaved.weights", NULL), *logits = ref_tensor("interleaved.logits", &nv);
+    float *loss = ref_tensor("interleaved.loss", NULL);
+    int B = 3, T = (int)n / 3;
+    model_forward(&m, inputs, targets, B, T);
+    double d = max_rel_diff(m.acts.logits, logits, nv, 1e-6);
+    CHECK(d <= 1e-5, "interleaved RoPE: logits differ from PyTorch by %.3g relative", d);
+    float *d_logprob = xmalloc(n * sizeof(float));
+    float my_loss = model_weighted_nll(&m, weights, d_logprob);
+    CHECK(close_rel(my_loss, loss[0], 1e-5, 1e-6), "interleaved RoPE: loss %.8f, PyTorch %.8f", my_loss, loss[0]);
+    printf("  interleaved RoPE (llama2.c file, multi-head): logits within %.2e, loss %.7f vs %.7f\n", d, my_loss, loss[0]);
+    model_zero_grad(&m);
+    model_backward(&m, d_logprob);
+    compare_tensors(&m, &m.grads, "interleaved.grad.", 1e-4, "interleaved RoPE gradients");
+
+    char dir[] = "/tmp/srl_interleaved_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "temp folder");
+    CHECK(model_save(&m, dir, 0) == 0, "save as a Hugging Face folder: %s", srl_error);
+    Model hf;
+    load_or_die(&hf, dir);
+    CHECK(hf.config.rope_interleaved == 0, "the saved folder uses the rotate-half layout");
+    model_forward(&hf, inputs, targets, B, T);
+    double dh = max_rel_diff(hf.acts.logits, logits, nv, 1e-6);
+    CHECK(dh <= 1e-5, "interleaved model saved as a Hugging Face folder: logits differ from PyTorch by %.3g relative", dh);
+    printf("  the same model saved as a Hugging Face folder (rotate-half): logits within %.2e\n", dh);
+    const char *files[] = {"model.safetensors", "config.json", "generation_config.json"};
+    for (int i = 0; i < 3; i++) {
+        char *path = path_join(dir, files[i]);
+        unlink(path);
+        free(path);
+    }
+    CHECK(rmdir(dir) == 0, "%s holds nothing but the saved model", dir);
+    model_free(&hf);
+    free(inputs), free(targets), free(weights), free(logits), free(loss), free(d_logprob);
+    model_free(&m);
+    safetensors_close(&expected);
+    expected = main_ref;
+}
+
 int main(void) {
     if (safetensors_open(&expected, REF_DIR "/expected.safetensors") < 0) {
         fprintf(stderr, "FAIL: %s (run from the project folder)\n", srl_error);
@@ -988,6 +1044,7 @@ int main(void) {
     test_reference_train_dpo();
     test_reference_tied_bf16_sharded();
     test_reference_wide_f16();
+    test_reference_interleaved();
     test_finite_differences(0, 0, 7);
     test_finite_differences(1, 1, 7);
     test_finite_differences(0, 0, 300);
