@@ -177,7 +177,7 @@ static int load_model_report(const char *run_dir, const char *name, ModelReport 
         r->score[r->n] = json_get_number(rec, "score", &s) == 0 ? s : -1;
         r->exact[r->n] = r->score[r->n] == 5;
         double samples, perfect;
-        int sampled = json_get_number(rec, "samples", &samples) == 0 && samples >= 1 &&
+        int sampled = json_get_number(rec, "samples", &samples) == 0 && samples >= 1 && samples <= 1 << 20 &&
                       json_get_number(rec, "sampled_perfect", &perfect) == 0 && perfect >= 0 && perfect <= samples;
         r->sampled[r->n] = sampled ? perfect / samples : NAN;
         if (sampled) r->samples = (int)samples;
