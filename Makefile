@@ -115,7 +115,7 @@ test-sanitize:
 	$(CC) $(SAN_FLAGS) -o $(SAN_DIR)/srl srl.c $(LIB_SRCS) $(LDLIBS)
 	@set -e; for t in $(TESTS); do $(CC) $(SAN_FLAGS) -o $(SAN_DIR)/$$t $$t.c $(LIB_SRCS) $(LDLIBS); done
 	@export SRL=$(SAN_DIR)/srl SRL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1; \
-	bash tests/run_all.sh $(addprefix $(SAN_DIR)/,$(TESTS)) tests/test_cli.sh tests/test_run.sh
+	bash tests/run_all.sh $(addprefix $(SAN_DIR)/,$(TESTS)) tests/test_cli.sh tests/test_run.sh tests/test_oasst.sh
 
 clean:
 	rm -rf srl $(TESTS) $(BENCHES) build
