@@ -941,36 +941,68 @@ static void test_stories260k(void) {
     printf("  stories260K: greedy 200 ids checked, before and after conversion\n");
 }
 
-// The wide model (tests/ref/wide_f16): an F16 file, plain multi-head attention, hidden 264 (past
-// the matmul kernel's 256-wide inner block): logits, loss and every gradient against PyTorch.
-static void test_reference_wide_f16(void) {
-    SafeTensors main_ref = expected;
-    if (safetensors_open(&expected, REF_DIR "/expected_wide.safetensors") < 0) {
+// A second reference file beside the main one: the batch stored under a prefix ("wide.",
+// "interleaved.") and PyTorch's logits and loss on it. It stands in `expected` (which
+// compare_tensors reads) until ref_batch_close puts the main reference back.
+typedef struct {
+    SafeTensors main_ref;
+    int *inputs, *targets;          // (B * T)
+    float *weights, *logits, *loss; // (B * T), (B * T * V), (1)
+    size_t n, nv;
+    int B, T;
+} RefBatch;
+
+static void ref_batch_open(RefBatch *rb, const char *file, const char *prefix) {
+    rb->main_ref = expected;
+    if (safetensors_open(&expected, file) < 0) {
         fprintf(stderr, "FAIL: %s\n", srl_error);
         exit(1);
     }
+    char name[64];
+    snprintf(name, sizeof name, "%sinputs", prefix), rb->inputs = ref_ints(name, &rb->n);
+    snprintf(name, sizeof name, "%stargets", prefix), rb->targets = ref_ints(name, NULL);
+    snprintf(name, sizeof name, "%sweights", prefix), rb->weights = ref_tensor(name, NULL);
+    snprintf(name, sizeof name, "%slogits", prefix), rb->logits = ref_tensor(name, &rb->nv);
+    snprintf(name, sizeof name, "%sloss", prefix), rb->loss = ref_tensor(name, NULL);
+    rb->B = 3, rb->T = (int)rb->n / 3;
+}
+
+static void ref_batch_close(RefBatch *rb) {
+    free(rb->inputs), free(rb->targets), free(rb->weights), free(rb->logits), free(rb->loss);
+    safetensors_close(&expected);
+    expected = rb->main_ref;
+}
+
+// m's logits, loss and every gradient (under prefix + "grad.") on the batch, against PyTorch's.
+static void check_ref_batch(Model *m, const RefBatch *rb, const char *prefix, const char *label) {
+    model_forward(m, rb->inputs, rb->targets, rb->B, rb->T);
+    double d = max_rel_diff(m->acts.logits, rb->logits, rb->nv, 1e-6);
+    CHECK(d <= 1e-5, "%s: logits differ from PyTorch by %.3g relative", label, d);
+    float *d_logprob = xmalloc(rb->n * sizeof(float));
+    float my_loss = model_weighted_nll(m, rb->weights, d_logprob);
+    CHECK(close_rel(my_loss, rb->loss[0], 1e-5, 1e-6), "%s: loss %.8f, PyTorch %.8f", label, my_loss, rb->loss[0]);
+    printf("  %s: logits within %.2e, loss %.7f vs %.7f\n", label, d, my_loss, rb->loss[0]);
+    model_zero_grad(m);
+    model_backward(m, d_logprob);
+    char grads[64], what[128];
+    snprintf(grads, sizeof grads, "%sgrad.", prefix);
+    snprintf(what, sizeof what, "%s gradients", label);
+    compare_tensors(m, &m->grads, grads, 1e-4, what);
+    free(d_logprob);
+}
+
+// The wide model (tests/ref/wide_f16): an F16 file, plain multi-head attention, hidden 264 (past
+// the matmul kernel's 256-wide inner block): logits, loss and every gradient against PyTorch.
+static void test_reference_wide_f16(void) {
+    RefBatch rb;
+    ref_batch_open(&rb, REF_DIR "/expected_wide.safetensors", "wide.");
     Model m;
     load_or_die(&m, REF_DIR "/wide_f16");
     CHECK(m.config.n_heads == m.config.n_kv_heads && m.config.dim > 256, "the wide model: %d heads, %d kv heads, hidden %d",
           m.config.n_heads, m.config.n_kv_heads, m.config.dim);
-    size_t n, nv;
-    int *inputs = ref_ints("wide.inputs", &n), *targets = ref_ints("wide.targets", NULL);
-    float *weights = ref_tensor("wide.weights", NULL), *logits = ref_tensor("wide.logits", &nv), *loss = ref_tensor("wide.loss", NULL);
-    int B = 3, T = (int)n / 3;
-    model_forward(&m, inputs, targets, B, T);
-    double d = max_rel_diff(m.acts.logits, logits, nv, 1e-6);
-    CHECK(d <= 1e-5, "wide F16 model: logits differ from PyTorch by %.3g relative", d);
-    float *d_logprob = xmalloc(n * sizeof(float));
-    float my_loss = model_weighted_nll(&m, weights, d_logprob);
-    CHECK(close_rel(my_loss, loss[0], 1e-5, 1e-6), "wide F16 model: loss %.8f, PyTorch %.8f", my_loss, loss[0]);
-    printf("  wide F16 model (multi-head, hidden %d): logits within %.2e, loss %.7f vs %.7f\n", m.config.dim, d, my_loss, loss[0]);
-    model_zero_grad(&m);
-    model_backward(&m, d_logprob);
-    compare_tensors(&m, &m.grads, "wide.grad.", 1e-4, "wide F16 model gradients");
-    free(inputs), free(targets), free(weights), free(logits), free(loss), free(d_logprob);
+    check_ref_batch(&m, &rb, "wide.", "wide F16 model (multi-head, hidden past 256)");
     model_free(&m);
-    safetensors_close(&expected);
-    expected = main_ref;
+    ref_batch_close(&rb);
 }
 
 // The interleaved model (tests/ref/interleaved.bin): a llama2.c checkpoint, whose RoPE pairs
@@ -978,31 +1010,14 @@ static void test_reference_wide_f16(void) {
 // PyTorch's complex-number RoPE; then saved as a Hugging Face folder (q and k rows reordered for
 // the rotate-half layout) and read back: the same logits again.
 static void test_reference_interleaved(void) {
-    SafeTensors main_ref = expected;
-    if (safetensors_open(&expected, REF_DIR "/expected_interleaved.safetensors") < 0) {
-        fprintf(stderr, "FAIL: %s\n", srl_error);
-        exit(1);
-    }
+    RefBatch rb;
+    ref_batch_open(&rb, REF_DIR "/expected_interleaved.safetensors", "interleaved.");
     Model m;
     load_or_die(&m, REF_DIR "/interleaved.bin");
     CHECK(m.config.rope_interleaved && m.config.n_heads == m.config.n_kv_heads && !m.config.tied_embeddings,
           "the interleaved model: interleaved %d, %d heads, %d kv heads, tied %d", m.config.rope_interleaved, m.config.n_heads,
           m.config.n_kv_heads, m.config.tied_embeddings);
-    size_t n, nv;
-    int *inputs = ref_ints("interleaved.inputs", &n), *targets = ref_ints("interleaved.targets", NULL);
-    float *weights = ref_tensor("interleaved.weights", NULL), *logits = ref_tensor("interleaved.logits", &nv);
-    float *loss = ref_tensor("interleaved.loss", NULL);
-    int B = 3, T = (int)n / 3;
-    model_forward(&m, inputs, targets, B, T);
-    double d = max_rel_diff(m.acts.logits, logits, nv, 1e-6);
-    CHECK(d <= 1e-5, "interleaved RoPE: logits differ from PyTorch by %.3g relative", d);
-    float *d_logprob = xmalloc(n * sizeof(float));
-    float my_loss = model_weighted_nll(&m, weights, d_logprob);
-    CHECK(close_rel(my_loss, loss[0], 1e-5, 1e-6), "interleaved RoPE: loss %.8f, PyTorch %.8f", my_loss, loss[0]);
-    printf("  interleaved RoPE (llama2.c file, multi-head): logits within %.2e, loss %.7f vs %.7f\n", d, my_loss, loss[0]);
-    model_zero_grad(&m);
-    model_backward(&m, d_logprob);
-    compare_tensors(&m, &m.grads, "interleaved.grad.", 1e-4, "interleaved RoPE gradients");
+    check_ref_batch(&m, &rb, "interleaved.", "interleaved RoPE (llama2.c file, multi-head)");
 
     char dir[] = "/tmp/srl_interleaved_XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "temp folder");
@@ -1010,8 +1025,8 @@ static void test_reference_interleaved(void) {
     Model hf;
     load_or_die(&hf, dir);
     CHECK(hf.config.rope_interleaved == 0, "the saved folder uses the rotate-half layout");
-    model_forward(&hf, inputs, targets, B, T);
-    double dh = max_rel_diff(hf.acts.logits, logits, nv, 1e-6);
+    model_forward(&hf, rb.inputs, rb.targets, rb.B, rb.T);
+    double dh = max_rel_diff(hf.acts.logits, rb.logits, rb.nv, 1e-6);
     CHECK(dh <= 1e-5, "interleaved model saved as a Hugging Face folder: logits differ from PyTorch by %.3g relative", dh);
     printf("  the same model saved as a Hugging Face folder (rotate-half): logits within %.2e\n", dh);
     const char *files[] = {"model.safetensors", "config.json", "generation_config.json"};
@@ -1022,10 +1037,8 @@ static void test_reference_interleaved(void) {
     }
     CHECK(rmdir(dir) == 0, "%s holds nothing but the saved model", dir);
     model_free(&hf);
-    free(inputs), free(targets), free(weights), free(logits), free(loss), free(d_logprob);
     model_free(&m);
-    safetensors_close(&expected);
-    expected = main_ref;
+    ref_batch_close(&rb);
 }
 
 int main(void) {
