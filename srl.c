@@ -1699,7 +1699,7 @@ static int cmd_prepare_oasst(Options *o) {
     AtomicFile ift, eft;
     if (atomic_open(&ift, ift_path) < 0 || atomic_open(&eft, eft_path) < 0) fatal("%s", srl_error);
     const JsonValue *rec;
-    int rc, n_trees = 0, n_ift = 0, n_eft = 0, n_unranked = 0, n_empty = 0;
+    int rc, n_trees = 0, n_ift = 0, n_eft = 0, n_unranked = 0, n_empty = 0, n_bad_rank = 0;
     while ((rc = jsonl_next(&r, &rec)) > 0) {
         n_trees++;
         const JsonValue *prompt = json_get(rec, "prompt");
@@ -1722,6 +1722,11 @@ static int cmd_prepare_oasst(Options *o) {
             const char *rt = json_get_string(c, "text"), *rr = json_get_string(c, "role");
             double rank;
             if (!rt || !rr || strcmp(rr, "assistant") != 0 || !is_english(c) || json_get_number(c, "rank", &rank) < 0) continue;
+            // a rank is a place in the human ordering (0 best): a whole number, written as one
+            if (!(rank >= 0 && rank <= 1e6 && rank == floor(rank))) {
+                n_bad_rank++;
+                continue;
+            }
             if (!rt[strspn(rt, " \t\r\n")]) {
                 n_empty++;
                 continue;
@@ -1777,6 +1782,7 @@ static int cmd_prepare_oasst(Options *o) {
     printf("%d trees: %d IFT seed examples (%s), %d prompts with ranked replies (%s); skipped: %d English prompts without a "
            "ranked English reply, %d empty messages\n",
            n_trees, n_ift, ift_path, n_eft, eft_path, n_unranked, n_empty);
+    if (n_bad_rank) printf("skipped too: %d replies whose rank is not a whole number from 0 to 1e6\n", n_bad_rank);
     free(ift_path), free(eft_path);
     return 0;
 }

@@ -35,6 +35,13 @@ source tests/tiny_world.sh
 $SRL prepare-oasst --trees tests/oasst_trees.jsonl --out "$tmp/oa" >"$tmp/oa.txt"
 check "prepare-oasst counts: 9 trees, 6 IFT examples, 6 ranked prompts, 1 prompt without a ranked reply" \
     grep -q '^9 trees: 6 IFT seed examples .*, 6 prompts with ranked replies .*; skipped: 1 English prompts without a ranked English reply, 0 empty messages$' "$tmp/oa.txt"
+# a rank that is no place in an ordering (huge, negative, a fraction) is skipped and counted,
+# never written (it used to become -2147483648, -1 and 0, a false tie, found only by eft-prep)
+odd() { printf '{"message_tree_id": "o%s", "prompt": {"role": "prompter", "lang": "en", "text": "Name %s.", "replies": [{"role": "assistant", "lang": "en", "text": "one", "rank": 0}, {"role": "assistant", "lang": "en", "text": "two", "rank": %s}, {"role": "assistant", "lang": "en", "text": "three", "rank": 1}]}}\n' "$@"; }
+{ odd 1 a 1e300; odd 2 b -1; odd 3 c 0.5; } >"$tmp/odd_trees.jsonl"
+$SRL prepare-oasst --trees "$tmp/odd_trees.jsonl" --out "$tmp/odd" >"$tmp/odd.txt"
+check "prepare-oasst skips 3 replies with odd ranks (1e300, -1, 0.5) and counts them" grep -q '^skipped too: 3 replies whose rank' "$tmp/odd.txt"
+check "and writes only the well-ranked ones: ranks [0, 1] three times" test "$(grep -c '"ranks": \[0, 1\]}$' "$tmp/odd/eft_candidates.jsonl")" -eq 3
 ift() { printf '{"id": "%s", "messages": [{"role": "user", "content": "%s"}, {"role": "assistant", "content": "%s"}]}\n' "$@"; }
 { ift t1 "Name a fruit." apple; ift t2 "Name a color." red; ift t3 "Name a tree." oak; ift t5 "Name a fish." cod
   ift t6 "Name a dog." pug; ift t9 "Name a bug." ant; } >"$tmp/ift_expected.jsonl"
