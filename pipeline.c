@@ -412,7 +412,7 @@ int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, c
     for (int i = 0; i < n; i++)
         for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(cfg->seed, "eft-prep", uniq_ids[i], s);
     char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    int rc = chat_generate(m, tok, requests, total, seeds, 0.7f, 0.9f, cfg->answer_max_new, cfg->batch, "eft-prep", texts, NULL);
+    int rc = chat_generate(m, tok, requests, total, seeds, 0.7f, LOOP_TOP_P, cfg->answer_max_new, cfg->batch, "eft-prep", texts, NULL);
     EftExample *ex = xcalloc((size_t)(total ? total : 1), sizeof(EftExample));
     int n_ex = 0;
     for (int i = 0; i < total && rc == 0; i++) {
@@ -733,7 +733,7 @@ static int judge_responses(Model *m, const Tokenizer *tok, const char *template_
             seeds[i * k + s] = item_seed(seed, purpose, keys[i], (long)key_index[i] * 1024 + s);
         }
     out->texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    int rc = chat_generate(m, tok, (const char *const *)prompts, total, seeds, temperature, 0.9f, max_new, batch, purpose,
+    int rc = chat_generate(m, tok, (const char *const *)prompts, total, seeds, temperature, LOOP_TOP_P, max_new, batch, purpose,
                            out->texts, NULL);
     for (int i = 0; i < total; i++) free(prompts[i]);
     free(prompts), free(seeds);
@@ -1427,7 +1427,7 @@ int eval_gap(Model *m, const Tokenizer *tok, const char *template_text, const ch
         }
     char **responses = xcalloc((size_t)(total ? total : 1), sizeof(char *));
     Judgments j = {0};
-    int rc = chat_generate(m, tok, requests, total, seeds, cfg->temperature, 0.9f, cfg->max_new, cfg->batch, "gap candidates",
+    int rc = chat_generate(m, tok, requests, total, seeds, cfg->temperature, LOOP_TOP_P, cfg->max_new, cfg->batch, "gap candidates",
                            responses, NULL);
     if (rc == 0)
         rc = judge_responses(m, tok, template_text, requests, (const char *const *)responses, keys, index, total,
@@ -1574,7 +1574,7 @@ static int run_eval_model(const RunConfig *rc, const char *name, const char *mod
     InstructionEval e;
     JudgeEval je;
     InstructionEvalConfig ic = {.max_new = rc->max_new, .batch = rc->batch, .samples = rc->eval_samples,
-                                .temperature = rc->candidate_temperature, .top_p = 0.9f, .seed = rc->seed};
+                                .temperature = rc->candidate_temperature, .top_p = LOOP_TOP_P, .seed = rc->seed};
     int err = eval_instructions(&m, tok, test, &ic, responses, &e);
     if (err == 0) {
         err = eval_judge(&m, tok, template_text, judge_test, rc->eval_judge_samples, 0.7f, rc->seed, rc->judge_max_new,
@@ -1690,7 +1690,7 @@ static int run_iteration(const RunConfig *rc, int t, const char *template_text) 
         Model m;
         if ((err = model_load(&m, model_dir)) < 0) goto done;
         if (!file_exists(cands))
-            err = stage_gen_responses(&m, tok, prompts, cands, rc->n_candidates, rc->candidate_temperature, 0.9f, rc->max_new,
+            err = stage_gen_responses(&m, tok, prompts, cands, rc->n_candidates, rc->candidate_temperature, LOOP_TOP_P, rc->max_new,
                                       rc->batch, rc->seed + (uint64_t)t);
         snprintf(stage, sizeof stage, "candidates%d", t);
         if (err == 0) err = stop_if(rc, stage);

@@ -31,6 +31,10 @@ typedef struct {
     const char *targets;     // the modules adapted in every layer
 } LoRAFlags;
 
+// The nucleus (top-p) of every answer and judgment the loop samples: candidates, judgments, EFT
+// answers, the gap's candidates and the evaluation's sampled answers.
+static const float LOOP_TOP_P = 0.9f;
+
 static const LoRAFlags LORA_DEFAULTS = {.r = 8, .alpha = 16, .targets = "q,k,v,o,gate,up,down"};
 
 // eft-prep: the EFT (judge training) set, from human-ranked replies (the paper's construction)

@@ -1581,7 +1581,7 @@ static int cmd_eval(Options *o) {
     int batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     InstructionEvalConfig ic = {.max_new = max_new, .batch = batch, .samples = (int)opt_long(o, "samples", 0, 0, 1024),
-                                .temperature = (float)opt_double(o, "temperature", 0.7, 0, 10), .top_p = 0.9f, .seed = seed};
+                                .temperature = (float)opt_double(o, "temperature", 0.7, 0, 10), .top_p = LOOP_TOP_P, .seed = seed};
     const char *compare = opt_str(o, "compare", NULL);
     GapConfig gc = GAP_DEFAULTS;
     gc.candidates = (int)opt_long(o, "gap", 0, 0, 64);
@@ -1852,7 +1852,7 @@ static int cmd_gen_responses(Options *o) {
     if (wants_help(o, HELP_GEN_RESPONSES)) return 0;
     const char *model_path = opt_required(o, "model"), *prompts = opt_required(o, "prompts"), *out = opt_required(o, "out");
     int n = (int)opt_long(o, "n", 4, 1, 1024);
-    float t = (float)opt_double(o, "temperature", 0.7, 0, 10), top_p = (float)opt_double(o, "top-p", 0.9, 0, 1);
+    float t = (float)opt_double(o, "temperature", 0.7, 0, 10), top_p = (float)opt_double(o, "top-p", LOOP_TOP_P, 0, 1);
     int max_new = (int)opt_long(o, "max-new-tokens", 64, 1, 1 << 16), batch = (int)opt_long(o, "batch", 64, 1, 4096);
     uint64_t seed = (uint64_t)opt_long(o, "seed", 1, 0, 0x7fffffffffffffffL);
     LoadOptions dtype = opt_load_dtype(o);
