@@ -1820,6 +1820,7 @@ int run_pipeline(const RunConfig *cfg) {
     if (err < 0) goto done;
     // 6. the report
     if ((err = run_report(rc, template_text)) < 0) goto done;
+    fflush(stdout);  // the summary first: with both streams in one file, stderr would land inside it
     fprintf(stderr, "run finished in %.1fs\n", now_seconds() - t0);
 done:
     free(template_text), free(ift), free(sft_dir), free(eft_dir), free(eft_train), free(m1_dir);
