@@ -891,22 +891,33 @@ def hf_rotate_half_rows(w, heads, D):
     return w.view(heads, D // 2, 2, w.shape[1]).transpose(1, 2).reshape(w.shape)
 
 
+def batch_reference(cfg, params, prefix, label, inputs, targets, weights):
+    """A second model's loss, logits and gradients on the main batch, checked against the naive
+    per-row forward and finite differences; with the batch, the entries (prefix + "inputs", ...,
+    prefix + "grad." + name) of its expected file. Returns (loss, logits, expected)."""
+    g = with_grad(params)
+    loss, logits = sft_loss(g, cfg, inputs, targets, weights)
+    grads = grads_of(loss, g)
+    for b in range(B):
+        naive = naive_forward_row(params, cfg, inputs[b].tolist())
+        assert float((naive - logits[b].detach()).abs().max()) < 1e-10, f"{label}: naive forward differs on row {b}"
+    check_gradients(f"{label} loss", lambda q: sft_loss(q, cfg, inputs, targets, weights)[0], params, grads)
+    expected = [(prefix + "inputs", inputs), (prefix + "targets", targets), (prefix + "weights", weights),
+                (prefix + "logits", logits.detach()), (prefix + "loss", loss.detach().reshape(1))]
+    expected += [(prefix + "grad." + n, grads[n]) for n, _ in param_shapes(cfg)]
+    return loss, logits.detach(), expected
+
+
 def interleaved_reference(inputs, targets, weights):
     """The interleaved-RoPE model (INTERLEAVED_CONFIG) as a llama2.c checkpoint, with its logits,
     loss and gradients on the main batch; checks that its weights with q and k rows reordered
     give the same logits under Hugging Face's rotate-half RoPE (what a conversion must keep)."""
     icfg = INTERLEAVED_CONFIG
     iparams = init_params(icfg, SEED_INTERLEAVED_WEIGHTS)
-    ig = with_grad(iparams)
-    i_loss, i_logits = sft_loss(ig, icfg, inputs, targets, weights)
-    i_grads = grads_of(i_loss, ig)
-    for b in range(B):
-        naive = naive_forward_row(iparams, icfg, inputs[b].tolist())
-        assert float((naive - i_logits[b].detach()).abs().max()) < 1e-10, f"interleaved: naive forward differs on row {b}"
-    check_gradients("interleaved loss", lambda q: sft_loss(q, icfg, inputs, targets, weights)[0], iparams, i_grads)
+    i_loss, i_logits, i_expected = batch_reference(icfg, iparams, "interleaved.", "interleaved", inputs, targets, weights)
     # the layout matters: the same weights under rotate-half RoPE give other logits ...
     hcfg = dict(icfg, rope_interleaved=False)
-    apart = float((forward(iparams, hcfg, inputs) - i_logits.detach()).abs().max() / i_logits.detach().abs().max())
+    apart = float((forward(iparams, hcfg, inputs) - i_logits).abs().max() / i_logits.abs().max())
     assert apart > 1e-2, apart
     # ... and the same logits once q and k rows are reordered
     hparams = dict(iparams)
@@ -914,13 +925,10 @@ def interleaved_reference(inputs, targets, weights):
         if name.endswith(("q_proj.weight", "k_proj.weight")):
             heads = icfg["num_attention_heads"] if "q_proj" in name else icfg["num_key_value_heads"]
             hparams[name] = hf_rotate_half_rows(p, heads, icfg["head_dim"])
-    same = float((forward(hparams, hcfg, inputs) - i_logits.detach()).abs().max())
+    same = float((forward(hparams, hcfg, inputs) - i_logits).abs().max())
     assert same < 1e-12, same
     print(f"interleaved RoPE (llama2.c file, multi-head): loss {float(i_loss):.6f}; rotate-half on the same weights "
           f"moves the logits by {apart:.2f} relative, reordered q/k rows by {same:.1e}")
-    i_expected = [("interleaved.inputs", inputs), ("interleaved.targets", targets), ("interleaved.weights", weights),
-                  ("interleaved.logits", i_logits.detach()), ("interleaved.loss", i_loss.detach().reshape(1))]
-    i_expected += [("interleaved.grad." + n, i_grads[n]) for n, _ in param_shapes(icfg)]
     write_llama2c(os.path.join(REF, "interleaved.bin"), iparams, icfg)
     n_floats = sum(p.numel() for p in iparams.values()) + icfg["max_position_embeddings"] * icfg["head_dim"]
     assert os.path.getsize(os.path.join(REF, "interleaved.bin")) == 28 + 4 * n_floats
@@ -1169,17 +1177,8 @@ def main():
     wcfg = WIDE_CONFIG
     # weights rounded to float16 and held as float64: the exact values the F16 file stores
     wparams = {n: p.half().double() for n, p in init_params(wcfg, SEED_WIDE_WEIGHTS).items()}
-    wg = with_grad(wparams)
-    w_loss, w_logits = sft_loss(wg, wcfg, inputs, targets, weights)
-    w_grads = grads_of(w_loss, wg)
-    for b in range(B):
-        naive = naive_forward_row(wparams, wcfg, inputs[b].tolist())
-        assert float((naive - w_logits[b].detach()).abs().max()) < 1e-10, f"wide: naive forward differs on row {b}"
-    check_gradients("wide loss", lambda q: sft_loss(q, wcfg, inputs, targets, weights)[0], wparams, w_grads)
+    w_loss, _, wide_expected = batch_reference(wcfg, wparams, "wide.", "wide", inputs, targets, weights)
     print(f"wide (F16, multi-head, hidden {wcfg['hidden_size']}): loss {float(w_loss):.6f}")
-    wide_expected = [("wide.inputs", inputs), ("wide.targets", targets), ("wide.weights", weights),
-                     ("wide.logits", w_logits.detach()), ("wide.loss", w_loss.detach().reshape(1))]
-    wide_expected += [("wide.grad." + n, w_grads[n]) for n, _ in param_shapes(wcfg)]
     os.makedirs(os.path.join(REF, "wide_f16"), exist_ok=True)
     write_text(os.path.join(REF, "wide_f16", "config.json"), hf_config_json(wcfg, torch_dtype="float16"))
     write_safetensors(os.path.join(REF, "wide_f16", "model.safetensors"),

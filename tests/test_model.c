@@ -874,6 +874,26 @@ static void test_dpo_replay(void) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// m (read from a llama2.c file, interleaved RoPE) saved as a Hugging Face folder in a fresh
+// temporary folder `dir` and read back into hf, which must use the rotate-half layout.
+static void save_and_reload_hf(const Model *m, char *dir, Model *hf) {
+    CHECK(mkdtemp(dir) != NULL, "temp folder");
+    CHECK(model_save(m, dir, 0) == 0, "save as a Hugging Face folder: %s", srl_error);
+    load_or_die(hf, dir);
+    CHECK(hf->config.rope_interleaved == 0, "the saved folder uses the rotate-half layout");
+}
+
+// Removes what save_and_reload_hf wrote, and the folder, which must then be empty.
+static void remove_saved_hf(const char *dir) {
+    const char *files[] = {"model.safetensors", "config.json", "generation_config.json"};
+    for (int i = 0; i < 3; i++) {
+        char *path = path_join(dir, files[i]);
+        unlink(path);
+        free(path);
+    }
+    CHECK(rmdir(dir) == 0, "%s holds nothing but the saved model", dir);
+}
+
 // 5. the real stories260K checkpoint
 
 static int *expected_greedy_ids(const char *dir, int *n) {
@@ -928,12 +948,10 @@ static void test_stories260k(void) {
           "stories260K header read");
     greedy_check(&m, expected_ids, n, "stories260K.bin");
     char tmp[] = "/tmp/srl_stories_XXXXXX";
-    CHECK(mkdtemp(tmp) != NULL, "temp folder");
-    CHECK(model_save(&m, tmp, 0) == 0, "convert to a Hugging Face folder: %s", srl_error);
     Model hf;
-    load_or_die(&hf, tmp);
-    CHECK(hf.config.rope_interleaved == 0, "the converted folder uses the rotate-half layout");
+    save_and_reload_hf(&m, tmp, &hf);
     greedy_check(&hf, expected_ids, n, "converted Hugging Face folder");
+    remove_saved_hf(tmp);
     model_free(&hf);
     model_free(&m);
     free(bin);
@@ -1020,22 +1038,13 @@ static void test_reference_interleaved(void) {
     check_ref_batch(&m, &rb, "interleaved.", "interleaved RoPE (llama2.c file, multi-head)");
 
     char dir[] = "/tmp/srl_interleaved_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL, "temp folder");
-    CHECK(model_save(&m, dir, 0) == 0, "save as a Hugging Face folder: %s", srl_error);
     Model hf;
-    load_or_die(&hf, dir);
-    CHECK(hf.config.rope_interleaved == 0, "the saved folder uses the rotate-half layout");
+    save_and_reload_hf(&m, dir, &hf);
     model_forward(&hf, rb.inputs, rb.targets, rb.B, rb.T);
     double dh = max_rel_diff(hf.acts.logits, rb.logits, rb.nv, 1e-6);
     CHECK(dh <= 1e-5, "interleaved model saved as a Hugging Face folder: logits differ from PyTorch by %.3g relative", dh);
     printf("  the same model saved as a Hugging Face folder (rotate-half): logits within %.2e\n", dh);
-    const char *files[] = {"model.safetensors", "config.json", "generation_config.json"};
-    for (int i = 0; i < 3; i++) {
-        char *path = path_join(dir, files[i]);
-        unlink(path);
-        free(path);
-    }
-    CHECK(rmdir(dir) == 0, "%s holds nothing but the saved model", dir);
+    remove_saved_hf(dir);
     model_free(&hf);
     model_free(&m);
     ref_batch_close(&rb);
