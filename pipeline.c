@@ -43,6 +43,8 @@ static int read_requests(const char *path, char ***ids, char ***requests);
 static int chat_generate(Model *m, const Tokenizer *tok, const char *const *requests, int n, const uint64_t *seeds,
                          float temperature, float top_p, int max_new, int batch, const char *label, char **texts,
                          int *n_tokens);
+static void repeat_requests(char *const *ids, char *const *texts, int n, int per, uint64_t seed, const char *purpose,
+                            const char ***requests, uint64_t **seeds);
 static int load_model_and_tokenizer(Model *m, Tokenizer **tok, const char *model_path);
 static int judge_responses(Model *m, const Tokenizer *tok, const char *template_text, const char *const *instructions,
                            const char *const *responses, const char *const *keys, const int *key_index, int n, int k,
@@ -407,10 +409,9 @@ int stage_eft_prep_world(Model *m, const Tokenizer *tok, const char *data_dir, c
         if (!dup) uniq[n] = instructions[i], uniq_ids[n] = ids[i], n++;
     }
     int total = n * samples;
-    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    for (int i = 0; i < n; i++)
-        for (int s = 0; s < samples; s++) requests[i * samples + s] = uniq[i], seeds[i * samples + s] = item_seed(cfg->seed, "eft-prep", uniq_ids[i], s);
+    const char **requests;
+    uint64_t *seeds;
+    repeat_requests(uniq_ids, uniq, n, samples, cfg->seed, "eft-prep", &requests, &seeds);
     char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
     int rc = chat_generate(m, tok, requests, total, seeds, 0.7f, LOOP_TOP_P, cfg->answer_max_new, cfg->batch, "eft-prep", texts, NULL);
     EftExample *ex = xcalloc((size_t)(total ? total : 1), sizeof(EftExample));
@@ -678,13 +679,9 @@ int stage_gen_responses(Model *m, const Tokenizer *tok, const char *prompts_path
     int n = read_prompts(prompts_path, &ids, &prompts);
     if (n < 0) return -1;
     int total = n * n_cand;
-    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < n_cand; c++) {
-            requests[i * n_cand + c] = prompts[i];
-            seeds[i * n_cand + c] = item_seed(seed, "candidate", ids[i], c);
-        }
+    const char **requests;
+    uint64_t *seeds;
+    repeat_requests(ids, prompts, n, n_cand, seed, "candidate", &requests, &seeds);
     char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
     int *tokens = xcalloc((size_t)(total ? total : 1), sizeof(int));
     int rc = chat_generate(m, tok, requests, total, seeds, temperature, top_p, max_new, batch, "gen-responses", texts, tokens);
@@ -1124,30 +1121,30 @@ static int write_instruction_eval(const char *out_path, const InstructionEval *e
 // cfg->samples answers to every graded request at cfg->temperature, each seeded by its request's
 // id and its number (as the loop's candidates are), graded: e->sampled_perfect, sampled_accuracy.
 static int sample_instructions(Model *m, const Tokenizer *tok, const InstructionEvalConfig *cfg, InstructionEval *e) {
-    int s = cfg->samples, total = 0;
+    int s = cfg->samples, graded = 0;
     e->samples = s;
     e->sampled_perfect = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
-    for (int i = 0; i < e->n; i++) total += e->scores[i] >= 0 ? s : 0;
-    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    int *item = xmalloc((size_t)(total ? total : 1) * sizeof(int)), k = 0;
+    // the graded requests only: the grader scores no other kind
+    char **ids = xmalloc((size_t)(e->n ? e->n : 1) * sizeof(char *)), **asks = xmalloc((size_t)(e->n ? e->n : 1) * sizeof(char *));
+    int *item = xmalloc((size_t)(e->n ? e->n : 1) * sizeof(int));
     for (int i = 0; i < e->n; i++)
-        for (int j = 0; j < s && e->scores[i] >= 0; j++, k++)
-            requests[k] = e->instructions[i], seeds[k] = item_seed(cfg->seed, "eval-sample", e->ids[i], j), item[k] = i;
+        if (e->scores[i] >= 0) ids[graded] = e->ids[i], asks[graded] = e->instructions[i], item[graded++] = i;
+    int total = graded * s;
+    const char **requests;
+    uint64_t *seeds;
+    repeat_requests(ids, asks, graded, s, cfg->seed, "eval-sample", &requests, &seeds);
     char **texts = xcalloc((size_t)(total ? total : 1), sizeof(char *));
-    int *tokens = xcalloc((size_t)(total ? total : 1), sizeof(int)), graded = 0;
     int rc = chat_generate(m, tok, requests, total, seeds, cfg->temperature, cfg->top_p, cfg->max_new, cfg->batch,
-                           "eval-sampled", texts, tokens);
+                           "eval-sampled", texts, NULL);
     double perfect = 0;
-    for (k = 0; k < total && rc == 0; k++) {
+    for (int k = 0; k < total && rc == 0; k++) {
         WorldGrade g;
         int ok = world_grade(requests[k], texts[k], &g) == 0 && g.score == 5;
-        e->sampled_perfect[item[k]] += ok, perfect += ok;
+        e->sampled_perfect[item[k / s]] += ok, perfect += ok;
         free(texts[k]);
     }
-    for (int i = 0; i < e->n; i++) graded += e->scores[i] >= 0;
     e->sampled_accuracy = graded && s ? perfect / ((double)graded * s) : NAN;
-    free(requests), free(seeds), free(item), free(texts), free(tokens);
+    free(ids), free(asks), free(item), free(requests), free(seeds), free(texts);
     return rc < 0 ? -1 : 0;
 }
 
@@ -1416,15 +1413,12 @@ int eval_gap(Model *m, const Tokenizer *tok, const char *template_text, const ch
     int n_all = n;
     if (cfg->max_items > 0 && n > cfg->max_items) n = cfg->max_items;
     int per = cfg->candidates, total = n * per;
-    const char **requests = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    const char **keys = xmalloc((size_t)(total ? total : 1) * sizeof(char *));
-    int *index = xmalloc((size_t)(total ? total : 1) * sizeof(int));
-    uint64_t *seeds = xmalloc((size_t)(total ? total : 1) * sizeof(uint64_t));
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < per; c++) {
-            requests[i * per + c] = instructions[i], keys[i * per + c] = ids[i], index[i * per + c] = c;
-            seeds[i * per + c] = item_seed(cfg->seed, "gap-candidate", ids[i], c);
-        }
+    const char **requests;
+    uint64_t *seeds;
+    repeat_requests(ids, instructions, n, per, cfg->seed, "gap-candidate", &requests, &seeds);
+    const char **keys = xmalloc((size_t)(total ? total : 1) * sizeof(char *));  // each candidate's judgments: its request's
+    int *index = xmalloc((size_t)(total ? total : 1) * sizeof(int));             // id and its number
+    for (int k = 0; k < total; k++) keys[k] = ids[k / per], index[k] = k % per;
     char **responses = xcalloc((size_t)(total ? total : 1), sizeof(char *));
     Judgments j = {0};
     int rc = chat_generate(m, tok, requests, total, seeds, cfg->temperature, LOOP_TOP_P, cfg->max_new, cfg->batch, "gap candidates",
@@ -2047,6 +2041,19 @@ int stop_tokens(const Model *m, const Tokenizer *t, int *out, int cap) {
         if (!dup && n < cap) out[n++] = extra[i];
     }
     return n;
+}
+
+// Each of n requests `per` times (copy c of request i at i * per + c) and each copy's sampling
+// seed, item_seed(seed, purpose, ids[i], c): an answer depends on its request and number, never
+// on the batch it is decoded in. *requests and *seeds are malloc'd (the texts are not copied).
+static void repeat_requests(char *const *ids, char *const *texts, int n, int per, uint64_t seed, const char *purpose,
+                            const char ***requests, uint64_t **seeds) {
+    size_t total = (size_t)n * (size_t)per;
+    *requests = xmalloc((total ? total : 1) * sizeof(char *));
+    *seeds = xmalloc((total ? total : 1) * sizeof(uint64_t));
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < per; c++)
+            (*requests)[(size_t)i * per + c] = texts[i], (*seeds)[(size_t)i * per + c] = item_seed(seed, purpose, ids[i], c);
 }
 
 // Responses to n single-turn requests: each request goes through the chat template with the
